@@ -1,0 +1,52 @@
+/*
+ * v1: the baseline. Byte for byte the V1 layout of ic-stable-structures
+ * 0.7 (layout_v1.c has the offset table). It cannot free, so every figure
+ * of the freeing designs is divided by this one's.
+ *
+ * Policy: a memory's next bucket is always bucket `count`, the first never
+ * carved; the linear memory grows to 1 + count * N pages to hold it.
+ *
+ * Cost of each operation:
+ *   grow   O(buckets added); writes the new owner bytes (one run), the
+ *          count (2 bytes) when buckets are added, and the size (8 bytes).
+ *          Upstream rewrites the whole 2,080-byte fixed header instead.
+ *   free   not supported (MM_ENOTSUP, nothing changed).
+ *   open   O(32,768 + 255): one 34,848-byte header read.
+ *
+ * Crash between the writes of one grow: owner bytes first, then count,
+ * then size. A crash leaves owner bytes past the count, or a size that
+ * disagrees with the buckets owned; open refuses both as corrupt. V1 has no
+ * atomic grow (upstream writes several spans too).
+ */
+#include "mm_internal.h"
+
+static int v1_format(mm *m) {
+    return mm__v1_format(m, MM_V1_VERSION);
+}
+
+static int v1_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
+    uint64_t count = m->nbuckets;
+    if (nnew > MM_V1_MAX_BUCKETS - count)
+        return mm__fail(MM_EFULL, "memory %u needs %llu more buckets; %llu of V1's %u are "
+                        "allocated", id, (unsigned long long)nnew, (unsigned long long)count,
+                        MM_V1_MAX_BUCKETS);
+    mm_table *t = &m->tables[id];
+    for (uint64_t k = 0; k < nnew; k++) mm__table_push(t, (uint32_t)(count + k));
+    return mm__v1_persist_grow(m, id, new_size, nnew, count + nnew);
+}
+
+static int v1_check(mm *m) {
+    return mm__v1_check(m, MM_V1_VERSION);
+}
+
+const struct mm_ops mm_design_v1 = {
+    .info = {.name = "v1",
+             .description = "ic-stable-structures V1 layout, byte for byte; cannot free",
+             .max_buckets = MM_V1_MAX_BUCKETS,
+             .flags = 0},
+    .version = MM_V1_VERSION,
+    .format = v1_format,
+    .load = mm__v1_load,
+    .grow = v1_grow,
+    .check = v1_check,
+};

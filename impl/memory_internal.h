@@ -1,0 +1,32 @@
+/*
+ * The interface behind mm_memory: one small table of functions per backing
+ * (memory_ram.c, memory_file.c, memory_faulty.c). memory.c checks bounds
+ * and caps once, so a backing only moves bytes.
+ */
+#ifndef MM_MEMORY_INTERNAL_H
+#define MM_MEMORY_INTERNAL_H
+
+#include "mm_internal.h"
+
+struct mm_memory_vt {
+    /* Grows the storage to new_pages (> pages); new bytes read as zero. */
+    int (*grow)(mm_memory *mem, uint64_t new_pages);
+    /* Moves bytes; the range is inside the size. NULL when base is set. */
+    int (*read)(mm_memory *mem, uint64_t off, void *buf, size_t len);
+    int (*write)(mm_memory *mem, uint64_t off, const void *buf, size_t len);
+    /* Zeroes whole pages inside the size and releases their storage. */
+    int (*discard)(mm_memory *mem, uint64_t first_page, uint64_t pages);
+    int (*sync)(mm_memory *mem);
+    void (*close)(mm_memory *mem);
+};
+
+struct mm_memory {
+    const struct mm_memory_vt *vt;
+    /* When not NULL, bytes live at base[0 .. pages * 64 KiB) and memory.c
+     * copies them directly: the RAM fast path, no indirect call. */
+    uint8_t *base;
+    uint64_t pages;
+    uint64_t max_pages; /* 0: no cap */
+};
+
+#endif /* MM_MEMORY_INTERNAL_H */

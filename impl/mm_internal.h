@@ -1,0 +1,280 @@
+/*
+ * The interface between the manager (manager.c) and the designs
+ * (design_*.c). Not installed; only the library's own files include it.
+ *
+ * Glossary
+ *   linear memory   the growable array of 64 KiB pages (mm_memory)
+ *   bucket          bucket_pages consecutive pages of the linear memory;
+ *                   bucket b starts at page data_page + b * bucket_pages
+ *   carved          a bucket below nbuckets: the linear memory holds it
+ *   table           the in-heap, ordered list of a memory's buckets; the
+ *                   k-th entry holds virtual bytes [k, k+1) * bucket_bytes
+ *   header          the design's persisted layout, at the start of page 0
+ *
+ * Division of work
+ *   The manager checks arguments, translates virtual offsets through the
+ *   tables, splits spans at bucket edges, keeps sizes in the heap, discards
+ *   freed buckets and walks the invariants that hold for every design. A
+ *   design owns its header bytes and its allocation policy: which bucket a
+ *   grow takes, how a free is recorded, how the tables are rebuilt on open.
+ *
+ * Invariants every design keeps (checked by mm__check_tables):
+ *   table_len(i) == ceil(size(i) / bucket_pages)            for each memory i
+ *   every table entry < nbuckets, and no bucket is in two tables or twice
+ *   sum(table_len) + nfree + nmeta == nbuckets
+ *   linear memory pages >= data_page + nbuckets * bucket_pages
+ */
+#ifndef MM_INTERNAL_H
+#define MM_INTERNAL_H
+
+#include "mmfree.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define mm_likely(x) __builtin_expect(!!(x), 1)
+#define mm_unlikely(x) __builtin_expect(!!(x), 0)
+#define mm_noinline __attribute__((noinline))
+#define mm_printf_like(f, a) __attribute__((format(printf, f, a)))
+#else
+#define mm_likely(x) (x)
+#define mm_unlikely(x) (x)
+#define mm_noinline
+#define mm_printf_like(f, a)
+#endif
+
+/* ------------------------------------------------------------------------
+ * Little-endian encoding: every persisted integer goes through these.
+ * ---------------------------------------------------------------------- */
+
+static inline void mm_put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void mm_put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void mm_put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t mm_get_u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t mm_get_u32(const uint8_t *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static inline uint64_t mm_get_u64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+/* ------------------------------------------------------------------------
+ * Bit scans. The result for 0 is defined (64), so callers need no guard.
+ * ---------------------------------------------------------------------- */
+
+static inline unsigned mm_ctz64(uint64_t x) {
+#if defined(__GNUC__)
+    return x ? (unsigned)__builtin_ctzll(x) : 64u;
+#else
+    unsigned n = 0;
+    if (!x) return 64u;
+    while (!(x & 1u)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/** Index of the highest set bit; 64 for 0. */
+static inline unsigned mm_fls64(uint64_t x) {
+#if defined(__GNUC__)
+    return x ? 63u - (unsigned)__builtin_clzll(x) : 64u;
+#else
+    unsigned n = 0;
+    if (!x) return 64u;
+    while (x >>= 1) n++;
+    return n;
+#endif
+}
+
+/* ------------------------------------------------------------------------
+ * The manager's state, shared with the designs.
+ * ---------------------------------------------------------------------- */
+
+/** The ordered buckets of one memory. */
+typedef struct mm_table {
+    uint32_t *ids;
+    uint32_t len, cap;
+} mm_table;
+
+struct mm {
+    mm_memory *mem;
+    const struct mm_ops *ops;
+    void *ds; /* the design's own heap state */
+
+    uint32_t bucket_pages;
+    uint64_t bucket_bytes;
+    unsigned bucket_shift; /* log2(bucket_bytes) when it is a power of two, else 0 */
+    uint64_t data_page;    /* first page of bucket 0 */
+
+    uint64_t sizes[MM_MAX_MEMORIES]; /* pages */
+    mm_table tables[MM_MAX_MEMORIES];
+
+    uint64_t nbuckets; /* carved */
+    uint64_t nfree;    /* carved and unallocated */
+    uint64_t nmeta;    /* carved and holding the design's metadata */
+
+    uint64_t header_bytes;
+    uint64_t hbytes_written, hwrites;
+    bool broken;
+};
+
+/* ------------------------------------------------------------------------
+ * What a design supplies.
+ *
+ * Layout identification: every layout starts with the magic "MGR" and a
+ * version byte at offset 3. The manager reads those four bytes and calls
+ * load, upgrade_v1, or refuses, so no design parses a foreign layout.
+ * ---------------------------------------------------------------------- */
+
+#define MM_MAGIC "MGR"
+#define MM_OFF_MAGIC 0
+#define MM_OFF_VERSION 3
+#define MM_V1_VERSION 1
+
+/** A parsed and validated V1 header (see layout_v1.c). */
+struct mm_v1_image;
+
+struct mm_ops {
+    mm_design_info info; /* first, so the registry can hand out &ops->info */
+
+    uint8_t version;           /* byte 3 of this design's layout */
+    uint8_t upgrading_version; /* byte 3 while an upgrade from V1 is under way; 0: none */
+
+    /* Writes a fresh header for m->bucket_pages and sets data_page. The
+     * linear memory is empty, or holds data the caller asked to overwrite. */
+    int (*format)(mm *m);
+    /* Reads this design's header (version already matched), sets
+     * bucket_pages and data_page, rebuilds tables, sizes and counters.
+     * Writes nothing. MM_ECORRUPT with a detail on any inconsistency. */
+    int (*load)(mm *m);
+    /* Rewrites a V1 header (validated, bucket size already agreed) as this
+     * design's layout, keeping every memory's buckets and bytes, and sets
+     * up the heap state as load would. NULL when the design cannot. */
+    int (*upgrade_v1)(mm *m, const struct mm_v1_image *v1);
+    /* Persists size(id) = new_size and takes nnew more buckets for id.
+     * The manager has checked the arguments and reserved room for nnew
+     * entries in the table. The design picks the buckets, grows the linear
+     * memory if it must (mm__ensure_pages), writes its header, appends the
+     * bucket ids with mm__table_push and updates nbuckets/nfree/nmeta. On
+     * error nothing may have changed (MM_EIO from a header write aside). */
+    int (*grow)(mm *m, unsigned id, uint64_t new_size, uint64_t nnew);
+    /* Marks every bucket of id unallocated and its size 0 in the header and
+     * in the design's heap state, and updates nfree/nmeta. The manager
+     * empties the table and the size afterwards. NULL: cannot free. */
+    int (*free)(mm *m, unsigned id);
+    /* Walks the design's own invariants, comparing the persisted header with
+     * the heap state. Returns MM_ECHECK via mm__fail on the first broken one. */
+    int (*check)(mm *m);
+    /* Releases the design's heap state (m->ds). May be NULL. */
+    void (*destroy)(mm *m);
+};
+
+/** The registered design of that name, or NULL (designs.c). */
+const struct mm_ops *mm__registry_find(const char *name);
+/** The design whose layout (or interrupted upgrade) has that version byte. */
+const struct mm_ops *mm__registry_by_version(uint8_t version);
+
+/* ------------------------------------------------------------------------
+ * Services the manager offers to designs.
+ * ---------------------------------------------------------------------- */
+
+/** Sets the calling thread's error detail and returns err. */
+int mm__fail(int err, const char *fmt, ...) mm_printf_like(2, 3);
+
+/** Reads header bytes. */
+int mm__hread(mm *m, uint64_t off, void *buf, size_t len);
+/** Writes header bytes and counts them; a failure marks m broken. */
+int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len);
+
+/** Grows the linear memory to at least pages. */
+int mm__ensure_pages(mm *m, uint64_t pages);
+/** The first page of bucket b; for b = nbuckets, the end of the last one. */
+static inline uint64_t mm__bucket_page(const mm *m, uint64_t b) {
+    return m->data_page + b * m->bucket_pages;
+}
+
+/** Makes room for n more entries in a table. */
+int mm__table_reserve(mm_table *t, uint64_t n);
+/** Appends an entry; room must have been reserved. */
+static inline void mm__table_push(mm_table *t, uint32_t bucket) {
+    t->ids[t->len++] = bucket;
+}
+/** Highest bucket id in a table, or UINT32_MAX for an empty one. */
+static inline uint32_t mm__table_last(const mm_table *t) {
+    return t->len ? t->ids[t->len - 1] : UINT32_MAX;
+}
+
+/** Sets the bucket size and the derived fields. */
+void mm__set_bucket_pages(mm *m, uint32_t bucket_pages);
+/** ceil(pages / bucket_pages): the buckets a memory of that size holds. */
+static inline uint64_t mm__buckets_for(const mm *m, uint64_t pages) {
+    return pages / m->bucket_pages + (pages % m->bucket_pages != 0);
+}
+
+/** The invariants above, for load (err = MM_ECORRUPT) and check (MM_ECHECK). */
+int mm__check_tables(mm *m, int err);
+
+/* ------------------------------------------------------------------------
+ * The V1 layout, shared by v1, v1reclaim and every design that upgrades it
+ * (layout_v1.c). Offsets from ../shared/v1-layout.md.
+ * ---------------------------------------------------------------------- */
+
+enum {
+    MM_V1_OFF_COUNT = 4,        /* u16 buckets allocated */
+    MM_V1_OFF_BUCKET_PAGES = 6, /* u16 */
+    MM_V1_OFF_RESERVED = 8,     /* 32 bytes, zero */
+    MM_V1_OFF_SIZES = 40,       /* 255 x u64 pages */
+    MM_V1_OFF_OWNERS = 2080,    /* 32,768 x u8 memory id, 255 = unallocated */
+    MM_V1_HEADER_BYTES = 34848,
+    MM_V1_MAX_BUCKETS = 32768,
+    MM_V1_UNALLOCATED = 255,
+};
+
+struct mm_v1_image {
+    uint32_t count;        /* buckets allocated */
+    uint32_t bucket_pages;
+    uint64_t sizes[MM_MAX_MEMORIES];
+    uint8_t owners[MM_V1_MAX_BUCKETS];
+};
+
+/** Reads the V1 header of mem (magic and version already matched) into
+ *  img and validates it against itself and the linear memory's size.
+ *  Errors: MM_ECORRUPT with a detail, MM_EIO. */
+int mm__v1_read(mm_memory *mem, struct mm_v1_image *img);
+/** Rebuilds m's tables, sizes and counters from a validated V1 image:
+ *  memory i owns the buckets whose owner byte is i, in ascending order. */
+int mm__v1_adopt(mm *m, const struct mm_v1_image *img);
+/** Writes a fresh V1 header with version byte `version` into m. */
+int mm__v1_format(mm *m, uint8_t version);
+/** load for the designs whose bytes are V1: read, validate, adopt. */
+int mm__v1_load(mm *m);
+/** Persists a grow in V1 bytes. The last nnew entries of id's table are the
+ *  new buckets (pushed by the caller); new_count is the bucket count after.
+ *  Grows the linear memory first, then writes the owner bytes (a run of
+ *  adjacent buckets at once), the count if it changed, and the size. On
+ *  error the table entries are popped again. */
+int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
+                        uint64_t new_count);
+/** check for the V1-byte designs: the header is valid V1 with this version
+ *  byte and says exactly what the heap says; tables ascend. */
+int mm__v1_check(mm *m, uint8_t version);
+
+#endif /* MM_INTERNAL_H */

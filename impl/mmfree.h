@@ -1,0 +1,277 @@
+/*
+ * mmfree: a persistent memory manager that can free memory.
+ *
+ * One growable linear memory of 64 KiB pages (like WebAssembly stable
+ * memory) is carved into fixed-size buckets, which are handed to up to 255
+ * virtual memories. Each virtual memory grows by pages and is read and
+ * written at byte offsets as if it were a linear memory of its own. The
+ * manager keeps its layout in a header inside the linear memory, so a new
+ * process that opens the same linear memory sees every virtual memory as
+ * it was.
+ *
+ * Several designs share this API. A design is picked by name when a
+ * manager is opened; mm_design_count()/mm_design_get() list them.
+ *
+ * Conventions:
+ *  - Every function that can fail returns an mm_error (0 is MM_OK).
+ *  - A failed call changes nothing that is stored, except where
+ *    MM_EBROKEN says otherwise.
+ *  - mm_error_detail() explains the last error of the calling thread in
+ *    one sentence (which byte, which bucket, which limit).
+ *  - Handles are not thread-safe; use one per thread or lock around them.
+ */
+#ifndef MMFREE_H
+#define MMFREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MMFREE_BUILD) && defined(__GNUC__)
+#define MM_API __attribute__((visibility("default")))
+#else
+#define MM_API
+#endif
+
+/* ------------------------------------------------------------------------
+ * Version
+ * ---------------------------------------------------------------------- */
+
+#define MMFREE_VERSION_MAJOR 0
+#define MMFREE_VERSION_MINOR 1
+#define MMFREE_VERSION_PATCH 0
+/** The version as one comparable number: major * 10000 + minor * 100 + patch. */
+#define MMFREE_VERSION \
+    (MMFREE_VERSION_MAJOR * 10000 + MMFREE_VERSION_MINOR * 100 + MMFREE_VERSION_PATCH)
+
+/** The version of the library linked at run time, as MMFREE_VERSION; the
+ *  three parts are stored through the pointers that are not NULL. */
+MM_API int mm_version(int *major, int *minor, int *patch);
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------- */
+
+typedef enum mm_error {
+    MM_OK = 0,
+    MM_EINVAL,        /**< invalid argument: memory id >= 255, NULL pointer, bucket size 0 */
+    MM_EDESIGN_UNKNOWN, /**< no design is registered under that name */
+    MM_EBOUNDS,       /**< read or write past the end of a virtual or linear memory */
+    MM_EOVERFLOW,     /**< a size would overflow or pass the design's maximum */
+    MM_EFULL,         /**< every bucket the design can address is in use */
+    MM_EGROW,         /**< the linear memory refused to grow (cap reached, disk full) */
+    MM_EIO,           /**< reading or writing the linear memory's storage failed */
+    MM_ENOMEM,        /**< out of heap memory */
+    MM_ENOTSUP,       /**< the design does not support this operation (free on v1) */
+    MM_EMAGIC,        /**< the linear memory holds no memory-manager layout */
+    MM_EVERSION,      /**< unknown layout version */
+    MM_EWRONG_DESIGN, /**< the linear memory holds the layout of another design */
+    MM_EBUCKET_SIZE,  /**< the requested bucket size differs from the stored one */
+    MM_ECORRUPT,      /**< the header contradicts itself or the linear memory */
+    MM_EINTERRUPTED,  /**< a layout upgrade was interrupted; the header must be repaired */
+    MM_ESHORT,        /**< the storage is not a whole number of pages */
+    MM_EBROKEN,       /**< an earlier header write failed; the handle refuses changes */
+    MM_ECHECK,        /**< mm_check() found a broken invariant */
+    MM_ELAST          /**< one past the last error code */
+} mm_error;
+
+/** A static string for an error code; it begins with the code's name. */
+MM_API const char *mm_strerror(int err);
+
+/** The last error of the calling thread, in one sentence with the values
+ *  involved ("bucket 7 is owned by memory 3 but the count is 5"). Valid
+ *  until the next failing mmfree call on this thread. */
+MM_API const char *mm_error_detail(void);
+
+/* ------------------------------------------------------------------------
+ * Linear memories: growable arrays of 64 KiB pages
+ * ---------------------------------------------------------------------- */
+
+#define MM_PAGE_SIZE 65536u
+/** The most pages any linear or virtual memory can hold, so that every byte
+ *  offset fits in 64 bits. */
+#define MM_MAX_PAGES (UINT64_MAX / MM_PAGE_SIZE)
+
+typedef struct mm_memory mm_memory;
+
+/** A linear memory in RAM, empty. max_pages caps its growth (0: no cap
+ *  beyond what the address space allows). Growing costs O(1): address
+ *  space is reserved up front and pages are committed on first touch.
+ *  Errors: MM_ENOMEM. */
+MM_API int mm_memory_ram(uint64_t max_pages, mm_memory **out);
+
+/** A linear memory backed by the file at path, created when missing. The
+ *  file always holds exactly size * 64 KiB bytes; pages never written take
+ *  no disk space. max_pages as for RAM.
+ *  Errors: MM_EIO (cannot open), MM_ESHORT (length not a whole number of
+ *  pages; the file is left as it was), MM_ENOMEM. */
+MM_API int mm_memory_file(const char *path, uint64_t max_pages, mm_memory **out);
+
+/** Faults to inject into a wrapped memory, for tests. */
+typedef struct mm_fault_plan {
+    uint64_t fail_grow_at;  /**< the n-th grow (1-based) fails with MM_EGROW; 0: never */
+    uint64_t fail_write_at; /**< the n-th write (1-based) fails with MM_EIO; 0: never */
+    uint64_t max_pages;     /**< grows past this many pages fail; 0: no cap */
+} mm_fault_plan;
+
+/** What a fault-injecting memory has seen. Failed calls are counted too. */
+typedef struct mm_fault_counts {
+    uint64_t grows, reads, writes, bytes_written, discards;
+} mm_fault_counts;
+
+/** Wraps inner (which stays owned by the caller and must outlive the
+ *  wrapper) so that the calls named in plan fail. Errors: MM_ENOMEM. */
+MM_API int mm_memory_faulty(mm_memory *inner, const mm_fault_plan *plan, mm_memory **out);
+/** Changes the plan of a fault-injecting memory; counts restart at 0. */
+MM_API void mm_memory_fault_replan(mm_memory *faulty, const mm_fault_plan *plan);
+/** The counts of a fault-injecting memory (zeros for any other memory). */
+MM_API mm_fault_counts mm_memory_fault_counts(const mm_memory *faulty);
+
+/** Size in pages. */
+MM_API uint64_t mm_memory_size(const mm_memory *mem);
+/** Grows by delta pages, which read as zero; *old_pages (when not NULL)
+ *  gets the size before. Errors: MM_EGROW (cap or storage refused), with
+ *  nothing changed. */
+MM_API int mm_memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages);
+/** Copies len bytes at byte offset off. Errors: MM_EBOUNDS (off + len past
+ *  the size; nothing read), MM_EIO. */
+MM_API int mm_memory_read(mm_memory *mem, uint64_t off, void *buf, size_t len);
+/** Stores len bytes at byte offset off. Errors: MM_EBOUNDS (nothing
+ *  written), MM_EIO. */
+MM_API int mm_memory_write(mm_memory *mem, uint64_t off, const void *buf, size_t len);
+/** Makes pages [first_page, first_page + pages) read as zero and gives
+ *  their storage back (madvise for RAM, a punched hole for files).
+ *  Errors: MM_EBOUNDS (past the size; nothing changed), MM_EIO. */
+MM_API int mm_memory_discard(mm_memory *mem, uint64_t first_page, uint64_t pages);
+/** Flushes a file memory to disk (no-op for RAM). Errors: MM_EIO. */
+MM_API int mm_memory_sync(mm_memory *mem);
+/** Releases the memory (the file stays on disk). NULL is allowed. */
+MM_API void mm_memory_close(mm_memory *mem);
+
+/* ------------------------------------------------------------------------
+ * Designs: the registry of interchangeable layouts and policies
+ * ---------------------------------------------------------------------- */
+
+/** What a design is and what it can do. */
+typedef struct mm_design_info {
+    const char *name;        /**< "v1", "bitmap15", ... */
+    const char *description; /**< one line */
+    uint64_t max_buckets;    /**< the most buckets its layout can address */
+    unsigned flags;          /**< MM_DESIGN_* */
+} mm_design_info;
+
+#define MM_DESIGN_CAN_FREE 1u   /**< supports mm_free() */
+#define MM_DESIGN_READS_V1 2u   /**< opens (and upgrades in place) a V1 layout */
+#define MM_DESIGN_REUSES_ALL 4u /**< grows never extend the linear memory while a bucket is free */
+
+/** Number of registered designs. */
+MM_API size_t mm_design_count(void);
+/** The index-th design, or NULL past the end. */
+MM_API const mm_design_info *mm_design_get(size_t index);
+/** The design registered under name, or NULL. */
+MM_API const mm_design_info *mm_design_find(const char *name);
+
+/* ------------------------------------------------------------------------
+ * The memory manager
+ * ---------------------------------------------------------------------- */
+
+#define MM_MAX_MEMORIES 255u       /**< memory ids are 0..254 */
+#define MM_DEFAULT_BUCKET_PAGES 128u
+#define MM_MAX_BUCKET_PAGES 65535u
+
+typedef struct mm mm;
+
+/** mm_open() flags. */
+#define MM_OPEN_FORMAT 1u /**< format the linear memory even if it holds data */
+
+/**
+ * Opens a manager of the named design over mem (which the caller keeps
+ * owning and must close after the manager).
+ *
+ * An empty linear memory is formatted with bucket_pages per bucket (0 means
+ * MM_DEFAULT_BUCKET_PAGES). A linear memory that holds this design's layout
+ * is loaded with its stored bucket size. A V1 layout is upgraded in place by
+ * the designs flagged MM_DESIGN_READS_V1. Anything else is refused and left
+ * untouched, unless flags has MM_OPEN_FORMAT.
+ *
+ * Errors: MM_EINVAL (bucket_pages > 65535, NULL argument),
+ * MM_EDESIGN_UNKNOWN, MM_EMAGIC (no layout), MM_EVERSION, MM_EWRONG_DESIGN,
+ * MM_EBUCKET_SIZE (bucket_pages is not 0 and differs from the stored size),
+ * MM_ECORRUPT, MM_EINTERRUPTED, MM_EGROW (formatting or an upgrade needed
+ * pages that the memory refused), MM_EIO, MM_ENOMEM.
+ */
+MM_API int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned flags,
+                   mm **out);
+
+/** Releases the manager's heap state; the linear memory stays as it is.
+ *  NULL is allowed. */
+MM_API void mm_close(mm *m);
+
+/** The design the manager runs. */
+MM_API const mm_design_info *mm_design(const mm *m);
+/** Pages per bucket. */
+MM_API uint32_t mm_bucket_pages(const mm *m);
+
+/** *pages gets the size of memory id in pages. Errors: MM_EINVAL. */
+MM_API int mm_size(const mm *m, unsigned id, uint64_t *pages);
+
+/**
+ * Grows memory id by pages; *old_pages (when not NULL) gets the size
+ * before. New pages read as zero. Buckets that are unallocated are used
+ * before the linear memory grows (for the designs that free).
+ *
+ * Errors: MM_EINVAL, MM_EOVERFLOW (the size would pass 2^64 bytes or the
+ * largest the design can address), MM_EFULL (no bucket left), MM_EGROW,
+ * MM_ENOMEM, MM_EBROKEN, MM_EIO. On any error nothing is changed, except
+ * that MM_EIO from a header write marks the handle broken.
+ */
+MM_API int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
+
+/** Reads len bytes at byte offset off of memory id; the span may cross
+ *  buckets. Errors: MM_EINVAL, MM_EBOUNDS (off + len past the size;
+ *  nothing read), MM_EIO. */
+MM_API int mm_read(mm *m, unsigned id, uint64_t off, void *buf, size_t len);
+
+/** Writes len bytes at byte offset off of memory id. Errors: MM_EINVAL,
+ *  MM_EBOUNDS (nothing written), MM_EIO. */
+MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t len);
+
+/**
+ * Frees memory id: its size becomes 0 and its buckets unallocated, to be
+ * reused by later grows of any memory. Freeing an empty memory succeeds and
+ * changes nothing. The bytes of freed buckets are zeroed when reused.
+ *
+ * Errors: MM_EINVAL, MM_ENOTSUP (the design cannot free; nothing changed),
+ * MM_ENOMEM, MM_EBROKEN, MM_EIO (marks the handle broken).
+ */
+MM_API int mm_free(mm *m, unsigned id);
+
+/** Walks every invariant of the design and of the manager's tables against
+ *  the persisted header. Errors: MM_ECHECK (mm_error_detail() names the
+ *  first broken invariant), MM_EIO, MM_ENOMEM. */
+MM_API int mm_check(mm *m);
+
+/** Counters and sizes, as mm_stats() reports them. */
+typedef struct mm_stats {
+    uint32_t memories_in_use;      /**< memories with a size above 0 */
+    uint64_t buckets_allocated;    /**< buckets carved out of the linear memory */
+    uint64_t buckets_in_use;       /**< buckets that belong to a memory */
+    uint64_t buckets_free;         /**< buckets carved out and unallocated */
+    uint64_t buckets_meta;         /**< buckets that hold the design's own metadata */
+    uint64_t linear_pages;         /**< size of the linear memory in pages */
+    uint64_t header_bytes;         /**< bytes the persisted layout occupies now */
+    uint64_t header_bytes_written; /**< header bytes written since open */
+    uint64_t header_writes;        /**< header write calls since open */
+} mm_stats;
+
+/** Fills *out. Errors: MM_EINVAL. */
+MM_API int mm_stats_get(const mm *m, mm_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MMFREE_H */

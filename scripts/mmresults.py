@@ -1,0 +1,215 @@
+"""The one reader of mmfree results folders (results/FORMAT.md).
+
+bench-diff, plot and the bench summary all load results through here, so a
+malformed file gives the same one-line error everywhere:
+
+    ResultsError("results/latest/instructions.json: result 3 has no 'n'")
+"""
+
+import json
+import math
+import os
+
+SCHEMA = "mmfree-instructions/1"
+TIME_UNITS_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+class ResultsError(Exception):
+    """A missing or malformed input; str() is one line naming the file."""
+
+
+def key(workload, phase, design, n):
+    return f"{workload}.{phase}/{design}/{n}"
+
+
+def split_key(k):
+    """'w.p/d/n' -> (family 'w.p/d', n) ; n is None when the last part is not a number."""
+    family, _, last = k.rpartition("/")
+    if family and last.isdigit():
+        return family, int(last)
+    return k, None
+
+
+class Entry:
+    """One measured figure: a design x workload phase at one N."""
+
+    __slots__ = ("workload", "phase", "design", "n", "status", "reason", "instructions",
+                 "ops", "per_op", "record")
+
+    def __init__(self, **kw):
+        for s in self.__slots__:
+            setattr(self, s, kw.get(s))
+
+    @property
+    def key(self):
+        return key(self.workload, self.phase, self.design, self.n)
+
+    @property
+    def family(self):
+        return f"{self.workload}.{self.phase}/{self.design}"
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+
+class Results:
+    """instructions: key -> Entry ; times: key -> [ns per op, one per repetition]."""
+
+    def __init__(self, path):
+        self.path = path
+        self.meta = {}
+        self.instructions = {}
+        self.times = {}
+        self.time_errors = {}  # key -> reason (skipped or n/a in Google Benchmark)
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+    if not text.strip():
+        raise ResultsError(f"{path}: empty file")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ResultsError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from None
+
+
+def _need(path, obj, field, kind, where):
+    if not isinstance(obj, dict) or field not in obj:
+        raise ResultsError(f"{path}: {where} has no '{field}'")
+    v = obj[field]
+    if kind is int and (isinstance(v, bool) or not isinstance(v, int)):
+        raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not an integer")
+    if kind is float and (isinstance(v, bool) or not isinstance(v, (int, float))
+                          or not math.isfinite(v)):
+        raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not a number")
+    if kind is str and not isinstance(v, str):
+        raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not a string")
+    return v
+
+
+def load_instructions(path, into):
+    doc = _read_json(path)
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ResultsError(f"{path}: not an mmfree instructions file (schema is not '{SCHEMA}')")
+    results = doc.get("results")
+    if not isinstance(results, list):
+        raise ResultsError(f"{path}: 'results' is missing or not a list")
+    into.meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    for i, r in enumerate(results):
+        where = f"result {i}"
+        e = Entry(workload=_need(path, r, "workload", str, where),
+                  phase=_need(path, r, "phase", str, where),
+                  design=_need(path, r, "design", str, where),
+                  n=_need(path, r, "n", int, where),
+                  status=_need(path, r, "status", str, where))
+        if e.status == "ok":
+            e.instructions = _need(path, r, "instructions", int, where)
+            e.ops = _need(path, r, "ops", int, where)
+            if e.ops <= 0:
+                raise ResultsError(f"{path}: {where} has 'ops' = {e.ops}, not positive")
+            e.per_op = e.instructions / e.ops
+            e.record = r.get("record") if isinstance(r.get("record"), dict) else {}
+        elif e.status == "n/a":
+            e.reason = r.get("reason") or "not applicable"
+        else:
+            raise ResultsError(f"{path}: {where} has status {e.status!r}, not 'ok' or 'n/a'")
+        if e.key in into.instructions:
+            raise ResultsError(f"{path}: {where} repeats {e.key}")
+        into.instructions[e.key] = e
+
+
+def load_gbench(path, into):
+    doc = _read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise ResultsError(f"{path}: not a Google Benchmark JSON file (no 'benchmarks' list)")
+    if not into.meta and isinstance(doc.get("context"), dict):
+        into.meta = {"context": doc["context"]}
+    for i, b in enumerate(doc["benchmarks"]):
+        where = f"benchmark {i}"
+        name = _need(path, b, "name", str, where)
+        if b.get("error_occurred"):
+            into.time_errors[b.get("run_name", name)] = b.get("error_message", "skipped")
+            continue
+        if b.get("run_type", "iteration") != "iteration":
+            continue  # aggregates and complexity fits are recomputed, not trusted
+        run_name = b.get("run_name", name)
+        if "ns_per_op" in b:
+            ns = _need(path, b, "ns_per_op", float, where)
+        else:
+            t = _need(path, b, "real_time", float, where)
+            unit = b.get("time_unit", "ns")
+            if unit not in TIME_UNITS_NS:
+                raise ResultsError(f"{path}: {where} has unknown time_unit {unit!r}")
+            ns = t * TIME_UNITS_NS[unit]
+        into.times.setdefault(run_name, []).append(ns)
+
+
+def load(path):
+    """A results folder, or a single Google Benchmark (or instructions) JSON file."""
+    res = Results(path)
+    if os.path.isdir(path):
+        ins = os.path.join(path, "instructions.json")
+        gb = os.path.join(path, "gbench.json")
+        if not os.path.exists(ins) and not os.path.exists(gb):
+            raise ResultsError(f"{path}: no instructions.json or gbench.json in this folder")
+        if os.path.exists(ins):
+            load_instructions(ins, res)
+        if os.path.exists(gb):
+            load_gbench(gb, res)
+    elif os.path.exists(path):
+        doc = _read_json(path)
+        if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
+            load_instructions(path, res)
+        else:
+            load_gbench(path, res)
+    else:
+        raise ResultsError(f"{path}: no such file or folder")
+    return res
+
+
+# ---------------------------------------------------------------------------
+# Complexity: which class best explains a cost as a function of N.
+# Fitted on per-operation instruction counts, which are exact; the same
+# counts always give the same class (times would not: google/benchmark#272).
+# ---------------------------------------------------------------------------
+
+CLASSES = [
+    ("O(1)", lambda n: 1.0),
+    ("O(lg N)", lambda n: math.log2(n)),
+    ("O(N)", lambda n: float(n)),
+    ("O(N lg N)", lambda n: n * math.log2(n)),
+    ("O(N^2)", lambda n: float(n) * n),
+]
+ORDER = {name: i for i, (name, _) in enumerate(CLASSES)}
+
+
+def fit_complexity(points):
+    """points: {n: cost per op}. Returns (class, coefficient, normalized rms),
+    or (None, None, None) with fewer than 3 sizes. Like Google Benchmark's
+    fit (least squares through the origin, pick the lowest normalized RMS),
+    but on per-op costs, and a class only wins over a lower one when it
+    explains the data clearly better (a flat cost with a little noise stays
+    O(1))."""
+    pts = sorted((n, y) for n, y in points.items() if n and n > 1 and y is not None)
+    if len(pts) < 3:
+        return None, None, None
+    mean = sum(y for _, y in pts) / len(pts)
+    if mean <= 0:
+        return "O(1)", 0.0, 0.0
+    best = None
+    for name, f in CLASSES:
+        fs = [f(n) for n, _ in pts]
+        coef = sum(y * fx for (_, y), fx in zip(pts, fs)) / sum(fx * fx for fx in fs)
+        rms = math.sqrt(sum((y - coef * fx) ** 2 for (_, y), fx in zip(pts, fs)) / len(pts))
+        nrms = rms / mean
+        # A higher class must halve the error of the best lower one to win.
+        if best is None or nrms < best[2] * 0.5:
+            best = (name, coef, nrms)
+    return best
