@@ -13,7 +13,9 @@ LIB_SRC   := $(sort $(wildcard impl/*.c))
 LIB_HDR   := $(wildcard impl/*.h)
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 TEST_HDR  := $(wildcard tests/*.h)
-MMRUN_SRC := bench/mmrun.c $(filter-out bench/mmrun.c,$(wildcard bench/*.c))
+# bench/*.c but mmrun's own files: the workloads, linked into mmrun and tests.
+WL_SRC    := $(filter-out bench/mmrun%,$(sort $(wildcard bench/*.c)))
+MMRUN_SRC := $(sort $(wildcard bench/mmrun*.c)) $(WL_SRC)
 BENCH_HDR := $(wildcard bench/*.h)
 
 B := build
@@ -43,10 +45,10 @@ $(A)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(A)/libmmfree.a
 # ---- tests ----------------------------------------------------------------
 # One Criterion binary, built twice: plainly and under ASan + UBSan.
 TEST_LIBS := -lcriterion
-$(B)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(filter-out bench/mmrun.c,$(MMRUN_SRC)) $(B)/libmmfree.a | $(B)/tests
-	$(CC) $(CFLAGS) -Ibench -Itests $(TEST_SRC) $(filter-out bench/mmrun.c,$(MMRUN_SRC)) $(B)/libmmfree.a $(TEST_LIBS) -o $@
-$(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(filter-out bench/mmrun.c,$(MMRUN_SRC)) $(A)/libmmfree.a | $(A)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Ibench -Itests $(TEST_SRC) $(filter-out bench/mmrun.c,$(MMRUN_SRC)) $(A)/libmmfree.a $(TEST_LIBS) -o $@
+$(B)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(WL_SRC) $(B)/libmmfree.a | $(B)/tests
+	$(CC) $(CFLAGS) -Ibench -Itests $(TEST_SRC) $(WL_SRC) $(B)/libmmfree.a $(TEST_LIBS) -o $@
+$(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(WL_SRC) $(A)/libmmfree.a | $(A)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) -Ibench -Itests $(TEST_SRC) $(WL_SRC) $(A)/libmmfree.a $(TEST_LIBS) -o $@
 
 TEST_BINS := $(B)/tests/mmtest $(A)/tests/mmtest $(B)/mmrun $(A)/mmrun
 

@@ -30,6 +30,15 @@ def split_key(k):
     return k, None
 
 
+def split_family(family):
+    """'w.p/d' -> ('w.p', 'd'). A name from another project's Google Benchmark
+    file (no design part, or a numeric one: 'BM_copy/8') -> (family, '')."""
+    workload, _, design = family.rpartition("/")
+    if workload and design and not design.isdigit():
+        return workload, design
+    return family, ""
+
+
 class Entry:
     """One measured figure: a design x workload phase at one N."""
 

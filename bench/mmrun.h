@@ -1,0 +1,22 @@
+/* What the files of mmrun share (mmrun.c dispatches, mmrun_run.c runs workloads). */
+#ifndef MMRUN_H
+#define MMRUN_H
+
+#include "mmfree.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/** Prints "mmrun: <message>" and a hint to stderr; returns 2 (usage error). */
+int mmrun_usage(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/** Parses a whole decimal number; false on anything else. */
+bool mmrun_parse_u64(const char *s, uint64_t *out);
+
+/** mmrun run --design D --workload W --n N [--seed S] */
+int mmrun_cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * The conformance suite: what every design must do, run once per
+ * registered design. Tests that need free run only for designs that can
+ * free; designs that cannot are tested for refusing it.
+ */
+#include "test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE MM_PAGE_SIZE
+
+static void fill(uint8_t *buf, size_t len, uint8_t salt) {
+    for (size_t i = 0; i < len; i++) buf[i] = (uint8_t)(i * 31 + salt);
+}
+
+DESIGN_TEST(conformance, format_empty, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 0);
+    cr_assert_eq(mm_bucket_pages(t.m), MM_DEFAULT_BUCKET_PAGES);
+    cr_assert_str_eq(mm_design(t.m)->name, THIS_DESIGN->name);
+    for (unsigned id = 0; id < MM_MAX_MEMORIES; id++) cr_assert_eq(tu_size(&t, id), 0);
+    mm_stats st = tu_stats(&t);
+    cr_assert_eq(st.memories_in_use, 0);
+    cr_assert_eq(st.buckets_in_use, 0);
+    cr_assert(st.linear_pages >= 1, "formatting writes a header");
+    cr_assert(st.header_bytes > 0 && st.header_bytes <= st.linear_pages * PAGE);
+    tu_check(&t);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, grow_and_size, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 2);
+    tu_grow(&t, 0, 1);
+    tu_check(&t);
+    tu_grow(&t, 0, 3);
+    tu_check(&t);
+    tu_grow(&t, 7, 5);
+    tu_check(&t);
+    tu_grow(&t, 254, 1);
+    tu_check(&t);
+    cr_assert_eq(tu_size(&t, 0), 4);
+    cr_assert_eq(tu_size(&t, 7), 5);
+    cr_assert_eq(tu_size(&t, 254), 1);
+    mm_stats st = tu_stats(&t);
+    cr_assert_eq(st.memories_in_use, 3);
+    cr_assert_eq(st.buckets_in_use, 2 + 3 + 1);
+    cr_assert(st.linear_pages >= 1 + 6 * 2);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, zero_page_grow_changes_nothing, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 1);
+    tu_grow(&t, 3, 2);
+    mm_stats before = tu_stats(&t);
+    uint64_t old = 99;
+    OK(mm_grow(t.m, 3, 0, &old));
+    cr_assert_eq(old, 2);
+    OK(mm_grow(t.m, 4, 0, &old));
+    cr_assert_eq(old, 0);
+    mm_stats after = tu_stats(&t);
+    cr_assert_eq(after.header_bytes_written, before.header_bytes_written);
+    cr_assert_eq(after.linear_pages, before.linear_pages);
+    cr_assert_eq(after.memories_in_use, 1);
+    tu_check(&t);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, new_pages_read_zero, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 3);
+    tu_grow(&t, 1, 5);
+    uint8_t buf[PAGE];
+    for (uint64_t p = 0; p < 5; p++) {
+        OK(mm_read(t.m, 1, p * PAGE, buf, sizeof buf));
+        for (size_t i = 0; i < sizeof buf; i++) cr_assert_eq(buf[i], 0);
+    }
+    tu_close(&t);
+}
+
+/* Memories grown in turn get interleaved buckets, so spans cross buckets
+ * that are not adjacent in the linear memory. */
+DESIGN_TEST(conformance, spans_cross_buckets, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 1);
+    for (int round = 0; round < 4; round++) {
+        tu_grow(&t, 0, 1);
+        tu_grow(&t, 1, 1);
+        tu_check(&t);
+    }
+    static uint8_t data[3 * PAGE], back[3 * PAGE], other[4 * PAGE];
+    fill(data, sizeof data, 7);
+    /* From the middle of bucket 0 to the middle of bucket 3 of memory 0. */
+    OK(mm_write(t.m, 0, PAGE / 2, data, sizeof data));
+    tu_check(&t);
+    OK(mm_read(t.m, 0, PAGE / 2, back, sizeof back));
+    cr_assert_arr_eq(back, data, sizeof data);
+    /* Memory 1 is untouched. */
+    OK(mm_read(t.m, 1, 0, other, sizeof other));
+    for (size_t i = 0; i < sizeof other; i++) cr_assert_eq(other[i], 0);
+    /* Unaligned small spans across each edge. */
+    for (uint64_t edge = PAGE; edge < 4 * PAGE; edge += PAGE) {
+        uint8_t w[5] = {1, 2, 3, 4, (uint8_t)edge}, r[5];
+        OK(mm_write(t.m, 1, edge - 2, w, 5));
+        OK(mm_read(t.m, 1, edge - 2, r, 5));
+        cr_assert_arr_eq(r, w, 5);
+    }
+    OK(mm_read(t.m, 0, PAGE / 2, back, sizeof back));
+    cr_assert_arr_eq(back, data, sizeof data, "memory 0 was changed by writes to memory 1");
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, out_of_bounds, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 1);
+    tu_grow(&t, 2, 2);
+    uint8_t buf[16] = {0xAA, 0xBB}, back[16];
+    /* A span that ends exactly at the end is fine; one byte more is not. */
+    OK(mm_write(t.m, 2, 2 * PAGE - 16, buf, 16));
+    FAILS(mm_write(t.m, 2, 2 * PAGE - 15, buf, 16), MM_EBOUNDS);
+    FAILS(mm_read(t.m, 2, 2 * PAGE - 15, back, 16), MM_EBOUNDS);
+    FAILS(mm_write(t.m, 2, UINT64_MAX - 3, buf, 16), MM_EBOUNDS);
+    FAILS(mm_read(t.m, 2, UINT64_MAX, back, 1), MM_EBOUNDS);
+    OK(mm_read(t.m, 2, 2 * PAGE, back, 0));
+    FAILS(mm_read(t.m, 2, 2 * PAGE + 1, back, 0), MM_EBOUNDS);
+    /* An empty memory has no byte at all. */
+    FAILS(mm_read(t.m, 3, 0, back, 1), MM_EBOUNDS);
+    FAILS(mm_write(t.m, 3, 0, buf, 1), MM_EBOUNDS);
+    /* The refused write changed nothing, even its in-bounds part. */
+    uint8_t last[16];
+    OK(mm_read(t.m, 2, 2 * PAGE - 16, last, 16));
+    cr_assert_arr_eq(last, buf, 16);
+    OK(mm_read(t.m, 2, 0, back, 16));
+    for (int i = 0; i < 16; i++) cr_assert_eq(back[i], 0);
+    tu_check(&t);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, invalid_ids, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 1);
+    uint8_t b = 0;
+    uint64_t v;
+    for (unsigned id = MM_MAX_MEMORIES; id < 300; id += 44) {
+        FAILS(mm_size(t.m, id, &v), MM_EINVAL);
+        FAILS(mm_grow(t.m, id, 1, &v), MM_EINVAL);
+        FAILS(mm_read(t.m, id, 0, &b, 1), MM_EINVAL);
+        FAILS(mm_write(t.m, id, 0, &b, 1), MM_EINVAL);
+        FAILS(mm_free(t.m, id), MM_EINVAL);
+    }
+    FAILS(mm_grow(t.m, UINT32_MAX, 1, &v), MM_EINVAL);
+    cr_assert_eq(tu_stats(&t).buckets_in_use, 0);
+    tu_check(&t);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, grow_overflow_is_refused, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 1);
+    tu_grow(&t, 0, 3);
+    mm_stats before = tu_stats(&t);
+    uint64_t v;
+    FAILS(mm_grow(t.m, 0, UINT64_MAX, &v), MM_EOVERFLOW);
+    FAILS(mm_grow(t.m, 0, MM_MAX_PAGES - 2, &v), MM_EOVERFLOW);
+    /* More buckets than the design addresses. */
+    int err = mm_grow(t.m, 1, THIS_DESIGN->max_buckets + 1, &v);
+    cr_assert(err == MM_EOVERFLOW || err == MM_EFULL, "got %s", mm_strerror(err));
+    mm_stats after = tu_stats(&t);
+    cr_assert_eq(tu_size(&t, 0), 3);
+    cr_assert_eq(tu_size(&t, 1), 0);
+    cr_assert_eq(after.header_bytes_written, before.header_bytes_written);
+    cr_assert_eq(after.linear_pages, before.linear_pages);
+    tu_check(&t);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, reopen_file_keeps_everything, 0) {
+    tu_mm t;
+    tu_open_file(&t, THIS_DESIGN->name, 2);
+    static uint8_t data[5 * PAGE], back[5 * PAGE];
+    for (unsigned id = 0; id < 5; id++) {
+        tu_grow(&t, id * 40, id + 1);
+        fill(data, (id + 1) * PAGE, (uint8_t)id);
+        OK(mm_write(t.m, id * 40, 0, data, (id + 1) * PAGE));
+    }
+    tu_grow(&t, 0, 4); /* memory 0 now spans buckets far apart */
+    fill(data, 5 * PAGE, 99);
+    OK(mm_write(t.m, 0, 0, data, 5 * PAGE));
+    tu_check(&t);
+    mm_stats before = tu_stats(&t);
+    tu_reopen(&t);
+    tu_check(&t);
+    cr_assert_eq(mm_bucket_pages(t.m), 2);
+    mm_stats after = tu_stats(&t);
+    cr_assert_eq(after.buckets_in_use, before.buckets_in_use);
+    cr_assert_eq(after.linear_pages, before.linear_pages);
+    cr_assert_eq(tu_size(&t, 0), 5);
+    OK(mm_read(t.m, 0, 0, back, 5 * PAGE));
+    cr_assert_arr_eq(back, data, 5 * PAGE);
+    for (unsigned id = 1; id < 5; id++) {
+        cr_assert_eq(tu_size(&t, id * 40), id + 1);
+        fill(data, (id + 1) * PAGE, (uint8_t)id);
+        OK(mm_read(t.m, id * 40, 0, back, (id + 1) * PAGE));
+        cr_assert_arr_eq(back, data, (id + 1) * PAGE, "memory %u", id * 40);
+    }
+    /* And it keeps working after the reopen. */
+    tu_grow(&t, 40, 3);
+    tu_check(&t);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, stored_bucket_size_wins, 0) {
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 3);
+    tu_grow(&t, 0, 4);
+    mm_close(t.m);
+    size_t len;
+    uint8_t *img = tu_image(t.mem, &len);
+    FAILS(mm_open(t.mem, THIS_DESIGN->name, 4, 0, &t.m), MM_EBUCKET_SIZE);
+    tu_assert_image(t.mem, img, len, "after a refused bucket size");
+    OK(mm_open(t.mem, THIS_DESIGN->name, 0, 0, &t.m));
+    cr_assert_eq(mm_bucket_pages(t.m), 3);
+    mm_close(t.m);
+    OK(mm_open(t.mem, THIS_DESIGN->name, 3, 0, &t.m));
+    cr_assert_eq(tu_size(&t, 0), 4);
+    free(img);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance, failed_linear_grow_changes_nothing, 0) {
+    mm_memory *ram, *mem;
+    mm *m;
+    OK(mm_memory_ram(0, &ram));
+    mm_fault_plan plan = {0};
+    OK(mm_memory_faulty(ram, &plan, &mem));
+    OK(mm_open(mem, THIS_DESIGN->name, 1, 0, &m));
+    uint64_t v;
+    OK(mm_grow(m, 0, 2, &v));
+    uint8_t x[3] = {1, 2, 3};
+    OK(mm_write(m, 0, PAGE - 1, x, 3));
+    size_t len;
+    uint8_t *img = tu_image(mem, &len);
+    mm_stats before;
+    OK(mm_stats_get(m, &before));
+    plan.fail_grow_at = 1;
+    mm_memory_fault_replan(mem, &plan);
+    FAILS(mm_grow(m, 1, 1, &v), MM_EGROW);
+    mm_memory_fault_replan(mem, &plan);
+    FAILS(mm_grow(m, 0, 1, &v), MM_EGROW);
+    uint64_t s0, s1;
+    OK(mm_size(m, 0, &s0));
+    OK(mm_size(m, 1, &s1));
+    cr_assert_eq(s0, 2);
+    cr_assert_eq(s1, 0);
+    tu_assert_image(mem, img, len, "after a failed linear grow");
+    OK(mm_check(m));
+    mm_close(m);
+    OK(mm_open(mem, THIS_DESIGN->name, 0, 0, &m));
+    OK(mm_size(m, 0, &s0));
+    cr_assert_eq(s0, 2);
+    OK(mm_check(m));
+    free(img);
+    mm_close(m);
+    mm_memory_close(mem);
+    mm_memory_close(ram);
+}
+
+/* ---- free ------------------------------------------------------------- */
+
+DESIGN_TEST(conformance_free, cannot_free_changes_nothing, 0) {
+    if (THIS_DESIGN->flags & MM_DESIGN_CAN_FREE) return;
+    tu_mm t;
+    tu_open_ram(&t, THIS_DESIGN->name, 1);
+    tu_grow(&t, 5, 2);
+    size_t len;
+    uint8_t *img = tu_image(t.mem, &len);
+    FAILS(mm_free(t.m, 5), MM_ENOTSUP);
+    FAILS(mm_free(t.m, 6), MM_ENOTSUP);
+    cr_assert_eq(tu_size(&t, 5), 2);
+    tu_assert_image(t.mem, img, len, "after a refused free");
+    tu_check(&t);
+    free(img);
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance_free, free_postconditions, MM_DESIGN_CAN_FREE) {
+    tu_mm t;
+    tu_open_file(&t, THIS_DESIGN->name, 1);
+    tu_grow(&t, 0, 3);
+    tu_grow(&t, 1, 2);
+    tu_grow(&t, 0, 1);
+    uint8_t x[4] = {9, 8, 7, 6}, r[4];
+    OK(mm_write(t.m, 0, 3 * PAGE, x, 4));
+    OK(mm_write(t.m, 1, 0, x, 4));
+    mm_stats before = tu_stats(&t);
+    OK(mm_free(t.m, 0));
+    tu_check(&t);
+    /* 1. size zero */
+    cr_assert_eq(tu_size(&t, 0), 0);
+    FAILS(mm_read(t.m, 0, 0, r, 1), MM_EBOUNDS);
+    /* 2. its buckets are unallocated */
+    mm_stats after = tu_stats(&t);
+    cr_assert_eq(after.buckets_in_use, before.buckets_in_use - 4);
+    cr_assert_eq(after.buckets_free, before.buckets_free + 4);
+    cr_assert_eq(after.memories_in_use, 1);
+    /* Freeing an empty memory succeeds and changes nothing. */
+    OK(mm_free(t.m, 0));
+    OK(mm_free(t.m, 200));
+    cr_assert_eq(tu_stats(&t).buckets_free, after.buckets_free);
+    /* 4. it persists */
+    tu_reopen(&t);
+    tu_check(&t);
+    cr_assert_eq(tu_size(&t, 0), 0);
+    cr_assert_eq(tu_stats(&t).buckets_free, after.buckets_free);
+    OK(mm_read(t.m, 1, 0, r, 4));
+    cr_assert_arr_eq(r, x, 4, "the other memory keeps its bytes");
+    tu_close(&t);
+}
+
+DESIGN_TEST(conformance_free, reuse_before_growing, MM_DESIGN_CAN_FREE | MM_DESIGN_REUSES_ALL) {
+    tu_mm t;
+    tu_open_file(&t, THIS_DESIGN->name, 1);
+    tu_grow(&t, 0, 4);
+    tu_grow(&t, 1, 4);
+    tu_grow(&t, 2, 4);
+    uint8_t junk[64];
+    memset(junk, 0x5A, sizeof junk);
+    for (uint64_t p = 0; p < 4; p++) OK(mm_write(t.m, 1, p * PAGE + 100, junk, sizeof junk));
+    OK(mm_free(t.m, 1));
+    OK(mm_free(t.m, 0));
+    tu_reopen(&t); /* reuse must survive a reopen too */
+    uint64_t pages = tu_stats(&t).linear_pages;
+    cr_assert_eq(tu_stats(&t).buckets_free, 8);
+    /* 3. grows of any memory take free buckets before the linear memory
+     * grows (a design may spend some on its own metadata). */
+    for (unsigned k = 0; tu_stats(&t).buckets_free > 0; k++) {
+        cr_assert_lt(k, 8u, "more grows than free buckets");
+        tu_grow(&t, 3 + k % 3, 1);
+        tu_check(&t);
+        cr_assert_eq(tu_stats(&t).linear_pages, pages, "the linear memory grew while %llu "
+                     "buckets were free", (unsigned long long)tu_stats(&t).buckets_free);
+    }
+    /* Reused buckets read as zero: memory 1's junk is gone. */
+    for (unsigned id = 3; id < 6; id++) {
+        uint8_t buf[PAGE];
+        for (uint64_t p = 0; p < tu_size(&t, id); p++) {
+            OK(mm_read(t.m, id, p * PAGE, buf, PAGE));
+            for (size_t i = 0; i < PAGE; i++)
+                cr_assert_eq(buf[i], 0, "memory %u page %llu byte %zu", id,
+                             (unsigned long long)p, i);
+        }
+    }
+    tu_grow(&t, 3, 1);
+    cr_assert_gt(tu_stats(&t).linear_pages, pages, "no free bucket left: the memory grows");
+    tu_check(&t);
+    tu_close(&t);
+}
