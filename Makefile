@@ -56,6 +56,146 @@ test: deps
 	@$(MAKE) --no-print-directory $(TEST_BINS)
 	@scripts/run-tests
 
+# ---- benchmarks (bench/workloads.h, scripts/bench) -------------------------
+# make bench [BENCH_OUT=dir] [BENCH_SIZES="1024 4096"] [BENCH_REPS=9]
+#            [BENCH_DESIGNS="v1 list"] [BENCH_WORKLOADS="grow_pages"]
+#            [BENCH_HARNESSES="gbench callgrind hyperfine"]
+# Empty BENCH_DESIGNS / BENCH_WORKLOADS mean every registered one.
+BENCH_OUT       ?= results/latest
+BENCH_SIZES     ?= 1024 4096 16384 32768
+BENCH_REPS      ?= 9
+BENCH_DESIGNS   ?=
+BENCH_WORKLOADS ?=
+BENCH_HARNESSES ?= gbench callgrind hyperfine
+BENCH_FULL_SIZES ?= $(BENCH_SIZES) 131072 1048576
+BENCH_FULL_REPS  ?= 15
+GBENCH_LIBS := -lbenchmark -lpthread
+
+$(B)/obj/bench_%.o: bench/%.c $(BENCH_HDR) impl/mmfree.h | $(B)/obj
+	$(CC) $(CFLAGS) -Ibench -c $< -o $@
+$(B)/gbench: bench/gbench.cc $(WL_SRC:bench/%.c=$(B)/obj/bench_%.o) $(BENCH_HDR) $(B)/libmmfree.a
+	$(CXX) $(CXXFLAGS) $< $(WL_SRC:bench/%.c=$(B)/obj/bench_%.o) $(B)/libmmfree.a $(GBENCH_LIBS) -o $@
+
+BENCH_RUN = scripts/bench --mmrun $(B)/mmrun --gbench $(B)/gbench \
+            --designs "$(BENCH_DESIGNS)" --workloads "$(BENCH_WORKLOADS)" \
+            --harnesses "$(BENCH_HARNESSES)"
+.PHONY: bench bench-full bench-baseline bench-build
+bench-build: deps
+	@$(MAKE) --no-print-directory OPT=-O2 $(B)/mmrun $(B)/gbench
+bench: bench-build
+	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
+bench-full: bench-build
+	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_FULL_SIZES)" --reps $(BENCH_FULL_REPS)
+bench-baseline: bench-build
+	@$(BENCH_RUN) --out results/baseline --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
+
+# ---- report: charts of a results folder (scripts/plot) --------------------
+# make report [BENCH_OUT=dir] [BASE=dir] [HISTORY=dir] [REPORT_OUT=dir]
+# (BENCH_OUT defaults to results/latest, in the benchmarks section.)
+REPORT_OUT ?= results/report
+.PHONY: report
+report: deps
+	scripts/plot $(BENCH_OUT) --out $(REPORT_OUT) $(if $(BASE),--base $(BASE)) $(if $(HISTORY),--history $(HISTORY))
+
+# ---- fuzzing (tests/fuzz/README.md) ---------------------------------------
+# make fuzz [FUZZ_SECONDS=60]: each libFuzzer target for FUZZ_SECONDS. Only
+# the fuzz targets need clang; `make test` replays the corpus and saved
+# crashes with gcc (replay_*, under ASan + UBSan) and runs a short fuzz.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := diff open
+FUZZ_SRC     := tests/fuzz/fuzz_engine.c tests/model.c
+FUZZ_HDR     := tests/fuzz/fuzz.h tests/model.h bench/rng.h
+FUZZ_CFLAGS  := -std=c17 -O1 -g $(WARN) -DMMFREE_BUILD -Iimpl -Itests -Ibench \
+                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+$(B)/fuzz/obj/%.o: impl/%.c $(LIB_HDR) | $(B)/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzz/libmmfree.a: $(LIB_SRC:impl/%.c=$(B)/fuzz/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(FUZZ_HDR) $(B)/fuzz/libmmfree.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_SRC) $(B)/fuzz/libmmfree.a -o $@
+$(A)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_SRC) $(FUZZ_HDR) $(A)/libmmfree.a | $(A)/fuzz
+	$(CC) $(CFLAGS) $(SANITIZE) -Itests -Ibench $< tests/fuzz/replay.c $(FUZZ_SRC) $(A)/libmmfree.a -o $@
+$(B)/fuzz/obj $(A)/fuzz:
+	mkdir -p $@
+TEST_BINS += $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run-fuzz fuzz $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# ---- packaging: shared library, example, install (tests/install) -----------
+# make install [PREFIX=/usr/local] [DESTDIR=] [BINDIR= LIBDIR= INCLUDEDIR=
+# MANDIR= PKGCONFIGDIR=]; make uninstall with the same variables removes
+# exactly the files install copied. The version is read from impl/mmfree.h
+# (MMFREE_VERSION_*), here and nowhere else.
+MMFREE_VERSION_PARTS := $(shell sed -n 's/^.define MMFREE_VERSION_\(MAJOR\|MINOR\|PATCH\)  *\([0-9][0-9]*\) *$$/\1=\2/p' impl/mmfree.h)
+mmfree_version_part = $(patsubst $(1)=%,%,$(filter $(1)=%,$(MMFREE_VERSION_PARTS)))
+MMFREE_MAJOR := $(call mmfree_version_part,MAJOR)
+MMFREE_VERSION := $(MMFREE_MAJOR).$(call mmfree_version_part,MINOR).$(call mmfree_version_part,PATCH)
+ifneq ($(words $(MMFREE_VERSION_PARTS)),3)
+$(error impl/mmfree.h: cannot read MMFREE_VERSION_MAJOR, _MINOR and _PATCH: '$(MMFREE_VERSION_PARTS)')
+endif
+SO_NAME := libmmfree.so.$(MMFREE_MAJOR)
+SO_FILE := libmmfree.so.$(MMFREE_VERSION)
+
+# Built from the same objects as libmmfree.a (-fPIC, hidden visibility:
+# only MM_API functions are exported, tests/install/test-symbols.sh checks).
+$(B)/$(SO_FILE): $(LIB_SRC:impl/%.c=$(B)/obj/%.o)
+	$(CC) -shared -Wl,-soname,$(SO_NAME) -Wl,-z,defs $(LDFLAGS) $^ -o $@
+$(B)/$(SO_NAME): $(B)/$(SO_FILE)
+	ln -sf $(SO_FILE) $@
+$(B)/libmmfree.so: $(B)/$(SO_NAME)
+	ln -sf $(SO_NAME) $@
+
+# The example is user code: built as a user would, without the library's
+# own flags, plainly and under ASan + UBSan.
+EXAMPLE_CFLAGS := -std=c17 $(OPT) -g $(WARN) -Iimpl $(EXTRA_CFLAGS)
+$(B)/examples/persist: examples/persist.c impl/mmfree.h $(B)/libmmfree.a | $(B)/examples
+	$(CC) $(EXAMPLE_CFLAGS) $< $(B)/libmmfree.a -o $@
+$(A)/examples/persist: examples/persist.c impl/mmfree.h $(A)/libmmfree.a | $(A)/examples
+	$(CC) $(EXAMPLE_CFLAGS) $(SANITIZE) $< $(A)/libmmfree.a -o $@
+$(B)/examples $(A)/examples:
+	mkdir -p $@
+
+all: $(B)/libmmfree.so $(B)/examples/persist
+TEST_BINS += $(B)/libmmfree.so $(B)/examples/persist $(A)/examples/persist
+
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL      ?= install
+# Every file install puts down, for uninstall.
+INSTALLED := $(BINDIR)/mmrun $(INCLUDEDIR)/mmfree.h $(LIBDIR)/libmmfree.a \
+             $(LIBDIR)/$(SO_FILE) $(LIBDIR)/$(SO_NAME) $(LIBDIR)/libmmfree.so \
+             $(PKGCONFIGDIR)/mmfree.pc $(MANDIR)/man1/mmrun.1 $(MANDIR)/man3/mmfree.3
+
+.PHONY: install uninstall
+# mmfree.pc is written at install time, so that it names the PREFIX of this
+# install and not of an earlier build.
+install: $(B)/mmrun $(B)/libmmfree.a $(B)/$(SO_FILE) mmfree.pc.in man/mmrun.1 man/mmfree.3
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	$(INSTALL) -m 755 $(B)/mmrun $(DESTDIR)$(BINDIR)/mmrun
+	$(INSTALL) -m 644 impl/mmfree.h $(DESTDIR)$(INCLUDEDIR)/mmfree.h
+	$(INSTALL) -m 644 $(B)/libmmfree.a $(DESTDIR)$(LIBDIR)/libmmfree.a
+	$(INSTALL) -m 755 $(B)/$(SO_FILE) $(DESTDIR)$(LIBDIR)/$(SO_FILE)
+	ln -sf $(SO_FILE) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libmmfree.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(MMFREE_VERSION)|g' \
+	    mmfree.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/mmfree.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/mmfree.pc
+	$(INSTALL) -m 644 man/mmrun.1 $(DESTDIR)$(MANDIR)/man1/mmrun.1
+	$(INSTALL) -m 644 man/mmfree.3 $(DESTDIR)$(MANDIR)/man3/mmfree.3
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
 # ---- setup ----------------------------------------------------------------
 deps:
 	@scripts/deps

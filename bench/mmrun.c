@@ -6,10 +6,13 @@
  *   mmrun ops --design D [--memory F]   run ops read from standard input
  *   mmrun run --design D --workload W --n N [--seed S]
  *                                       run one standardized workload
+ *   mmrun [COMMAND] --help              describe them (the command table
+ *                                       below; man/mmrun.1 says the same)
  *
  * Exit status: 0 success, 1 an op or a run failed, 2 a usage error.
  */
 #include "mmrun.h"
+#include "workloads.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -113,106 +116,195 @@ static int hex_digit(char c) {
     return -1;
 }
 
+#define COUNT(array) (sizeof(array) / sizeof(array)[0])
+
 /* The most bytes one read op prints, so a typo cannot ask for gigabytes. */
 #define OPS_MAX_READ (1u << 20)
 
+/* w[i] as a number; prints the error line otherwise. */
+static bool op_number(char **w, int i, const char *what, uint64_t *out) {
+    if (mmrun_parse_u64(w[i], out)) return true;
+    op_error("%s '%s' is not a number", what, w[i]);
+    return false;
+}
+
+/* w[1] as a memory id. Ids past 32 bits become UINT32_MAX, which the
+ * library refuses as it refuses 255, rather than wrapping to a valid id. */
+static bool op_id(char **w, unsigned *id) {
+    uint64_t v;
+    if (!op_number(w, 1, "ID", &v)) return false;
+    *id = v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+    return true;
+}
+
+static int op_grow(session *s, char **w) {
+    unsigned id;
+    uint64_t pages, old;
+    if (!op_id(w, &id) || !op_number(w, 2, "PAGES", &pages)) return 1;
+    int err = mm_grow(s->m, id, pages, &old);
+    if (err) return mm_op_error(err);
+    printf("%llu\n", (unsigned long long)old);
+    return 0;
+}
+
+static int op_size(session *s, char **w) {
+    unsigned id;
+    uint64_t pages;
+    if (!op_id(w, &id)) return 1;
+    int err = mm_size(s->m, id, &pages);
+    if (err) return mm_op_error(err);
+    printf("%llu\n", (unsigned long long)pages);
+    return 0;
+}
+
+static int op_write(session *s, char **w) {
+    unsigned id;
+    uint64_t off;
+    if (!op_id(w, &id) || !op_number(w, 2, "OFFSET", &off)) return 1;
+    size_t hex_len = strlen(w[3]);
+    if (hex_len % 2) return op_error("HEX '%s' has an odd number of digits", w[3]);
+    uint8_t *bytes = malloc(hex_len / 2 + 1);
+    if (!bytes) return op_error("out of memory");
+    for (size_t i = 0; i < hex_len / 2; i++) {
+        int hi = hex_digit(w[3][2 * i]), lo = hex_digit(w[3][2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(bytes);
+            return op_error("HEX '%s' is not hexadecimal", w[3]);
+        }
+        bytes[i] = (uint8_t)(hi << 4 | lo);
+    }
+    int err = mm_write(s->m, id, off, bytes, hex_len / 2);
+    free(bytes);
+    if (err) return mm_op_error(err);
+    puts("ok");
+    return 0;
+}
+
+static int op_read(session *s, char **w) {
+    unsigned id;
+    uint64_t off, len;
+    if (!op_id(w, &id) || !op_number(w, 2, "OFFSET", &off) || !op_number(w, 3, "LEN", &len))
+        return 1;
+    if (len > OPS_MAX_READ)
+        return op_error("LEN %llu is over the limit of %u bytes per read", (unsigned long long)len,
+                        OPS_MAX_READ);
+    uint8_t *bytes = malloc(len ? len : 1);
+    if (!bytes) return op_error("out of memory");
+    int err = mm_read(s->m, id, off, bytes, len);
+    if (!err) {
+        for (uint64_t i = 0; i < len; i++) printf("%02x", bytes[i]);
+        putchar('\n');
+    }
+    free(bytes);
+    return err ? mm_op_error(err) : 0;
+}
+
+static int op_free(session *s, char **w) {
+    unsigned id;
+    if (!op_id(w, &id)) return 1;
+    int err = mm_free(s->m, id);
+    if (err) return mm_op_error(err);
+    puts("ok");
+    return 0;
+}
+
+static int op_reopen(session *s, char **w) {
+    (void)w;
+    if (s->m) session_close(s, true);
+    int err = session_open(s);
+    if (err) return mm_op_error(err);
+    puts("ok");
+    return 0;
+}
+
+static int op_check(session *s, char **w) {
+    (void)w;
+    int err = mm_check(s->m);
+    if (err) return mm_op_error(err);
+    puts("ok");
+    return 0;
+}
+
+static int op_stats(session *s, char **w) {
+    (void)w;
+    mm_stats st;
+    mm_stats_get(s->m, &st);
+    printf("memories_in_use=%u buckets_allocated=%llu buckets_in_use=%llu buckets_free=%llu "
+           "buckets_meta=%llu linear_pages=%llu header_bytes=%llu header_bytes_written=%llu "
+           "header_writes=%llu bucket_pages=%u\n",
+           st.memories_in_use, (unsigned long long)st.buckets_allocated,
+           (unsigned long long)st.buckets_in_use, (unsigned long long)st.buckets_free,
+           (unsigned long long)st.buckets_meta, (unsigned long long)st.linear_pages,
+           (unsigned long long)st.header_bytes, (unsigned long long)st.header_bytes_written,
+           (unsigned long long)st.header_writes, mm_bucket_pages(s->m));
+    return 0;
+}
+
+/* The ops, in the order --help and the unknown-op error list them. */
+static const struct op {
+    const char *name;
+    const char *args; /* the words after the name, as usage errors show them */
+    bool needs_manager;
+    const char *summary;
+    int (*run)(session *s, char **w);
+} ops[] = {
+    {"grow", "ID PAGES", true,
+     "grows memory ID (0..254) by PAGES pages, which read as zero; prints the size before",
+     op_grow},
+    {"size", "ID", true, "prints the size of memory ID in pages", op_size},
+    {"write", "ID OFFSET HEX", true,
+     "writes the bytes spelled by HEX (two digits a byte) at byte OFFSET of memory ID; "
+     "prints ok",
+     op_write},
+    {"read", "ID OFFSET LEN", true,
+     "prints LEN bytes (at most 1 MiB) at byte OFFSET of memory ID, in hex", op_read},
+    {"free", "ID", true,
+     "frees memory ID: its size becomes 0 and its buckets go to later grows; prints ok "
+     "(MM_ENOTSUP on a design that cannot free, as v1)",
+     op_free},
+    {"reopen", "", false,
+     "closes the manager and opens it again on the same memory, as a new process would; "
+     "prints ok",
+     op_reopen},
+    {"check", "", true, "walks every invariant of the layout; prints ok", op_check},
+    {"stats", "", true,
+     "prints the manager's counters as key=value pairs (memories_in_use, buckets_allocated, "
+     "buckets_in_use, buckets_free, buckets_meta, linear_pages, header_bytes, "
+     "header_bytes_written, header_writes, bucket_pages)",
+     op_stats},
+};
+
+#define NOPS COUNT(ops)
+
+static int word_count(const char *s) {
+    int n = 0;
+    for (bool in_word = false; *s; s++) {
+        if (*s != ' ' && !in_word) n++;
+        in_word = *s != ' ';
+    }
+    return n;
+}
+
+/* "grow size ...": every op name, for the unknown-op error. */
+static const char *op_names(void) {
+    static char buf[128];
+    if (!buf[0])
+        for (size_t i = 0, len = 0; i < NOPS; i++)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? " " : "", ops[i].name);
+    return buf;
+}
+
 /* Runs one op line (already split into words); prints its one line. */
 static int run_op(session *s, int n, char **w) {
-    uint64_t a = 0, b = 0, c = 0;
-    const char *op = w[0];
-    bool needs_manager = strcmp(op, "reopen") != 0;
-    if (needs_manager && !s->m) return op_error("no manager is open (the last reopen failed)");
-
-#define ARGS(count, usage)                                                           \
-    if (n != (count) + 1) return op_error("usage: %s", usage)
-#define NUM(i, var, what)                                                            \
-    if (!mmrun_parse_u64(w[i], &var)) return op_error("%s '%s' is not a number", what, w[i])
-
-    int err;
-    if (strcmp(op, "grow") == 0) {
-        ARGS(2, "grow ID PAGES");
-        NUM(1, a, "ID");
-        NUM(2, b, "PAGES");
-        err = mm_grow(s->m, a > UINT32_MAX ? UINT32_MAX : (unsigned)a, b, &c);
-        if (err) return mm_op_error(err);
-        printf("%llu\n", (unsigned long long)c);
-    } else if (strcmp(op, "size") == 0) {
-        ARGS(1, "size ID");
-        NUM(1, a, "ID");
-        err = mm_size(s->m, a > UINT32_MAX ? UINT32_MAX : (unsigned)a, &c);
-        if (err) return mm_op_error(err);
-        printf("%llu\n", (unsigned long long)c);
-    } else if (strcmp(op, "write") == 0) {
-        ARGS(3, "write ID OFFSET HEX");
-        NUM(1, a, "ID");
-        NUM(2, b, "OFFSET");
-        size_t hex_len = strlen(w[3]);
-        if (hex_len % 2) return op_error("HEX '%s' has an odd number of digits", w[3]);
-        uint8_t *bytes = malloc(hex_len / 2 + 1);
-        if (!bytes) return op_error("out of memory");
-        for (size_t i = 0; i < hex_len / 2; i++) {
-            int hi = hex_digit(w[3][2 * i]), lo = hex_digit(w[3][2 * i + 1]);
-            if (hi < 0 || lo < 0) {
-                free(bytes);
-                return op_error("HEX '%s' is not hexadecimal", w[3]);
-            }
-            bytes[i] = (uint8_t)(hi << 4 | lo);
-        }
-        err = mm_write(s->m, a > UINT32_MAX ? UINT32_MAX : (unsigned)a, b, bytes, hex_len / 2);
-        free(bytes);
-        if (err) return mm_op_error(err);
-        puts("ok");
-    } else if (strcmp(op, "read") == 0) {
-        ARGS(3, "read ID OFFSET LEN");
-        NUM(1, a, "ID");
-        NUM(2, b, "OFFSET");
-        NUM(3, c, "LEN");
-        if (c > OPS_MAX_READ) return op_error("LEN %llu is over the limit of %u bytes per read",
-                                              (unsigned long long)c, OPS_MAX_READ);
-        uint8_t *bytes = malloc(c ? c : 1);
-        if (!bytes) return op_error("out of memory");
-        err = mm_read(s->m, a > UINT32_MAX ? UINT32_MAX : (unsigned)a, b, bytes, c);
-        if (!err) {
-            for (uint64_t i = 0; i < c; i++) printf("%02x", bytes[i]);
-            putchar('\n');
-        }
-        free(bytes);
-        if (err) return mm_op_error(err);
-    } else if (strcmp(op, "free") == 0) {
-        ARGS(1, "free ID");
-        NUM(1, a, "ID");
-        err = mm_free(s->m, a > UINT32_MAX ? UINT32_MAX : (unsigned)a);
-        if (err) return mm_op_error(err);
-        puts("ok");
-    } else if (strcmp(op, "reopen") == 0) {
-        ARGS(0, "reopen");
-        if (s->m) session_close(s, true);
-        err = session_open(s);
-        if (err) return mm_op_error(err);
-        puts("ok");
-    } else if (strcmp(op, "check") == 0) {
-        ARGS(0, "check");
-        err = mm_check(s->m);
-        if (err) return mm_op_error(err);
-        puts("ok");
-    } else if (strcmp(op, "stats") == 0) {
-        ARGS(0, "stats");
-        mm_stats st;
-        mm_stats_get(s->m, &st);
-        printf("memories_in_use=%u buckets_allocated=%llu buckets_in_use=%llu buckets_free=%llu "
-               "buckets_meta=%llu linear_pages=%llu header_bytes=%llu header_bytes_written=%llu "
-               "header_writes=%llu bucket_pages=%u\n",
-               st.memories_in_use, (unsigned long long)st.buckets_allocated,
-               (unsigned long long)st.buckets_in_use, (unsigned long long)st.buckets_free,
-               (unsigned long long)st.buckets_meta, (unsigned long long)st.linear_pages,
-               (unsigned long long)st.header_bytes, (unsigned long long)st.header_bytes_written,
-               (unsigned long long)st.header_writes, mm_bucket_pages(s->m));
-    } else {
-        return op_error("unknown op '%s' (ops: grow size write read free reopen check stats)", op);
-    }
-    return 0;
-#undef ARGS
-#undef NUM
+    const struct op *op = NULL;
+    for (size_t i = 0; i < NOPS && !op; i++)
+        if (strcmp(w[0], ops[i].name) == 0) op = &ops[i];
+    if ((!op || op->needs_manager) && !s->m)
+        return op_error("no manager is open (the last reopen failed)");
+    if (!op) return op_error("unknown op '%s' (ops: %s)", w[0], op_names());
+    if (n != word_count(op->args) + 1)
+        return op_error("usage: %s%s%s", op->name, *op->args ? " " : "", op->args);
+    return op->run(s, w);
 }
 
 #define OPS_MAX_WORDS 8
@@ -280,36 +372,211 @@ static int cmd_ops(int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------------------
- * Dispatch
+ * Help: `mmrun --help` prints everything, `mmrun COMMAND --help` one
+ * command. tests/cli/test-help.sh runs every example and checks that the
+ * options the code parses, the help and man/mmrun.1 name the same things.
  * ---------------------------------------------------------------------- */
 
+#define HELP_WIDTH 79
+
+/* Prints text wrapped to HELP_WIDTH, starting at column col (already
+ * printed); wrapped lines are indented to indent. A '\n' in text ends a
+ * line. */
+static void print_wrapped(const char *text, int col, int indent) {
+    bool line_empty = true;
+    while (*text) {
+        if (*text == '\n') {
+            putchar('\n');
+            text++;
+            col = 0;
+            line_empty = true;
+            if (*text && *text != '\n') col = printf("%*s", indent, "");
+            continue;
+        }
+        if (*text == ' ') {
+            text++;
+            continue;
+        }
+        int len = (int)strcspn(text, " \n");
+        if (!line_empty && col + 1 + len > HELP_WIDTH) {
+            col = printf("\n%*s", indent, "") - 1;
+            line_empty = true;
+        }
+        if (!line_empty) col += printf(" ");
+        col += printf("%.*s", len, text);
+        text += len;
+        line_empty = false;
+    }
+    putchar('\n');
+}
+
+/* "  NAME  text", the text wrapped in a column of its own. */
+static void print_item(const char *name, const char *text, int width) {
+    int col = printf("  %-*s ", width, name);
+    print_wrapped(text, col, 2 + width + 1);
+}
+
+static void print_designs(bool with_none) {
+    puts("\ndesigns (--design):");
+    for (size_t i = 0; i < mm_design_count(); i++)
+        print_item(mm_design_get(i)->name, mm_design_get(i)->description, 10);
+    if (with_none)
+        print_item(MM_WL_NO_DESIGN, "no manager: a bare linear memory, for workload raw", 10);
+}
+
+static void list_for_ops(void) {
+    print_designs(false);
+    print_wrapped("\nops (one per line on standard input; blank lines and lines starting with "
+                  "'#' are skipped):",
+                  0, 0);
+    for (size_t i = 0; i < NOPS; i++) {
+        char usage[64];
+        snprintf(usage, sizeof usage, "%s %s", ops[i].name, ops[i].args);
+        print_item(usage, ops[i].summary, 20);
+    }
+    print_wrapped("\nA failed op prints 'error: MM_ECODE: detail' instead, and the run goes on; "
+                  "the exit status is then 1.",
+                  0, 0);
+}
+
+static void list_for_run(void) {
+    print_designs(true);
+    puts("\nworkloads (--workload), with their measured phases:");
+    for (size_t i = 0; i < mm_workload_count(); i++) {
+        const mm_workload *w = mm_workload_get(i);
+        char text[512];
+        int len = snprintf(text, sizeof text, "%s (phases:", w->summary);
+        for (unsigned p = 0; p < w->nphases && len < (int)sizeof text; p++)
+            len += snprintf(text + len, sizeof text - (size_t)len, " %s", w->phases[p]);
+        if (len < (int)sizeof text) snprintf(text + len, sizeof text - (size_t)len, ")");
+        print_item(w->name, text, 15);
+    }
+    printf("\nN is a whole number in 1..%llu.\n", MM_WL_MAX_N);
+}
+
+typedef struct option_doc {
+    const char *name, *text;
+} option_doc;
+
+/* Every command, with its help: the one list of them. */
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
-    const char *usage;
     const char *summary;
+    const char *usage[3];
+    const char *about;
+    option_doc options[8];
+    void (*print_lists)(void); /* the names its options and input take */
+    const char *examples[4];   /* shell command lines, run by the help test */
 } commands[] = {
-    {"designs", cmd_designs, "mmrun designs", "list the registered designs"},
-    {"ops", cmd_ops, "mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format]",
-     "run grow/size/write/read/free/reopen/check/stats ops read from standard input"},
-    {"run", mmrun_cmd_run, "mmrun run --design D --workload W --n N [--seed S]",
-     "run one standardized workload and print its result record as JSON"},
+    {"designs",
+     cmd_designs,
+     "list the registered designs",
+     {"mmrun designs"},
+     "Prints one line per design, in registry order: its name (what --design takes), then "
+     "a one-line description.",
+     {{0}},
+     NULL,
+     {"mmrun designs"}},
+    {"ops",
+     cmd_ops,
+     "run grow/size/write/read/free/reopen/check/stats ops read from standard input",
+     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format] < OPS"},
+     "Opens a manager of design D over a linear memory and runs the ops read from standard "
+     "input, one per line, printing one line for each. An empty memory is formatted; a "
+     "memory that holds D's layout is loaded with its stored bucket size (a V1 layout is "
+     "upgraded in place by the designs that read V1); anything else is refused with exit "
+     "status 1 and left untouched, unless --format.",
+     {{"--design D", "the design to open (required)"},
+      {"--memory FILE", "a linear memory backed by FILE, created when missing; without it the "
+                        "memory is in RAM, kept across reopen and gone at exit"},
+      {"--bucket-pages N", "pages per bucket, 1..65535, when formatting (default 128); a "
+                           "loaded layout must have the same size (MM_EBUCKET_SIZE)"},
+      {"--format", "format the memory even if it holds data, which is lost"}},
+     list_for_ops,
+     {"printf 'grow 0 1\\nwrite 0 0 cafe\\ngrow 1 2\\nfree 0\\nreopen\\nsize 0\\nread 1 0 2\\n"
+      "stats\\n' | mmrun ops --design list --memory demo.mem",
+      "echo 'grow 7 3' | mmrun ops --design v1 --bucket-pages 1"}},
+    {"run",
+     mmrun_cmd_run,
+     "run one standardized workload and print its result record as JSON",
+     {"mmrun run --design D[,D...] --workload W[,W...] --n N[,N...] [--seed S]",
+      "mmrun run --list [--n N[,N...]]"},
+     "Runs workload W at size N on a fresh RAM memory with a manager of design D, checks its "
+     "effect, and prints one JSON line: the result record (ops, buckets_new, buckets_reused, "
+     "pages_end, header_bytes_written) and the ops of each measured phase with its key "
+     "workload.phase/design/N. A design that cannot run the workload gets status \"n/a\" and "
+     "the reason, with exit status 0; a failed run (an error or a failed self-check) gets "
+     "status \"failed\" and exit status 1. --design, --workload and --n also take "
+     "comma-separated lists: every combination then runs in a child process of its own, one "
+     "line each (workload raw only with design none).\n\n"
+     "Under callgrind (valgrind --tool=callgrind --collect-atstart=no --instr-atstart=no) "
+     "only the measured phases are counted, each dumped under its key; setup is not.",
+     {{"--design D[,D...]", "the design(s) to run, or none for workload raw"},
+      {"--workload W[,W...]", "the workload(s) to run"},
+      {"--n N[,N...]", "the size(s): what N counts is in each workload's line below"},
+      {"--seed S", "the seed of the workloads that draw random numbers (default 1)"},
+      {"--extra-setup K", "for tests: K extra passes (0..1000) of setup work before each "
+                          "phase, to show that setup is not measured (default 0)"},
+      {"--list", "print what can run instead: one JSON line per workload, design and N "
+                 "(default 1024) with its phases and status \"ok\" (with resident_bytes) or "
+                 "\"n/a\" (with the reason); takes only --n"}},
+     list_for_run,
+     {"mmrun run --design list --workload free_regrow --n 1024",
+      "mmrun run --design v1,list --workload grow_pages --n 1024,4096",
+      "mmrun run --list --n 1024"}},
 };
+
+#define NCOMMANDS COUNT(commands)
+
+static void print_command_help(const struct command *c) {
+    print_wrapped(c->summary, printf("mmrun %s: ", c->name), 2);
+    putchar('\n');
+    for (size_t i = 0; i < COUNT(c->usage) && c->usage[i]; i++)
+        printf("%s%s\n", i ? "       " : "usage: ", c->usage[i]);
+    putchar('\n');
+    print_wrapped(c->about, 0, 0);
+    if (c->options[0].name) puts("\noptions:");
+    for (size_t i = 0; i < COUNT(c->options) && c->options[i].name; i++)
+        print_item(c->options[i].name, c->options[i].text, 20);
+    if (c->print_lists) c->print_lists();
+    printf("\nexample%s:\n", c->examples[1] ? "s" : "");
+    for (size_t i = 0; i < COUNT(c->examples) && c->examples[i]; i++)
+        printf("  $ %s\n", c->examples[i]);
+}
 
 static void print_help(void) {
     puts("mmrun: the command line of mmfree, a persistent memory manager that can free.\n");
-    puts("usage:");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        printf("  %-70s %s\n", commands[i].usage, commands[i].summary);
+    puts("usage: mmrun COMMAND [OPTION...]\n       mmrun [COMMAND] --help\n\ncommands:");
+    for (size_t i = 0; i < NCOMMANDS; i++) print_item(commands[i].name, commands[i].summary, 8);
+    print_wrapped("\nExit status: 0 success, 1 an op or a run failed, 2 a usage error (with one "
+                  "line on standard error).",
+                  0, 0);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        puts("\n");
+        print_command_help(&commands[i]);
+    }
+}
+
+static bool is_help(const char *arg) {
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) return mmrun_usage("a command is needed");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (is_help(argv[1])) {
         print_help();
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        for (int j = 2; j < argc; j++)
+            if (is_help(argv[j])) {
+                print_command_help(&commands[i]);
+                return 0;
+            }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    if (argv[1][0] == '-') return mmrun_usage("unknown option '%s'", argv[1]);
     return mmrun_usage("unknown command '%s'", argv[1]);
 }

@@ -5,9 +5,19 @@
 #include "mm_internal.h"
 
 extern const struct mm_ops mm_design_v1;
+extern const struct mm_ops mm_design_v1reclaim;
+extern const struct mm_ops mm_design_bitmap15;
+extern const struct mm_ops mm_design_hbitmap15;
+extern const struct mm_ops mm_design_list;
+extern const struct mm_ops mm_design_freestack;
 
 static const struct mm_ops *const designs[] = {
     &mm_design_v1,
+    &mm_design_v1reclaim,
+    &mm_design_bitmap15,
+    &mm_design_hbitmap15,
+    &mm_design_list,
+    &mm_design_freestack,
 };
 
 #define NDESIGNS (sizeof designs / sizeof designs[0])
@@ -35,7 +45,8 @@ const mm_design_info *mm_design_find(const char *name) {
  * V1's), or the one whose interrupted upgrade leaves it. */
 const struct mm_ops *mm__registry_by_version(uint8_t version) {
     for (size_t i = 0; i < NDESIGNS; i++)
-        if (designs[i]->version == version || designs[i]->upgrading_version == version)
+        if (designs[i]->version == version ||
+            (designs[i]->upgrading_version && designs[i]->upgrading_version == version))
             return designs[i];
     return NULL;
 }

@@ -119,20 +119,25 @@ int mm__v1_load(mm *m) {
     return err;
 }
 
+int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
+    /* A run of adjacent buckets is one write. */
+    uint8_t run[256];
+    memset(run, owner, sizeof run);
+    int err = MM_OK;
+    for (uint64_t k = 0; !err && k < n;) {
+        uint64_t len = 1;
+        while (k + len < n && len < sizeof run && ids[k + len] == ids[k] + len) len++;
+        err = mm__hwrite(m, MM_V1_OFF_OWNERS + ids[k], run, (size_t)len);
+        k += len;
+    }
+    return err;
+}
+
 int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
                         uint64_t new_count) {
     mm_table *t = &m->tables[id];
-    const uint32_t *ids = t->ids + t->len - nnew;
     int err = mm__ensure_pages(m, mm__bucket_page(m, new_count));
-    /* Owner bytes in runs: a run of adjacent buckets is one write. */
-    uint8_t run[256];
-    memset(run, (int)id, sizeof run);
-    for (uint64_t k = 0; !err && k < nnew;) {
-        uint64_t n = 1;
-        while (k + n < nnew && n < sizeof run && ids[k + n] == ids[k] + n) n++;
-        err = mm__hwrite(m, MM_V1_OFF_OWNERS + ids[k], run, (size_t)n);
-        k += n;
-    }
+    if (!err) err = mm__v1_write_owners(m, t->ids + t->len - nnew, nnew, (uint8_t)id);
     if (!err && new_count != m->nbuckets) {
         uint8_t count[2];
         mm_put_u16(count, (uint16_t)new_count);

@@ -42,8 +42,15 @@ int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
     return MM_OK;
 }
 
+static void set_fast_base(mm *m) {
+    uint8_t *base = m->mem->base;
+    m->fast_base = base && m->bucket_shift ? base + m->data_page * MM_PAGE_SIZE : NULL;
+}
+
 mm_noinline static int grow_linear(mm *m, uint64_t pages) {
-    return mm_memory_grow(m->mem, pages - m->mem->pages, NULL);
+    int err = mm_memory_grow(m->mem, pages - m->mem->pages, NULL);
+    set_fast_base(m);
+    return err;
 }
 
 int mm__ensure_pages(mm *m, uint64_t pages) {
@@ -220,6 +227,13 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
         destroy(m);
         return err;
     }
+#ifdef MM_TEST_SLOW_GROW
+    /* A deliberate slowdown of one design's grow, for the regression
+     * tracker's own test (tests/scripts); never defined in a normal build.
+     * Decided here once, so the other designs pay nothing on their grows. */
+    m->test_slow_grow = strcmp(ops->info.name, MM_TEST_SLOW_GROW) == 0;
+#endif
+    set_fast_base(m);
     /* Counters describe this handle's own writes, not the format's. */
     m->hbytes_written = m->hwrites = 0;
     *out = m;
@@ -265,9 +279,7 @@ int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
             if (err) return err;
         }
 #ifdef MM_TEST_SLOW_GROW
-        /* A deliberate slowdown for the regression tracker's own test
-         * (tests/scripts): never defined in a normal build. */
-        if (strcmp(m->ops->info.name, MM_TEST_SLOW_GROW) == 0)
+        if (m->test_slow_grow)
             for (volatile int spin = 0; spin < 64; spin = spin + 1) {
             }
 #endif
@@ -320,14 +332,50 @@ static inline uint64_t translate(const mm *m, const mm_table *t, uint64_t off, u
         return MM_OK;                                                              \
     } while (0)
 
-int mm_read(mm *m, unsigned id, uint64_t off, void *buf, size_t len) {
+/* The common case: the span lies in one bucket of a RAM memory whose
+ * bucket size is a power of two. The tables only name carved buckets and
+ * the linear memory holds every carved bucket (mm__check_tables), so the
+ * bytes are there without a second bounds check. NULL: take the general
+ * path, which also reports errors. */
+static inline uint8_t *fast_span(const mm *m, unsigned id, uint64_t off, size_t len) {
+    if (mm_unlikely(id >= MM_MAX_MEMORIES || !m->fast_base)) return NULL;
+    uint64_t end = m->sizes[id] * MM_PAGE_SIZE;
+    uint64_t in = off & (m->bucket_bytes - 1);
+    /* off < end also keeps an empty span at the very end out of the table. */
+    if (mm_unlikely(off >= end || len > end - off || len > m->bucket_bytes - in)) return NULL;
+    uint64_t bucket = m->tables[id].ids[off >> m->bucket_shift];
+    return m->fast_base + (bucket << m->bucket_shift) + in;
+}
+
+/* Everything else: checks with errors, spans across buckets, backings
+ * without a base. Kept out of line so the fast path saves no registers. */
+static mm_noinline int read_spans(mm *m, unsigned id, uint64_t off, void *buf, size_t len) {
     uint8_t *p = buf;
     FOR_EACH_SPAN(m, id, off, len, mm_memory_read);
 }
 
-int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t len) {
+static mm_noinline int write_spans(mm *m, unsigned id, uint64_t off, const void *buf,
+                                   size_t len) {
     const uint8_t *p = buf;
     FOR_EACH_SPAN(m, id, off, len, mm_memory_write);
+}
+
+int mm_read(mm *m, unsigned id, uint64_t off, void *buf, size_t len) {
+    uint8_t *at = fast_span(m, id, off, len);
+    if (mm_likely(at != NULL)) {
+        memcpy(buf, at, len);
+        return MM_OK;
+    }
+    return read_spans(m, id, off, buf, len);
+}
+
+int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t len) {
+    uint8_t *at = fast_span(m, id, off, len);
+    if (mm_likely(at != NULL)) {
+        memcpy(at, buf, len);
+        return MM_OK;
+    }
+    return write_spans(m, id, off, buf, len);
 }
 
 /* Zeroes a memory's buckets so that whoever reuses them reads zeros, as

@@ -45,6 +45,8 @@ int mm_memory_read(mm_memory *mem, uint64_t off, void *buf, size_t len) {
         memcpy(buf, mem->base + off, len);
         return MM_OK;
     }
+    /* A RAM memory that never grew has no base and no read function. */
+    if (mm_unlikely(len == 0)) return MM_OK;
     return mem->vt->read(mem, off, buf, len);
 }
 
@@ -54,6 +56,8 @@ int mm_memory_write(mm_memory *mem, uint64_t off, const void *buf, size_t len) {
         memcpy(mem->base + off, buf, len);
         return MM_OK;
     }
+    /* A RAM memory that never grew has no base and no write function. */
+    if (mm_unlikely(len == 0)) return MM_OK;
     return mem->vt->write(mem, off, buf, len);
 }
 

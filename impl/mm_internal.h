@@ -104,6 +104,17 @@ static inline unsigned mm_fls64(uint64_t x) {
 #endif
 }
 
+/** Number of set bits. */
+static inline unsigned mm_popcount64(uint64_t x) {
+#if defined(__GNUC__)
+    return (unsigned)__builtin_popcountll(x);
+#else
+    unsigned n = 0;
+    for (; x; x &= x - 1) n++;
+    return n;
+#endif
+}
+
 /* ------------------------------------------------------------------------
  * The manager's state, shared with the designs.
  * ---------------------------------------------------------------------- */
@@ -124,6 +135,12 @@ struct mm {
     unsigned bucket_shift; /* log2(bucket_bytes) when it is a power of two, else 0 */
     uint64_t data_page;    /* first page of bucket 0 */
 
+    /* The fast path of read/write (manager.c): where bucket 0's bytes are,
+     * for a RAM memory and a bucket size that is a power of two; NULL
+     * otherwise. Refreshed whenever the manager grows the linear memory,
+     * which may move a RAM memory. */
+    uint8_t *fast_base;
+
     uint64_t sizes[MM_MAX_MEMORIES]; /* pages */
     mm_table tables[MM_MAX_MEMORIES];
 
@@ -134,6 +151,9 @@ struct mm {
     uint64_t header_bytes;
     uint64_t hbytes_written, hwrites;
     bool broken;
+#ifdef MM_TEST_SLOW_GROW
+    bool test_slow_grow;
+#endif
 };
 
 /* ------------------------------------------------------------------------
@@ -266,6 +286,9 @@ int mm__v1_adopt(mm *m, const struct mm_v1_image *img);
 int mm__v1_format(mm *m, uint8_t version);
 /** load for the designs whose bytes are V1: read, validate, adopt. */
 int mm__v1_load(mm *m);
+/** Sets the owner byte of buckets ids[0..n) to owner, one write per run of
+ *  adjacent buckets. */
+int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner);
 /** Persists a grow in V1 bytes. The last nnew entries of id's table are the
  *  new buckets (pushed by the caller); new_count is the bucket count after.
  *  Grows the linear memory first, then writes the owner bytes (a run of
@@ -276,5 +299,95 @@ int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
 /** check for the V1-byte designs: the header is valid V1 with this version
  *  byte and says exactly what the heap says; tables ascend. */
 int mm__v1_check(mm *m, uint8_t version);
+
+/* ------------------------------------------------------------------------
+ * The link15 layout (version 2), shared by bitmap15 and hbitmap15
+ * (layout_link15.c has the offset table). The two designs write the same
+ * bytes; they differ only in the in-heap index that finds the lowest free
+ * bucket, which each supplies as a struct mm_l15_index.
+ * ---------------------------------------------------------------------- */
+
+enum {
+    MM_L15_VERSION = 2,
+    MM_L15_UPGRADING = 0x80 | MM_L15_VERSION, /* byte 3 while a V1 upgrade is under way */
+    MM_L15_OFF_FIRST = 2080,                  /* 255 x u16: first bucket of memory i */
+    MM_L15_OFF_LINKS = 2590,                  /* 32,768 x 15 bits: link of bucket b */
+    MM_L15_LINK_BITS = 15,
+    MM_L15_LINK_MASK = (1 << MM_L15_LINK_BITS) - 1,
+    MM_L15_MAX_BUCKETS = 1 << MM_L15_LINK_BITS,
+    MM_L15_HEADER_BYTES = MM_L15_OFF_LINKS + MM_L15_MAX_BUCKETS * MM_L15_LINK_BITS / 8,
+    MM_L15_WORDS = MM_L15_MAX_BUCKETS / 64, /* 64-bit words of one bit per bucket */
+};
+
+/* Link b holds (next - b - 1) mod 2^15, packed little-endian at bit 15*b of
+ * the link table: a zero link means "next is b + 1". A link starting at bit
+ * shift (0..7) of a byte p[0] lies in the "window" of p[0], p[1] and, when
+ * it does not fit in two bytes, p[2], read as one little-endian integer. */
+static inline unsigned mm__l15_window_bytes(unsigned shift) {
+    return shift > 16 - MM_L15_LINK_BITS ? 3 : 2;
+}
+static inline uint32_t mm__l15_window(const uint8_t *p, unsigned shift) {
+    uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+    return mm__l15_window_bytes(shift) == 3 ? w | (uint32_t)p[2] << 16 : w;
+}
+/** The window w with the link at shift set to link. */
+static inline uint32_t mm__l15_window_with(uint32_t w, unsigned shift, uint32_t link) {
+    return (w & ~((uint32_t)MM_L15_LINK_MASK << shift)) | (link & MM_L15_LINK_MASK) << shift;
+}
+/** The bucket that follows bucket b in its chain, read from a header image. */
+static inline uint32_t mm__l15_next(const uint8_t *hdr, uint32_t b) {
+    uint32_t bit = b * MM_L15_LINK_BITS;
+    uint32_t w = mm__l15_window(hdr + MM_L15_OFF_LINKS + bit / 8, bit % 8);
+    return (b + 1 + (w >> bit % 8)) & MM_L15_LINK_MASK;
+}
+/** Makes next follow bucket b in a header image. */
+static inline void mm__l15_set_next(uint8_t *hdr, uint32_t b, uint32_t next) {
+    uint32_t bit = b * MM_L15_LINK_BITS, shift = bit % 8;
+    uint8_t *p = hdr + MM_L15_OFF_LINKS + bit / 8;
+    uint32_t w = mm__l15_window_with(mm__l15_window(p, shift), shift, next - b - 1);
+    for (unsigned i = 0; i < mm__l15_window_bytes(shift); i++) p[i] = (uint8_t)(w >> 8 * i);
+}
+
+/** What a link15 design supplies: its index of free buckets (carved and
+ *  in no chain). Both designs grow into the lowest free bucket, and into
+ *  fresh buckets from `count` on when none is free. */
+struct mm_l15_index {
+    size_t state_bytes; /* the design's heap state, which starts with a struct mm_l15 */
+    /* The lowest free bucket, now marked in use, or MM_L15_MAX_BUCKETS
+     * when none is free. No bucket below from is free. */
+    uint32_t (*take)(mm *m, uint32_t from);
+    /* Marks carved bucket b free. */
+    void (*give)(mm *m, uint32_t b);
+    /* Derives the design's index from free_map[] after format/load/upgrade.
+     * May be NULL. */
+    void (*rebuild)(mm *m);
+    /* Walks the design's index against free_map[]. May be NULL. */
+    int (*check)(mm *m);
+};
+
+/** The heap state every link15 design starts with. */
+struct mm_l15 {
+    const struct mm_l15_index *ix;
+    /* Bit b set: bucket b is free (carved, in no chain). The designs keep
+     * it; the layout rebuilds it on open and checks it. */
+    uint64_t free_map[MM_L15_WORDS];
+    /* The header bytes as the linear memory holds them: a write is issued
+     * only for the bytes that differ, and the mirror follows each write
+     * that succeeds. */
+    uint8_t hdr[MM_L15_HEADER_BYTES];
+};
+
+static inline bool mm__l15_is_free(const struct mm_l15 *h, uint32_t b) {
+    return (h->free_map[b / 64] >> (b % 64)) & 1;
+}
+
+/* The mm_ops entries, with the design's index where the op needs it. */
+int mm__l15_format(mm *m, const struct mm_l15_index *ix);
+int mm__l15_load(mm *m, const struct mm_l15_index *ix);
+int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_index *ix);
+int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew);
+int mm__l15_free(mm *m, unsigned id);
+int mm__l15_check(mm *m);
+void mm__l15_destroy(mm *m);
 
 #endif /* MM_INTERNAL_H */

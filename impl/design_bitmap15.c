@@ -1,0 +1,72 @@
+/*
+ * bitmap15: the seed design. Its header stays inside page 0 so that a V1
+ * memory converts in place: the link15 layout (layout_link15.c has the
+ * offset table, the write and crash notes and the V1 upgrade). This file
+ * holds only its policy.
+ *
+ * Policy: a grow takes the lowest free bucket, found the way the seed
+ * found it: testing bucket after bucket from 0 in a bitmap of the carved
+ * buckets (in the heap, rebuilt on open); when the scan reaches `count`
+ * without finding one, the grow takes fresh buckets from `count` on. That
+ * scan is the cost this design exists to measure: every grow that finds no
+ * free bucket has tested every carved one. hbitmap15 writes the same bytes
+ * and finds the same bucket in constant time.
+ *
+ * Cost of each operation (k = buckets added or freed):
+ *   grow   O(position of the k-th lowest free bucket, or count when none
+ *          is free) bit tests: up to 32,768; writes as the layout says (at
+ *          most 9 bytes for a grow into fresh buckets).
+ *   free   O(k) bit sets; one write of the size (<= 4 bytes).
+ *   open   one 64,030-byte read; O(512 + buckets allocated).
+ */
+#include "mm_internal.h"
+
+static uint32_t b15_take(mm *m, uint32_t from) {
+    struct mm_l15 *h = m->ds;
+    for (uint32_t b = from; b < m->nbuckets; b++)
+        if (mm__l15_is_free(h, b)) {
+            h->free_map[b / 64] &= ~(1ull << (b % 64));
+            return b;
+        }
+    return MM_L15_MAX_BUCKETS;
+}
+
+static void b15_give(mm *m, uint32_t b) {
+    struct mm_l15 *h = m->ds;
+    h->free_map[b / 64] |= 1ull << (b % 64);
+}
+
+static const struct mm_l15_index b15_index = {
+    .state_bytes = sizeof(struct mm_l15),
+    .take = b15_take,
+    .give = b15_give,
+};
+
+static int b15_format(mm *m) {
+    return mm__l15_format(m, &b15_index);
+}
+
+static int b15_load(mm *m) {
+    return mm__l15_load(m, &b15_index);
+}
+
+static int b15_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
+    return mm__l15_upgrade_v1(m, v1, &b15_index);
+}
+
+const struct mm_ops mm_design_bitmap15 = {
+    .info = {.name = "bitmap15",
+             .description = "one-page header of 15-bit bucket chains; grow scans a bitmap "
+                            "from bucket 0 (the seed)",
+             .max_buckets = MM_L15_MAX_BUCKETS,
+             .flags = MM_DESIGN_CAN_FREE | MM_DESIGN_READS_V1 | MM_DESIGN_REUSES_ALL},
+    .version = MM_L15_VERSION,
+    .upgrading_version = MM_L15_UPGRADING,
+    .format = b15_format,
+    .load = b15_load,
+    .upgrade_v1 = b15_upgrade_v1,
+    .grow = mm__l15_grow,
+    .free = mm__l15_free,
+    .check = mm__l15_check,
+    .destroy = mm__l15_destroy,
+};

@@ -1,0 +1,599 @@
+/*
+ * freestack: free bucket ids on a persisted stack. A grow pops, a free
+ * pushes the memory's buckets; the linear memory grows only once the stack
+ * is empty. A second persisted array, the records, says which memory owns
+ * each bucket and at which position, so that open rebuilds every ordered
+ * bucket table from bulk reads in O(buckets carved). Ids are u32.
+ *
+ * Data buckets stay exactly where V1 puts them (bucket b at page 1 + b*N,
+ * N = bucket size in pages), so a V1 memory is upgraded in place without
+ * moving a byte of data: only page 0 is rewritten.
+ *
+ * Entries. Entry e of both arrays belongs to bucket id / stack slot e:
+ *   record[e]  5 bytes: owner memory u8 (255: none) + position u32 in its
+ *              table; meaningful only while bucket e is owned
+ *   slot[e]    4 bytes: the bucket id at stack position e (0 = bottom);
+ *              meaningful only while e < depth
+ * They live in segments. Segment 0 is in page 0 and holds entries
+ * 0..4095. Segment j >= 1 is metadata bucket ("chunk") dir[j-1] and holds
+ * E = floor(N * 65,536 / 9) entries, 4096 + (j-1)*E onwards: its first 5E
+ * bytes are records, the next 4E stack slots. Chunks are carved from the
+ * pool like data buckets and counted in nmeta, so the metadata grows with
+ * the buckets carved, never as a table sized for the maximum.
+ *
+ * Page 0 (integers little-endian):
+ *   offset  size          field
+ *   0       3             magic "MGR"
+ *   3       1             layout version 4 (132 while a V1 upgrade runs)
+ *   4       2             zero (V1's u16 bucket count)
+ *   6       2             bucket size in pages, u16 (as V1)
+ *   8       4             buckets carved, u32 (count)
+ *   12      4             stack depth = free buckets, u32 (depth)
+ *   16      4             chunks, u32 (nchunks)
+ *   20      20            reserved, zero
+ *   40      255 x 8       size of memory i in pages, u64 (as V1)
+ *   2080    4096 x 5      segment 0 records
+ *   22560   4096 x 4      segment 0 stack slots
+ *   38944   6648 x 4      dir: bucket id of chunk j
+ *   65536                 end: the header is exactly page 0
+ *
+ * Invariants (open refuses a memory that breaks one; check walks them all):
+ *   capacity = 4096 + nchunks * E >= count;  nchunks <= 6648
+ *   linear memory pages >= 1 + count * N
+ *   every bucket b < count is exactly one of: a chunk (b in dir[0..nchunks)),
+ *     free (b in slot[0..depth)), or owned: record[b] = (i, k) with
+ *     k < ceil(size[i] / N), and no other bucket has record (i, k)
+ *   sum_i ceil(size[i] / N) + depth + nchunks == count
+ *   memory i's table is the buckets with records (i, 0), (i, 1), ...
+ *
+ * Cost (k = buckets a grow adds or a free releases):
+ *   grow   O(k): pops k ids off the in-heap stack mirror; writes k records
+ *          (one call per run of adjacent ids), the changed counters and the
+ *          size. Carving past the stack may add a chunk: O(1) more (a
+ *          directory entry; chunks need no initialization, since only
+ *          entries below count and depth are ever read).
+ *   free   O(k): writes k stack slots (one call per segment), the depth
+ *          and the size. Records of freed buckets are left stale: the stack
+ *          says they are free.
+ *   open   O(count): reads page 0's fixed part and directory, then the
+ *          records and slots of each segment in bulk.
+ *   max    4096 + 6648 * 7281 = 48,408,184 buckets (the directory full at
+ *          one page per bucket; the same limit for every bucket size).
+ *
+ * A crash between the writes of one op (records and slots are written
+ * before the counters, the size last) leaves a bucket both free and owned
+ * or neither; open refuses both as corrupt. Like V1, no op is atomic.
+ *
+ * Upgrade from V1: the V1 header is validated, the tables built from the
+ * owner bytes, V1's unallocated buckets (v1reclaim writes them) pushed on
+ * the stack, and chunks taken (stack first, then new buckets) until the
+ * capacity covers the count. Then: (1) grow the linear memory if chunks
+ * were carved; a refusal leaves the V1 memory untouched; (2) write version
+ * byte 132; (3) rewrite page 0 past the sizes and the chunks' entries;
+ * (4) write version byte 4. A crash before (2) leaves valid V1; after (2),
+ * version 132, which open refuses as an interrupted upgrade
+ * (MM_EINTERRUPTED). Sizes and data buckets are never written.
+ */
+#include "mm_internal.h"
+
+#include <stdlib.h>
+
+enum {
+    FS_VERSION = 4,
+    FS_UPGRADING = 0x80 | FS_VERSION,
+    FS_OFF_V1_COUNT = 4,
+    FS_OFF_BUCKET_PAGES = 6,
+    FS_OFF_COUNT = 8,
+    FS_OFF_DEPTH = 12,
+    FS_OFF_CHUNKS = 16,
+    FS_OFF_RESERVED = 20,
+    FS_OFF_SIZES = 40,
+    FS_OFF_SEG0 = 2080,
+    FS_SEG0_ENTRIES = 4096,
+    FS_RECORD_BYTES = 5,
+    FS_SLOT_BYTES = 4,
+    FS_ENTRY_BYTES = FS_RECORD_BYTES + FS_SLOT_BYTES,
+    FS_OFF_DIR = FS_OFF_SEG0 + FS_SEG0_ENTRIES * FS_ENTRY_BYTES,
+    FS_HEADER_BYTES = 65536,
+    FS_DIR_ENTRIES = (FS_HEADER_BYTES - FS_OFF_DIR) / 4,
+    FS_MIN_CHUNK_ENTRIES = 65536 / FS_ENTRY_BYTES, /* one-page buckets */
+    FS_MAX_BUCKETS = FS_SEG0_ENTRIES + FS_DIR_ENTRIES * FS_MIN_CHUNK_ENTRIES,
+    FS_NO_OWNER = 255,
+    FS_BATCH = 4096, /* entries encoded per write or decoded per read */
+};
+
+static_assert((int)FS_OFF_SIZES == (int)MM_V1_OFF_SIZES, "sizes stay where V1 has them");
+static_assert((int)FS_OFF_BUCKET_PAGES == (int)MM_V1_OFF_BUCKET_PAGES, "as V1");
+static_assert(FS_OFF_SIZES + 8 * MM_MAX_MEMORIES == FS_OFF_SEG0, "segment 0 follows the sizes");
+static_assert(FS_OFF_DIR == 38944, "the offset table above");
+static_assert(FS_OFF_DIR + 4 * FS_DIR_ENTRIES == FS_HEADER_BYTES, "dir ends page 0");
+static_assert(FS_HEADER_BYTES == MM_PAGE_SIZE, "the header is page 0: data starts at page 1");
+static_assert(FS_MAX_BUCKETS == 48408184, "the limit the comment states");
+static_assert(FS_MAX_BUCKETS < UINT32_MAX, "ids are u32");
+
+/* The in-heap mirror of the stack and the directory. Their depths are
+ * m->nfree and m->nmeta; entries past those are scratch. */
+typedef struct fs_state {
+    uint32_t *stack, *chunks;
+    uint64_t stack_cap, chunks_cap;
+    uint64_t chunk_entries; /* E */
+} fs_state;
+
+enum region { RECORDS, SLOTS };
+
+static inline uint64_t capacity(const fs_state *s, uint64_t nchunks) {
+    return FS_SEG0_ENTRIES + nchunks * s->chunk_entries;
+}
+
+/* The byte offset of entry e of a region, and in *run how many entries
+ * from e on lie in the same segment (and so are contiguous). */
+static uint64_t entry_offset(const mm *m, const fs_state *s, enum region r, uint64_t e,
+                             uint64_t *run) {
+    uint64_t base = FS_OFF_SEG0, cap = FS_SEG0_ENTRIES, local = e;
+    if (e >= FS_SEG0_ENTRIES) {
+        uint64_t j = (e - FS_SEG0_ENTRIES) / s->chunk_entries;
+        local = (e - FS_SEG0_ENTRIES) % s->chunk_entries;
+        cap = s->chunk_entries;
+        base = mm__bucket_page(m, s->chunks[j]) * MM_PAGE_SIZE;
+    }
+    *run = cap - local;
+    return r == RECORDS ? base + local * FS_RECORD_BYTES
+                        : base + cap * FS_RECORD_BYTES + local * FS_SLOT_BYTES;
+}
+
+/* Moves entries [first, first + n) of a region between the header and buf,
+ * one call per segment. */
+static int entries_io(mm *m, enum region r, uint64_t first, uint64_t n, uint8_t *buf,
+                      bool write) {
+    const fs_state *s = m->ds;
+    size_t width = r == RECORDS ? FS_RECORD_BYTES : FS_SLOT_BYTES;
+    while (n) {
+        uint64_t run, off = entry_offset(m, s, r, first, &run);
+        if (run > n) run = n;
+        int err = write ? mm__hwrite(m, off, buf, (size_t)run * width)
+                        : mm__hread(m, off, buf, (size_t)run * width);
+        if (err) return err;
+        buf += run * width;
+        first += run;
+        n -= run;
+    }
+    return MM_OK;
+}
+
+static int fs_reserve(uint32_t **ids, uint64_t *cap, uint64_t need) {
+    if (need <= *cap) return MM_OK;
+    uint64_t want = *cap ? *cap * 2 : 64;
+    if (want < need) want = need;
+    uint32_t *p = realloc(*ids, (size_t)want * sizeof *p);
+    if (!p) return mm__fail(MM_ENOMEM, "cannot grow a freestack array to %llu ids",
+                            (unsigned long long)want);
+    *ids = p;
+    *cap = want;
+    return MM_OK;
+}
+
+static int fs_new_state(mm *m) {
+    fs_state *s = calloc(1, sizeof *s);
+    if (!s) return mm__fail(MM_ENOMEM, "cannot allocate the freestack state");
+    s->chunk_entries = m->bucket_bytes / FS_ENTRY_BYTES;
+    m->ds = s;
+    m->data_page = 1;
+    return MM_OK;
+}
+
+static void fs_destroy(mm *m) {
+    fs_state *s = m->ds;
+    if (!s) return;
+    free(s->stack);
+    free(s->chunks);
+    free(s);
+    m->ds = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Writing
+ * ---------------------------------------------------------------------- */
+
+/* Records of memory id's table entries [first, first + n): (id, position),
+ * one write per run of adjacent bucket ids. */
+static int write_records(mm *m, unsigned id, uint32_t first, uint64_t n) {
+    const mm_table *t = &m->tables[id];
+    uint8_t buf[FS_BATCH * FS_RECORD_BYTES];
+    for (uint64_t k = first; k < first + n;) {
+        uint64_t run = 1;
+        while (k + run < first + n && run < FS_BATCH && t->ids[k + run] == t->ids[k] + run)
+            run++;
+        for (uint64_t r = 0; r < run; r++) {
+            buf[r * FS_RECORD_BYTES] = (uint8_t)id;
+            mm_put_u32(buf + r * FS_RECORD_BYTES + 1, (uint32_t)(k + r));
+        }
+        int err = entries_io(m, RECORDS, t->ids[k], run, buf, true);
+        if (err) return err;
+        k += run;
+    }
+    return MM_OK;
+}
+
+/* Stack slots [first, first + n) from the in-heap mirror. */
+static int write_slots(mm *m, uint64_t first, uint64_t n) {
+    const fs_state *s = m->ds;
+    uint8_t buf[FS_BATCH * FS_SLOT_BYTES];
+    for (uint64_t done = 0; done < n;) {
+        uint64_t run = n - done < FS_BATCH ? n - done : FS_BATCH;
+        for (uint64_t r = 0; r < run; r++)
+            mm_put_u32(buf + r * FS_SLOT_BYTES, s->stack[first + done + r]);
+        int err = entries_io(m, SLOTS, first + done, run, buf, true);
+        if (err) return err;
+        done += run;
+    }
+    return MM_OK;
+}
+
+/* Directory entries [first, first + n) from the in-heap mirror. */
+static int write_dir(mm *m, uint64_t first, uint64_t n) {
+    const fs_state *s = m->ds;
+    for (uint64_t j = first; j < first + n; j++) {
+        uint8_t b[4];
+        mm_put_u32(b, s->chunks[j]);
+        int err = mm__hwrite(m, FS_OFF_DIR + 4 * j, b, sizeof b);
+        if (err) return err;
+    }
+    return MM_OK;
+}
+
+/* The three counters; only the span of those that change is written. */
+static int write_counters(mm *m, uint64_t count, uint64_t depth, uint64_t nchunks) {
+    const uint64_t now[3] = {m->nbuckets, m->nfree, m->nmeta}, next[3] = {count, depth, nchunks};
+    int lo = 3, hi = -1;
+    for (int f = 0; f < 3; f++)
+        if (now[f] != next[f]) {
+            if (lo == 3) lo = f;
+            hi = f;
+        }
+    if (hi < 0) return MM_OK;
+    uint8_t b[12];
+    for (int f = lo; f <= hi; f++) mm_put_u32(b + 4 * f, (uint32_t)next[f]);
+    return mm__hwrite(m, FS_OFF_COUNT + 4 * lo, b + 4 * lo, (size_t)(hi - lo + 1) * 4);
+}
+
+static int write_size(mm *m, unsigned id, uint64_t pages) {
+    uint8_t b[8];
+    mm_put_u64(b, pages);
+    return mm__hwrite(m, FS_OFF_SIZES + 8u * id, b, sizeof b);
+}
+
+static int write_version(mm *m, uint8_t version) {
+    return mm__hwrite(m, MM_OFF_VERSION, &version, 1);
+}
+
+/* ------------------------------------------------------------------------
+ * Format, grow, free
+ * ---------------------------------------------------------------------- */
+
+static int fs_format(mm *m) {
+    int err = fs_new_state(m);
+    if (err) return err;
+    m->header_bytes = FS_HEADER_BYTES;
+    /* The manager discarded the memory: every other byte of page 0 is zero. */
+    uint8_t h[FS_OFF_SEG0] = {0};
+    memcpy(h + MM_OFF_MAGIC, MM_MAGIC, 3);
+    h[MM_OFF_VERSION] = FS_VERSION;
+    mm_put_u16(h + FS_OFF_BUCKET_PAGES, (uint16_t)m->bucket_pages);
+    err = mm__ensure_pages(m, 1);
+    return err ? err : mm__hwrite(m, 0, h, sizeof h);
+}
+
+/* Takes the buckets of a grow: popped ids (top of the stack first), then
+ * new ones from count on; chunks, when the capacity must follow, after the
+ * new data buckets. */
+static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
+    fs_state *s = m->ds;
+    mm_table *t = &m->tables[id];
+    uint64_t npop = nnew < m->nfree ? nnew : m->nfree, ncarve = nnew - npop;
+    uint64_t count = m->nbuckets, nchunks = m->nmeta;
+    if (ncarve) {
+        if (ncarve > FS_MAX_BUCKETS - count)
+            return mm__fail(MM_EFULL, "memory %u needs %llu new buckets; %llu of freestack's "
+                            "%u are carved and none is free", id, (unsigned long long)ncarve,
+                            (unsigned long long)count, FS_MAX_BUCKETS);
+        count += ncarve;
+        while (capacity(s, nchunks) < count) {
+            nchunks++;
+            count++;
+        }
+        if (count > FS_MAX_BUCKETS)
+            return mm__fail(MM_EFULL, "memory %u needs %llu new buckets and %llu chunks; %llu "
+                            "of freestack's %u are carved", id, (unsigned long long)ncarve,
+                            (unsigned long long)(nchunks - m->nmeta),
+                            (unsigned long long)m->nbuckets, FS_MAX_BUCKETS);
+        int err = fs_reserve(&s->chunks, &s->chunks_cap, nchunks);
+        if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, count));
+        if (err) return err;
+        for (uint64_t j = m->nmeta; j < nchunks; j++)
+            s->chunks[j] = (uint32_t)(m->nbuckets + ncarve + (j - m->nmeta));
+    }
+    uint32_t first = t->len;
+    for (uint64_t k = 0; k < npop; k++) mm__table_push(t, s->stack[m->nfree - 1 - k]);
+    for (uint64_t k = 0; k < ncarve; k++) mm__table_push(t, (uint32_t)(m->nbuckets + k));
+    /* Records and directory entries first: until the counters say so,
+     * nothing reads them. */
+    int err = write_records(m, id, first, nnew);
+    if (!err) err = write_dir(m, m->nmeta, nchunks - m->nmeta);
+    if (!err) err = write_counters(m, count, m->nfree - npop, nchunks);
+    if (!err) err = write_size(m, id, new_size);
+    if (err) {
+        t->len = first;
+        return err;
+    }
+    m->nbuckets = count;
+    m->nfree -= npop;
+    m->nmeta = nchunks;
+    m->header_bytes = FS_HEADER_BYTES + nchunks * m->bucket_bytes;
+    return MM_OK;
+}
+
+/* Pushes the buckets last first, so that pops hand them out again in the
+ * memory's order and adjacent runs stay adjacent. */
+static int fs_free(mm *m, unsigned id) {
+    fs_state *s = m->ds;
+    const mm_table *t = &m->tables[id];
+    int err = fs_reserve(&s->stack, &s->stack_cap, m->nfree + t->len);
+    if (err) return err;
+    for (uint32_t k = 0; k < t->len; k++) s->stack[m->nfree + k] = t->ids[t->len - 1 - k];
+    err = write_slots(m, m->nfree, t->len);
+    if (!err) err = write_counters(m, m->nbuckets, m->nfree + t->len, m->nmeta);
+    if (!err) err = write_size(m, id, 0);
+    if (err) return err;
+    m->nfree += t->len;
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Reading: one parser for open and for check
+ * ---------------------------------------------------------------------- */
+
+enum { KIND_UNCLAIMED, KIND_CHUNK, KIND_FREE };
+
+/* Reads ids [0, n) of the directory (region < 0) or of the stack into ids;
+ * each must be a bucket below count not claimed yet, and gets claimed. */
+static int parse_ids(mm *m, int region, uint64_t n, uint32_t *ids, uint8_t *kind, int bad) {
+    uint8_t buf[FS_BATCH * 4];
+    const char *what = region < 0 ? "chunk" : "stack slot";
+    for (uint64_t done = 0; done < n;) {
+        uint64_t run = n - done < FS_BATCH ? n - done : FS_BATCH;
+        int err = region < 0 ? mm__hread(m, FS_OFF_DIR + 4 * done, buf, (size_t)run * 4)
+                             : entries_io(m, SLOTS, done, run, buf, false);
+        if (err) return err;
+        for (uint64_t r = 0; r < run; r++) {
+            uint32_t b = mm_get_u32(buf + 4 * r);
+            if (b >= m->nbuckets)
+                return mm__fail(bad, "freestack: %s %llu names bucket %u, past the %llu "
+                                "carved", what, (unsigned long long)(done + r), b,
+                                (unsigned long long)m->nbuckets);
+            if (kind[b] != KIND_UNCLAIMED)
+                return mm__fail(bad, "freestack: %s %llu names bucket %u, already %s", what,
+                                (unsigned long long)(done + r), b,
+                                kind[b] == KIND_CHUNK ? "a chunk" : "on the stack");
+            kind[b] = region < 0 ? KIND_CHUNK : KIND_FREE;
+            ids[done + r] = b;
+        }
+        done += run;
+    }
+    return MM_OK;
+}
+
+/* Places every bucket that is neither a chunk nor free at the table
+ * position its record names. */
+static int parse_records(mm *m, const uint8_t *kind, int bad) {
+    uint8_t buf[FS_BATCH * FS_RECORD_BYTES];
+    for (uint64_t done = 0; done < m->nbuckets;) {
+        uint64_t run = m->nbuckets - done < FS_BATCH ? m->nbuckets - done : FS_BATCH;
+        int err = entries_io(m, RECORDS, done, run, buf, false);
+        if (err) return err;
+        for (uint64_t r = 0; r < run; r++) {
+            uint64_t b = done + r;
+            if (kind[b] != KIND_UNCLAIMED) continue;
+            uint8_t owner = buf[r * FS_RECORD_BYTES];
+            uint32_t pos = mm_get_u32(buf + r * FS_RECORD_BYTES + 1);
+            if (owner == FS_NO_OWNER)
+                return mm__fail(bad, "freestack: bucket %llu is neither free nor a chunk, but "
+                                "its record names no owner", (unsigned long long)b);
+            mm_table *t = &m->tables[owner];
+            if (pos >= t->len)
+                return mm__fail(bad, "freestack: bucket %llu is #%u of memory %u, which has "
+                                "%llu pages and so %u buckets", (unsigned long long)b, pos,
+                                owner, (unsigned long long)m->sizes[owner], t->len);
+            if (t->ids[pos] != UINT32_MAX)
+                return mm__fail(bad, "freestack: buckets %u and %llu are both #%u of memory %u",
+                                t->ids[pos], (unsigned long long)b, pos, owner);
+            t->ids[pos] = (uint32_t)b;
+        }
+        done += run;
+    }
+    return MM_OK;
+}
+
+/* Reads the whole layout into m (tables, sizes, counters, the state),
+ * validating every invariant of the offset table; bad is the error for a
+ * broken one (MM_ECORRUPT on open, MM_ECHECK in check). Writes nothing. */
+static int parse(mm *m, int bad) {
+    uint8_t h[FS_OFF_SEG0];
+    int err = mm__hread(m, 0, h, sizeof h);
+    if (err) return err;
+    if (memcmp(h + MM_OFF_MAGIC, MM_MAGIC, 3) != 0 || h[MM_OFF_VERSION] != FS_VERSION)
+        return mm__fail(bad, "freestack: the header lost its magic or version %u (byte 3 is %u)",
+                        FS_VERSION, h[MM_OFF_VERSION]);
+    uint32_t bucket_pages = mm_get_u16(h + FS_OFF_BUCKET_PAGES);
+    if (bucket_pages == 0) return mm__fail(bad, "freestack: the bucket size is 0 pages");
+    mm__set_bucket_pages(m, bucket_pages);
+    err = fs_new_state(m);
+    if (err) return err;
+    fs_state *s = m->ds;
+    uint64_t count = mm_get_u32(h + FS_OFF_COUNT), depth = mm_get_u32(h + FS_OFF_DEPTH);
+    uint64_t nchunks = mm_get_u32(h + FS_OFF_CHUNKS);
+    if (count > FS_MAX_BUCKETS || nchunks > FS_DIR_ENTRIES || capacity(s, nchunks) < count)
+        return mm__fail(bad, "freestack: %llu buckets carved with %llu chunks (at most %u of "
+                        "%u buckets, holding %llu entries each)", (unsigned long long)count,
+                        (unsigned long long)nchunks, FS_DIR_ENTRIES, FS_MAX_BUCKETS,
+                        (unsigned long long)s->chunk_entries);
+    if (depth + nchunks > count)
+        return mm__fail(bad, "freestack: %llu free and %llu chunks, but only %llu buckets "
+                        "carved", (unsigned long long)depth, (unsigned long long)nchunks,
+                        (unsigned long long)count);
+    if (mm_memory_size(m->mem) < mm__bucket_page(m, count))
+        return mm__fail(bad, "freestack: %llu buckets of %u pages need %llu pages, but the "
+                        "linear memory holds %llu", (unsigned long long)count, bucket_pages,
+                        (unsigned long long)mm__bucket_page(m, count),
+                        (unsigned long long)mm_memory_size(m->mem));
+    uint64_t owned = 0;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        m->sizes[i] = mm_get_u64(h + FS_OFF_SIZES + 8 * i);
+        uint64_t len = mm__buckets_for(m, m->sizes[i]);
+        if (len > count - owned)
+            return mm__fail(bad, "freestack: memory %u has %llu pages, more than the %llu "
+                            "carved buckets hold", i, (unsigned long long)m->sizes[i],
+                            (unsigned long long)count);
+        owned += len;
+        err = mm__table_reserve(&m->tables[i], len);
+        if (err) return err;
+        m->tables[i].len = (uint32_t)len;
+        for (uint64_t k = 0; k < len; k++) m->tables[i].ids[k] = UINT32_MAX;
+    }
+    if (owned + depth + nchunks != count)
+        return mm__fail(bad, "freestack: the sizes need %llu buckets, + %llu free + %llu "
+                        "chunks != %llu carved", (unsigned long long)owned,
+                        (unsigned long long)depth, (unsigned long long)nchunks,
+                        (unsigned long long)count);
+    m->nbuckets = count;
+    m->nfree = depth;
+    m->nmeta = nchunks;
+    m->header_bytes = FS_HEADER_BYTES + nchunks * m->bucket_bytes;
+    uint8_t *kind = calloc(count ? count : 1, 1);
+    err = kind ? MM_OK : mm__fail(MM_ENOMEM, "cannot allocate %llu bytes to parse buckets",
+                                  (unsigned long long)count);
+    if (!err) err = fs_reserve(&s->chunks, &s->chunks_cap, nchunks);
+    if (!err) err = fs_reserve(&s->stack, &s->stack_cap, depth);
+    /* Chunks first: the entries of the other two live in them. */
+    if (!err) err = parse_ids(m, -1, nchunks, s->chunks, kind, bad);
+    if (!err) err = parse_ids(m, SLOTS, depth, s->stack, kind, bad);
+    /* owned + depth + nchunks == count, so once every unclaimed bucket has
+     * a distinct position, every position has its bucket. */
+    if (!err) err = parse_records(m, kind, bad);
+    free(kind);
+    return err;
+}
+
+static int fs_load(mm *m) {
+    return parse(m, MM_ECORRUPT);
+}
+
+static int differs(const uint32_t *a, const uint32_t *b, uint64_t n) {
+    return n && memcmp(a, b, (size_t)n * sizeof *a) != 0;
+}
+
+/* Parses the persisted layout afresh and compares it with the heap. */
+static int fs_check(mm *m) {
+    mm *p = calloc(1, sizeof *p);
+    if (!p) return mm__fail(MM_ENOMEM, "cannot allocate a manager to check against");
+    p->mem = m->mem;
+    p->ops = m->ops;
+    int err = parse(p, MM_ECHECK);
+    const fs_state *s = m->ds, *ps = p->ds;
+    if (!err && (p->bucket_pages != m->bucket_pages || p->nbuckets != m->nbuckets ||
+                 p->nfree != m->nfree || p->nmeta != m->nmeta))
+        err = mm__fail(MM_ECHECK, "freestack: the header says %u pages per bucket, %llu "
+                       "carved, %llu free, %llu chunks; the heap %u, %llu, %llu, %llu",
+                       p->bucket_pages, (unsigned long long)p->nbuckets,
+                       (unsigned long long)p->nfree, (unsigned long long)p->nmeta,
+                       m->bucket_pages, (unsigned long long)m->nbuckets,
+                       (unsigned long long)m->nfree, (unsigned long long)m->nmeta);
+    if (!err && differs(s->stack, ps->stack, m->nfree))
+        err = mm__fail(MM_ECHECK, "freestack: the persisted stack differs from the heap's");
+    if (!err && differs(s->chunks, ps->chunks, m->nmeta))
+        err = mm__fail(MM_ECHECK, "freestack: the persisted directory differs from the heap's");
+    for (unsigned i = 0; i < MM_MAX_MEMORIES && !err; i++) {
+        if (p->sizes[i] != m->sizes[i])
+            err = mm__fail(MM_ECHECK, "freestack: memory %u: the header says %llu pages, the "
+                           "heap %llu", i, (unsigned long long)p->sizes[i],
+                           (unsigned long long)m->sizes[i]);
+        else if (differs(p->tables[i].ids, m->tables[i].ids, m->tables[i].len))
+            err = mm__fail(MM_ECHECK, "freestack: memory %u: the records give another bucket "
+                           "order than the heap's table", i);
+    }
+    fs_destroy(p);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) free(p->tables[i].ids);
+    free(p);
+    return err;
+}
+
+/* ------------------------------------------------------------------------
+ * Upgrade from V1
+ * ---------------------------------------------------------------------- */
+
+static int fs_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
+    int err = fs_new_state(m);
+    if (!err) err = mm__v1_adopt(m, v1);
+    if (err) return err;
+    fs_state *s = m->ds;
+    err = fs_reserve(&s->stack, &s->stack_cap, m->nfree);
+    if (err) return err;
+    /* Descending, so that the lowest unallocated bucket is on top. */
+    uint64_t depth = 0, nchunks = 0, count = m->nbuckets;
+    for (uint32_t b = v1->count; b-- > 0;)
+        if (v1->owners[b] == MM_V1_UNALLOCATED) s->stack[depth++] = b;
+    /* Chunks from the stack first, so that V1's holes are used before the
+     * linear memory grows. Each carved chunk is a bucket more to cover. */
+    while (capacity(s, nchunks) < count) {
+        err = fs_reserve(&s->chunks, &s->chunks_cap, nchunks + 1);
+        if (err) return err;
+        s->chunks[nchunks++] = depth ? s->stack[--depth] : (uint32_t)count++;
+    }
+    if (count > FS_MAX_BUCKETS)
+        return mm__fail(MM_EFULL, "upgrading %llu V1 buckets needs %llu chunks, past "
+                        "freestack's %u buckets", (unsigned long long)m->nbuckets,
+                        (unsigned long long)nchunks, FS_MAX_BUCKETS);
+    err = mm__ensure_pages(m, mm__bucket_page(m, count));
+    if (err) return err; /* nothing written: the memory is still V1 */
+
+    err = write_version(m, FS_UPGRADING);
+    /* V1's owner bytes give way to zeros; then the entries are written. */
+    static const uint8_t zeros[FS_HEADER_BYTES - FS_OFF_SEG0];
+    if (!err) err = mm__hwrite(m, FS_OFF_SEG0, zeros, sizeof zeros);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES && !err; i++)
+        err = write_records(m, i, 0, m->tables[i].len);
+    if (!err) err = write_slots(m, 0, depth);
+    if (!err) err = write_dir(m, 0, nchunks);
+    if (!err) {
+        uint8_t c[FS_OFF_SIZES - FS_OFF_V1_COUNT] = {0};
+        mm_put_u16(c + FS_OFF_BUCKET_PAGES - FS_OFF_V1_COUNT, (uint16_t)m->bucket_pages);
+        mm_put_u32(c + FS_OFF_COUNT - FS_OFF_V1_COUNT, (uint32_t)count);
+        mm_put_u32(c + FS_OFF_DEPTH - FS_OFF_V1_COUNT, (uint32_t)depth);
+        mm_put_u32(c + FS_OFF_CHUNKS - FS_OFF_V1_COUNT, (uint32_t)nchunks);
+        static_assert(FS_OFF_RESERVED + 20 == FS_OFF_SIZES, "reserved ends at the sizes");
+        err = mm__hwrite(m, FS_OFF_V1_COUNT, c, sizeof c);
+    }
+    if (!err) err = write_version(m, FS_VERSION);
+    if (err) return err;
+    m->nbuckets = count;
+    m->nfree = depth;
+    m->nmeta = nchunks;
+    m->header_bytes = FS_HEADER_BYTES + nchunks * m->bucket_bytes;
+    return MM_OK;
+}
+
+const struct mm_ops mm_design_freestack = {
+    .info = {.name = "freestack",
+             .description = "free bucket ids on a persisted stack, owner records in chunks; "
+                            "u32 ids, reads V1",
+             .max_buckets = FS_MAX_BUCKETS,
+             .flags = MM_DESIGN_CAN_FREE | MM_DESIGN_READS_V1 | MM_DESIGN_REUSES_ALL},
+    .version = FS_VERSION,
+    .upgrading_version = FS_UPGRADING,
+    .format = fs_format,
+    .load = fs_load,
+    .upgrade_v1 = fs_upgrade_v1,
+    .grow = fs_grow,
+    .free = fs_free,
+    .check = fs_check,
+    .destroy = fs_destroy,
+};

@@ -1,0 +1,181 @@
+/*
+ * v1reclaim: the V1-compatible attempt at freeing that ic-stable-structures
+ * shipped in 2025 (`reclaim_memory`) and then reverted. It is here as the
+ * measured proof of why that approach failed.
+ *
+ * Layout: V1, byte for byte, version byte 1 (layout_v1.c has the offset
+ * table), so `v1` opens whatever this design writes. A freed bucket is one
+ * below `count` whose owner byte is 255; V1 readers accept such buckets.
+ *
+ * Policy: V1 translates through each memory's buckets in ascending order,
+ * so a memory can only take buckets above its highest one. A grow of memory
+ * m with highest bucket h takes the lowest free bucket above h, then the
+ * next free one above that, and so on; when none is left above, it carves
+ * new buckets at `count`, as V1 does. A free bucket below h stays unused by
+ * m forever. In the common migration (copy memory A into a new memory B,
+ * free A, keep growing B) every bucket of B lies above every bucket of A,
+ * so nothing is ever reused and the linear memory keeps growing.
+ *
+ * Invariants, on top of V1's (layout_v1.c):
+ *   free bit b set  <=>  b < count and owner[b] == 255
+ *   popcount(free bits) == nfree
+ *   each memory's buckets ascend (the owner bytes cannot say otherwise)
+ *
+ * Cost of each operation (k = buckets of the memory, r = buckets added):
+ *   grow   O(r + 32,768/64) in the heap: a scan of the free bitmap with
+ *          mm_ctz64 from h + 1. Persisted: the owner bytes of the new
+ *          buckets (one write per run of adjacent ones), the count (2 bytes)
+ *          when buckets are carved, the size (8 bytes).
+ *   free   O(k): owner bytes set to 255 (one write per run), then the size
+ *          (8 bytes) set to 0.
+ *   open   O(32,768 + 255): one V1 header read, then one bitmap pass.
+ *
+ * Crash in the middle: a grow writes owner bytes, count, size in that order
+ * (as v1); a free writes owner bytes, then the size. A crash between those
+ * writes leaves a size that disagrees with the number of buckets owned, or
+ * owner bytes past the count: open refuses both as MM_ECORRUPT.
+ */
+#include "mm_internal.h"
+
+#include <stdlib.h>
+
+enum { RECLAIM_WORDS = MM_V1_MAX_BUCKETS / 64 };
+
+/* Bit b set: bucket b is carved and free. */
+typedef struct reclaim {
+    uint64_t free_bits[RECLAIM_WORDS];
+} reclaim;
+
+static inline bool bit_get(const reclaim *r, uint32_t b) {
+    return (r->free_bits[b / 64] >> (b % 64)) & 1;
+}
+static inline void bit_set(reclaim *r, uint32_t b) {
+    r->free_bits[b / 64] |= 1ull << (b % 64);
+}
+static inline void bit_clear(reclaim *r, uint32_t b) {
+    r->free_bits[b / 64] &= ~(1ull << (b % 64));
+}
+
+/* The lowest free bucket at or above from, or MM_V1_MAX_BUCKETS when none. */
+static uint32_t lowest_free_from(const reclaim *r, uint32_t from) {
+    if (from >= MM_V1_MAX_BUCKETS) return MM_V1_MAX_BUCKETS;
+    uint32_t w = from / 64;
+    uint64_t word = r->free_bits[w] & (~0ull << (from % 64));
+    while (!word) {
+        if (++w == RECLAIM_WORDS) return MM_V1_MAX_BUCKETS;
+        word = r->free_bits[w];
+    }
+    return w * 64 + mm_ctz64(word);
+}
+
+/* Every carved bucket that no table holds is free. */
+static int rebuild_free_bits(mm *m) {
+    reclaim *r = m->ds;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return mm__fail(MM_ENOMEM, "cannot allocate the v1reclaim free bitmap");
+        m->ds = r;
+    }
+    memset(r->free_bits, 0, sizeof r->free_bits);
+    for (uint32_t b = 0; b < m->nbuckets; b++) bit_set(r, b);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        for (uint32_t k = 0; k < m->tables[i].len; k++) bit_clear(r, m->tables[i].ids[k]);
+    return MM_OK;
+}
+
+static int reclaim_format(mm *m) {
+    int err = mm__v1_format(m, MM_V1_VERSION);
+    return err ? err : rebuild_free_bits(m);
+}
+
+static int reclaim_load(mm *m) {
+    int err = mm__v1_load(m);
+    return err ? err : rebuild_free_bits(m);
+}
+
+static int reclaim_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
+    reclaim *r = m->ds;
+    mm_table *t = &m->tables[id];
+    uint32_t last = mm__table_last(t);
+    uint32_t from = last == UINT32_MAX ? 0 : last + 1;
+    uint64_t reused = 0;
+    for (; reused < nnew; reused++) {
+        uint32_t b = lowest_free_from(r, from);
+        if (b >= m->nbuckets) break;
+        mm__table_push(t, b);
+        from = b + 1;
+    }
+    uint64_t count = m->nbuckets, carved = nnew - reused;
+    if (carved > MM_V1_MAX_BUCKETS - count) {
+        t->len -= (uint32_t)reused;
+        return mm__fail(MM_EFULL, "memory %u needs %llu more buckets; %llu reuse free ones "
+                        "above its last bucket and %llu of V1's %u are carved", id,
+                        (unsigned long long)nnew, (unsigned long long)reused,
+                        (unsigned long long)count, MM_V1_MAX_BUCKETS);
+    }
+    for (uint64_t k = 0; k < carved; k++) mm__table_push(t, (uint32_t)(count + k));
+    int err = mm__v1_persist_grow(m, id, new_size, nnew, count + carved);
+    if (err) return err;
+    for (uint64_t k = 0; k < reused; k++) bit_clear(r, t->ids[t->len - nnew + k]);
+    m->nfree -= reused;
+    return MM_OK;
+}
+
+static int reclaim_free(mm *m, unsigned id) {
+    reclaim *r = m->ds;
+    const mm_table *t = &m->tables[id];
+    int err = mm__v1_write_owners(m, t->ids, t->len, MM_V1_UNALLOCATED);
+    if (!err) {
+        uint8_t zero[8] = {0};
+        err = mm__hwrite(m, MM_V1_OFF_SIZES + 8u * id, zero, sizeof zero);
+    }
+    if (err) return err;
+    for (uint32_t k = 0; k < t->len; k++) bit_set(r, t->ids[k]);
+    m->nfree += t->len;
+    return MM_OK;
+}
+
+static int reclaim_check(mm *m) {
+    int err = mm__v1_check(m, MM_V1_VERSION);
+    if (err) return err;
+    /* The bitmap is the complement of the tables among carved buckets:
+     * no bit past the count, no bit on an owned bucket, and as many bits
+     * as free buckets (mm__check_tables counts those against the tables). */
+    const reclaim *r = m->ds;
+    uint64_t bits = 0;
+    for (uint32_t w = 0; w < RECLAIM_WORDS; w++) bits += mm_popcount64(r->free_bits[w]);
+    uint32_t past = lowest_free_from(r, (uint32_t)m->nbuckets);
+    if (past < MM_V1_MAX_BUCKETS)
+        return mm__fail(MM_ECHECK, "v1reclaim: bucket %u is marked free, but only %llu are "
+                        "carved", past, (unsigned long long)m->nbuckets);
+    if (bits != m->nfree)
+        return mm__fail(MM_ECHECK, "v1reclaim: %llu buckets are marked free, the count of free "
+                        "buckets is %llu", (unsigned long long)bits,
+                        (unsigned long long)m->nfree);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        for (uint32_t k = 0; k < m->tables[i].len; k++)
+            if (bit_get(r, m->tables[i].ids[k]))
+                return mm__fail(MM_ECHECK, "v1reclaim: bucket %u of memory %u is marked free",
+                                m->tables[i].ids[k], i);
+    return MM_OK;
+}
+
+static void reclaim_destroy(mm *m) {
+    free(m->ds);
+    m->ds = NULL;
+}
+
+const struct mm_ops mm_design_v1reclaim = {
+    .info = {.name = "v1reclaim",
+             .description = "V1 bytes; frees, but reuses only buckets above a memory's last "
+                            "(the reverted 2025 attempt)",
+             .max_buckets = MM_V1_MAX_BUCKETS,
+             .flags = MM_DESIGN_CAN_FREE},
+    .version = MM_V1_VERSION,
+    .format = reclaim_format,
+    .load = reclaim_load,
+    .grow = reclaim_grow,
+    .free = reclaim_free,
+    .check = reclaim_check,
+    .destroy = reclaim_destroy,
+};

@@ -1,0 +1,427 @@
+/*
+ * The link15 layout (version 2): V1's fixed fields, then each memory's
+ * buckets as a chain of 15-bit links, all inside page 0. Shared by bitmap15
+ * and hbitmap15, which write exactly these bytes and differ only in how
+ * their heap index finds the lowest free bucket.
+ *
+ *   offset  size             field
+ *   0       3                magic "MGR"
+ *   3       1                layout version: 2 (0x82 while a V1 upgrade runs)
+ *   4       2                buckets carved ("count"), u16, at most 32,768
+ *   6       2                bucket size in pages, u16 (1..65,535)
+ *   8       32               reserved (kept from V1)
+ *   40      255 x 8          size of memory i in pages, u64
+ *   2080    255 x 2          first bucket of memory i, u16
+ *   2590    32,768 x 15 bits link of bucket b, packed little-endian at
+ *                            bit 15*b: (next - b - 1) mod 2^15
+ *   64030   ..65535          unused
+ *
+ * Buckets start at page 1, bucket b at page 1 + b*N, exactly as in V1, so
+ * an upgrade moves no data. Memory i owns the chain first[i], next(first[i]),
+ * ... of len(i) = ceil(size[i] / N) buckets; its k-th bucket holds virtual
+ * bytes [k, k+1) * N * 64 KiB. The chain's length follows from the size, so
+ * no link ends a chain, and first[i] and the link of a chain's last bucket
+ * mean nothing. Buckets below count in no chain are free.
+ *
+ * Invariants (load refuses a header that breaks one, check() walks them):
+ *   1 <= N, count <= 32,768, linear memory pages >= 1 + count * N
+ *   sum of len(i) <= count; every chain stays below count; no bucket is
+ *   in two chains or twice in one
+ *   link[b] == 0 for every b >= count (never carved, never linked)
+ *
+ * Why relative links: a zero link reads "next is b + 1". Fresh buckets come
+ * from count upwards and have zero links, so a memory that grows into
+ * adjacent buckets needs no link write at all, and upgrading V1's ascending
+ * runs writes mostly zeros.
+ *
+ * Writes: the heap keeps a mirror of these bytes and a change writes only
+ * the bytes that differ, as one span per field. Per operation:
+ *   grow that adds k buckets: the entry link (link of the memory's last
+ *     bucket, or first[i] when it was empty; nothing when the new bucket is
+ *     the next adjacent fresh one), the k-1 links between the new buckets
+ *     (nothing for adjacent fresh ones), count when it changes (<= 2 bytes)
+ *     and the size (<= 4 bytes: sizes stay below 2^31 pages). A grow into
+ *     fresh buckets thus writes at most 3 + 2 + 4 bytes in 3 writes, under
+ *     V1's k + 2 + 8; one that adds no bucket writes <= 4 bytes of size.
+ *     A grow into freed buckets writes each link that changes (<= 3 bytes):
+ *     one bucket costs <= 3 + 4, under V1's 11, but k >= 3 scattered ones
+ *     can cost more than V1's k + 10 (which V1, unable to reuse, never
+ *     faces). Measured (tests/test_link15.c logs them): 2.0 bytes per
+ *     one-page grow of one memory, 3.9 round-robin, 1.0 inside a bucket.
+ *   free: the size only (one write of <= 4 bytes, whatever the number of
+ *     buckets): the chain is unreachable once the size is 0, and a later
+ *     grow overwrites first[i]. Stale links of freed buckets stay; a grow
+ *     that reuses a bucket rewrites its link only if it changes.
+ *   open: one read of the 64,030 header bytes; O(32,768 / 64 + buckets
+ *     allocated) work. Upgrade from V1: three writes (see below).
+ *
+ * Crash behaviour. A grow writes links, then count, then size; the size
+ * write is the commit. Before it lands the old chain length hides every new
+ * link, and a larger count only carves free buckets: reopening gives the
+ * state before the grow. A free is the one size write. Sizes are 8-byte
+ * aligned and the changed bytes lie in one aligned word, so storage that
+ * writes an aligned word atomically makes each grow and free atomic. (The
+ * manager zeroes a memory's buckets before free's size write: a crash in
+ * between leaves the memory whole in the header, with zeroed bytes.)
+ *
+ * V1 upgrade, in place. V1's fixed fields (0..2079) are kept as they are;
+ * the owner bytes at 2080.. are overwritten by first[] and the links:
+ *   1. byte 3 = 0x82 ("upgrading"), one byte;
+ *   2. bytes 2080..64029, first[] and every link, one write;
+ *   3. byte 3 = 2.
+ * A crash before 1 lands leaves V1 intact: the next open upgrades again. A
+ * crash after it leaves byte 3 = 0x82 and the owner bytes partly or wholly
+ * replaced: V1 cannot be recovered from the header, and every open refuses
+ * the memory with MM_EINTERRUPTED (the manager knows 0x82) rather than
+ * guess. Data pages are never touched by an upgrade.
+ */
+#include "mm_internal.h"
+
+#include <stdlib.h>
+
+static_assert((int)MM_L15_OFF_FIRST == (int)MM_V1_OFF_OWNERS, "first[] replaces V1's owner bytes");
+static_assert(MM_L15_OFF_FIRST + 2 * MM_MAX_MEMORIES == MM_L15_OFF_LINKS, "links follow first[]");
+static_assert(MM_L15_HEADER_BYTES == 64030, "the link table ends at byte 64,030");
+static_assert(MM_L15_HEADER_BYTES <= MM_PAGE_SIZE, "the header fits in page 0");
+static_assert((int)MM_L15_MAX_BUCKETS == (int)MM_V1_MAX_BUCKETS, "every V1 bucket has a link");
+
+static inline struct mm_l15 *state(mm *m) {
+    return m->ds;
+}
+
+static inline void mark_in_use(struct mm_l15 *h, uint32_t b) {
+    h->free_map[b / 64] &= ~(1ull << (b % 64));
+}
+
+/* Marks buckets [0, count) free. */
+static void mark_carved_free(struct mm_l15 *h, uint32_t count) {
+    memset(h->free_map, 0, sizeof h->free_map);
+    memset(h->free_map, 0xFF, count / 64 * sizeof h->free_map[0]);
+    if (count % 64) h->free_map[count / 64] = (1ull << (count % 64)) - 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Writing through the mirror
+ * ---------------------------------------------------------------------- */
+
+/* Writes a little-endian field of the header that changes from old to new:
+ * only the span from its lowest to its highest byte that differs, nothing
+ * when none does. The caller knows old from the heap or the mirror. Inline:
+ * each call site then folds its constant offset (10% of a grow). */
+static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new) {
+    uint64_t diff = old ^ new;
+    if (!diff) return MM_OK;
+    unsigned lo = mm_ctz64(diff) / 8, len = mm_fls64(diff) / 8 + 1 - lo;
+    /* The mirror takes the new bytes first and is the write's source; a
+     * failed write puts the old ones back. Byte by byte, as usually one
+     * byte changes (mm_put_u64 costs a loop of 8 at -O2). */
+    uint8_t *held = state(m)->hdr + off + lo;
+    uint64_t bytes = new >> 8 * lo;
+    held[0] = (uint8_t)bytes;
+    for (unsigned i = 1; i < len; i++) held[i] = (uint8_t)(bytes >> 8 * i);
+    int err = mm__hwrite(m, off + lo, held, len);
+    if (err)
+        for (unsigned i = 0; i < len; i++) held[i] = (uint8_t)(old >> 8 * (lo + i));
+    return err;
+}
+
+static int put_size(mm *m, unsigned id, uint64_t pages) {
+    return put_le(m, MM_V1_OFF_SIZES + 8u * id, m->sizes[id], pages);
+}
+
+static int put_first(mm *m, unsigned id, uint32_t b) {
+    uint32_t off = MM_L15_OFF_FIRST + 2 * id;
+    return put_le(m, off, mm_get_u16(state(m)->hdr + off), b);
+}
+
+/* A link shares its bytes with its neighbours: its window is the field. */
+static int put_link(mm *m, uint32_t b, uint32_t next) {
+    uint32_t bit = b * MM_L15_LINK_BITS, off = MM_L15_OFF_LINKS + bit / 8;
+    uint32_t old = mm__l15_window(state(m)->hdr + off, bit % 8);
+    return put_le(m, off, old, mm__l15_window_with(old, bit % 8, next - b - 1));
+}
+
+/* ------------------------------------------------------------------------
+ * Opening: format, load, upgrade
+ * ---------------------------------------------------------------------- */
+
+static struct mm_l15 *attach(mm *m, const struct mm_l15_index *ix) {
+    struct mm_l15 *h = calloc(1, ix->state_bytes);
+    if (!h) {
+        mm__fail(MM_ENOMEM, "cannot allocate %zu bytes of link15 state", ix->state_bytes);
+        return NULL;
+    }
+    h->ix = ix;
+    m->ds = h;
+    m->data_page = 1;
+    m->header_bytes = MM_L15_HEADER_BYTES;
+    return h;
+}
+
+/* Every carved bucket free, then the buckets of every table in use. */
+static void index_tables(mm *m, struct mm_l15 *h) {
+    mark_carved_free(h, (uint32_t)m->nbuckets);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        for (uint32_t k = 0; k < m->tables[i].len; k++) mark_in_use(h, m->tables[i].ids[k]);
+}
+
+static void rebuilt(mm *m, struct mm_l15 *h) {
+    if (h->ix->rebuild) h->ix->rebuild(m);
+}
+
+int mm__l15_format(mm *m, const struct mm_l15_index *ix) {
+    struct mm_l15 *h = attach(m, ix);
+    if (!h) return MM_ENOMEM;
+    memcpy(h->hdr + MM_OFF_MAGIC, MM_MAGIC, 3);
+    h->hdr[MM_OFF_VERSION] = MM_L15_VERSION;
+    mm_put_u16(h->hdr + MM_V1_OFF_BUCKET_PAGES, (uint16_t)m->bucket_pages);
+    index_tables(m, h);
+    rebuilt(m, h);
+    int err = mm__ensure_pages(m, 1);
+    return err ? err : mm__hwrite(m, 0, h->hdr, MM_L15_HEADER_BYTES);
+}
+
+/* Links at and past count were never written, so they are zero: the first
+ * byte of them that is not, or MM_L15_HEADER_BYTES. */
+static uint32_t nonzero_link_past(const uint8_t *hdr, uint32_t count) {
+    static const uint8_t zeros[MM_L15_HEADER_BYTES - MM_L15_OFF_LINKS];
+    uint32_t bit = count * MM_L15_LINK_BITS, at = MM_L15_OFF_LINKS + bit / 8;
+    if (at == MM_L15_HEADER_BYTES) return at;
+    if (hdr[at] & (0xFFu << (bit % 8))) return at;
+    at++;
+    if (memcmp(hdr + at, zeros, MM_L15_HEADER_BYTES - at) == 0) return MM_L15_HEADER_BYTES;
+    while (!hdr[at]) at++;
+    return at;
+}
+
+/* The fixed fields of a header image against themselves and the linear
+ * memory; err is MM_ECORRUPT for load and MM_ECHECK for check. */
+static int check_fixed(mm *m, const uint8_t *hdr, int err) {
+    uint32_t count = mm_get_u16(hdr + MM_V1_OFF_COUNT);
+    uint32_t pages = mm_get_u16(hdr + MM_V1_OFF_BUCKET_PAGES);
+    if (pages == 0) return mm__fail(err, "link15 header: bucket size is 0 pages");
+    if (count > MM_L15_MAX_BUCKETS)
+        return mm__fail(err, "link15 header: %u buckets carved, over the maximum of %u", count,
+                        MM_L15_MAX_BUCKETS);
+    uint64_t need = 1 + (uint64_t)count * pages;
+    if (mm_memory_size(m->mem) < need)
+        return mm__fail(err, "link15 header: %u buckets of %u pages need %llu pages, but the "
+                        "linear memory holds %llu", count, pages, (unsigned long long)need,
+                        (unsigned long long)mm_memory_size(m->mem));
+    uint32_t at = nonzero_link_past(hdr, count);
+    if (at < MM_L15_HEADER_BYTES)
+        return mm__fail(err, "link15 header: byte %u (in the link of bucket %u) is %02x, but "
+                        "no bucket from %u on was ever linked", at,
+                        (at - MM_L15_OFF_LINKS) * 8 / MM_L15_LINK_BITS, hdr[at], count);
+    return MM_OK;
+}
+
+int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
+    struct mm_l15 *h = attach(m, ix);
+    if (!h) return MM_ENOMEM;
+    const uint8_t *hdr = h->hdr;
+    int err = mm__hread(m, 0, h->hdr, MM_L15_HEADER_BYTES);
+    if (!err) err = check_fixed(m, hdr, MM_ECORRUPT);
+    if (err) return err;
+    uint32_t count = mm_get_u16(hdr + MM_V1_OFF_COUNT);
+    mm__set_bucket_pages(m, mm_get_u16(hdr + MM_V1_OFF_BUCKET_PAGES));
+    /* Sizes first: their buckets must fit in count before any table is
+     * sized from them. */
+    uint64_t owned = 0;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        m->sizes[i] = mm_get_u64(hdr + MM_V1_OFF_SIZES + 8 * i);
+        owned += mm__buckets_for(m, m->sizes[i]);
+        if (owned > count)
+            return mm__fail(MM_ECORRUPT, "link15 header: memories 0..%u need %llu buckets "
+                            "(memory %u has %llu pages), more than the %u carved", i,
+                            (unsigned long long)owned, i, (unsigned long long)m->sizes[i],
+                            count);
+    }
+    mark_carved_free(h, count);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        uint64_t len = mm__buckets_for(m, m->sizes[i]);
+        mm_table *t = &m->tables[i];
+        if ((err = mm__table_reserve(t, len))) return err;
+        uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
+        for (uint64_t k = 0; k < len; k++, b = mm__l15_next(hdr, b)) {
+            if (b >= count || !mm__l15_is_free(h, b))
+                return mm__fail(MM_ECORRUPT, "link15 header: bucket #%llu of memory %u is "
+                                "bucket %u, which is %s", (unsigned long long)k, i, b,
+                                b >= count ? "not carved" : "already in a chain");
+            mark_in_use(h, b);
+            mm__table_push(t, b);
+        }
+    }
+    m->nbuckets = count;
+    m->nfree = count - owned;
+    rebuilt(m, h);
+    return MM_OK;
+}
+
+int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_index *ix) {
+    struct mm_l15 *h = attach(m, ix);
+    if (!h) return MM_ENOMEM;
+    int err = mm__v1_adopt(m, v1);
+    /* V1's fixed fields stay byte for byte, reserved bytes included. */
+    if (!err) err = mm__hread(m, 0, h->hdr, MM_V1_OFF_OWNERS);
+    if (err) return err;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        const mm_table *t = &m->tables[i];
+        if (!t->len) continue;
+        mm_put_u16(h->hdr + MM_L15_OFF_FIRST + 2 * i, (uint16_t)t->ids[0]);
+        for (uint32_t k = 1; k < t->len; k++) mm__l15_set_next(h->hdr, t->ids[k - 1], t->ids[k]);
+    }
+    index_tables(m, h);
+    rebuilt(m, h);
+    uint8_t *version = h->hdr + MM_OFF_VERSION;
+    *version = MM_L15_UPGRADING;
+    err = mm__hwrite(m, MM_OFF_VERSION, version, 1);
+    if (!err)
+        err = mm__hwrite(m, MM_L15_OFF_FIRST, h->hdr + MM_L15_OFF_FIRST,
+                         MM_L15_HEADER_BYTES - MM_L15_OFF_FIRST);
+    *version = MM_L15_VERSION;
+    if (!err) err = mm__hwrite(m, MM_OFF_VERSION, version, 1);
+    return err;
+}
+
+void mm__l15_destroy(mm *m) {
+    free(m->ds);
+}
+
+/* ------------------------------------------------------------------------
+ * Grow and free
+ * ---------------------------------------------------------------------- */
+
+/* Writes what grow() took: links, count, size, in that order (the size is
+ * the commit; see the crash notes above). m->nbuckets follows count as
+ * soon as its write lands. */
+static int persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
+                        uint64_t new_count) {
+    const mm_table *t = &m->tables[id];
+    const uint32_t *ids = t->ids + t->len - nnew;
+    int err = mm__ensure_pages(m, mm__bucket_page(m, new_count));
+    if (!err && nnew)
+        err = t->len > nnew ? put_link(m, ids[-1], ids[0]) : put_first(m, id, ids[0]);
+    for (uint64_t k = 1; !err && k < nnew; k++) err = put_link(m, ids[k - 1], ids[k]);
+    if (!err && new_count != m->nbuckets) {
+        err = put_le(m, MM_V1_OFF_COUNT, m->nbuckets, new_count);
+        if (!err) {
+            m->nfree += new_count - m->nbuckets; /* carved; the caller takes its own */
+            m->nbuckets = new_count;
+        }
+    }
+    return err ? err : put_size(m, id, new_size);
+}
+
+int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
+    struct mm_l15 *h = state(m);
+    uint64_t left = m->nfree + (MM_L15_MAX_BUCKETS - m->nbuckets);
+    if (nnew > left)
+        return mm__fail(MM_EFULL, "memory %u needs %llu more buckets; %llu of the %u a link15 "
+                        "layout addresses are free or not carved", id, (unsigned long long)nnew,
+                        (unsigned long long)left, MM_L15_MAX_BUCKETS);
+    mm_table *t = &m->tables[id];
+    uint64_t new_count = m->nbuckets;
+    for (uint32_t k = 0, from = 0; k < nnew; k++) {
+        /* The lowest free bucket, else the lowest fresh one. */
+        uint32_t b = h->ix->take(m, from);
+        if (b == MM_L15_MAX_BUCKETS) b = from > new_count ? from : (uint32_t)new_count;
+        mm__table_push(t, b);
+        if (b >= new_count) new_count = b + 1;
+        from = b + 1;
+    }
+    int err = persist_grow(m, id, new_size, nnew, new_count);
+    if (err) { /* what is carved now (the count may have landed) is free */
+        for (uint64_t k = 0; k < nnew; k++) {
+            uint32_t b = t->ids[--t->len];
+            if (b < m->nbuckets) h->ix->give(m, b);
+        }
+        return err;
+    }
+    m->nfree -= nnew; /* persist_grow counted the newly carved ones free */
+    return MM_OK;
+}
+
+int mm__l15_free(mm *m, unsigned id) {
+    struct mm_l15 *h = state(m);
+    int err = put_size(m, id, 0);
+    if (err) return err;
+    const mm_table *t = &m->tables[id];
+    for (uint32_t k = 0; k < t->len; k++) h->ix->give(m, t->ids[k]);
+    m->nfree += t->len;
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * check
+ * ---------------------------------------------------------------------- */
+
+/* The heap state against the mirror (which check() has compared with the
+ * memory): fixed fields, every chain, and the free bits. */
+static int check_mirror(mm *m, const struct mm_l15 *h) {
+    const uint8_t *hdr = h->hdr;
+    int err = check_fixed(m, hdr, MM_ECHECK);
+    if (err) return err;
+    if (memcmp(hdr, MM_MAGIC, 3) != 0 || hdr[MM_OFF_VERSION] != MM_L15_VERSION)
+        return mm__fail(MM_ECHECK, "the header lost its magic or version %u", MM_L15_VERSION);
+    uint32_t count = mm_get_u16(hdr + MM_V1_OFF_COUNT);
+    uint32_t pages = mm_get_u16(hdr + MM_V1_OFF_BUCKET_PAGES);
+    if (count != m->nbuckets || pages != m->bucket_pages)
+        return mm__fail(MM_ECHECK, "the header says %u buckets of %u pages, the heap %llu of %u",
+                        count, pages, (unsigned long long)m->nbuckets, m->bucket_pages);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        const mm_table *t = &m->tables[i];
+        uint64_t size = mm_get_u64(hdr + MM_V1_OFF_SIZES + 8 * i);
+        if (size != m->sizes[i])
+            return mm__fail(MM_ECHECK, "memory %u: the header says %llu pages, the heap %llu",
+                            i, (unsigned long long)size, (unsigned long long)m->sizes[i]);
+        uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
+        for (uint32_t k = 0; k < t->len; k++, b = mm__l15_next(hdr, b)) {
+            if (b != t->ids[k])
+                return mm__fail(MM_ECHECK, "memory %u: bucket #%u is %u in the header chain, "
+                                "%u in the table", i, k, b, t->ids[k]);
+            if (mm__l15_is_free(h, b))
+                return mm__fail(MM_ECHECK, "memory %u owns bucket %u, which the index marks "
+                                "free", i, b);
+        }
+    }
+    /* Table buckets are in use (above) and distinct (mm__check_tables);
+     * with nfree free bits, all below count, every other carved bucket is
+     * in use. */
+    uint64_t nfree = 0;
+    for (uint32_t w = 0; w < MM_L15_WORDS; w++) {
+        uint64_t carved = 0;
+        if (64 * w + 64 <= count)
+            carved = ~0ull;
+        else if (64 * w < count)
+            carved = (1ull << (count % 64)) - 1;
+        if (h->free_map[w] & ~carved)
+            return mm__fail(MM_ECHECK, "bucket %u is marked free, but only %u are carved",
+                            64 * w + mm_ctz64(h->free_map[w] & ~carved), count);
+        nfree += mm_popcount64(h->free_map[w]);
+    }
+    if (nfree != m->nfree)
+        return mm__fail(MM_ECHECK, "the index marks %llu buckets free, the heap counts %llu",
+                        (unsigned long long)nfree, (unsigned long long)m->nfree);
+    return h->ix->check ? h->ix->check(m) : MM_OK;
+}
+
+int mm__l15_check(mm *m) {
+    struct mm_l15 *h = state(m);
+    /* In chunks on the stack: check runs after every op in tests, and a
+     * 64 KiB malloc each time costs more than the compare. */
+    uint8_t disk[4096];
+    for (uint32_t off = 0; off < MM_L15_HEADER_BYTES; off += sizeof disk) {
+        uint32_t len = MM_L15_HEADER_BYTES - off < sizeof disk ? MM_L15_HEADER_BYTES - off
+                                                                : (uint32_t)sizeof disk;
+        int err = mm__hread(m, off, disk, len);
+        if (err) return err;
+        if (memcmp(disk, h->hdr + off, len) != 0) {
+            uint32_t at = 0;
+            while (disk[at] == h->hdr[off + at]) at++;
+            return mm__fail(MM_ECHECK, "header byte %u is %02x in the memory, %02x in the "
+                            "heap mirror", off + at, disk[at], h->hdr[off + at]);
+        }
+    }
+    return check_mirror(m, h);
+}

@@ -1,0 +1,248 @@
+/*
+ * freestack's own bytes, read with the offsets of the table in
+ * impl/design_freestack.c (restated here, not taken from the library):
+ * what each op writes, where records and stack slots land in page 0 and in
+ * chunks, what open refuses, what check catches, and the upgrade marker.
+ */
+#include "test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE MM_PAGE_SIZE
+
+enum {
+    FST_VERSION = 4,
+    FST_UPGRADING = 132,
+    FST_OFF_BUCKET_PAGES = 6,
+    FST_OFF_COUNT = 8,
+    FST_OFF_DEPTH = 12,
+    FST_OFF_CHUNKS = 16,
+    FST_OFF_SIZES = 40,
+    FST_OFF_RECORDS = 2080,
+    FST_SEG0 = 4096,
+    FST_OFF_SLOTS = 2080 + 4096 * 5,
+    FST_OFF_DIR = 2080 + 4096 * 9,
+};
+
+static uint64_t le(mm_memory *mem, uint64_t off, unsigned bytes) {
+    uint8_t b[8];
+    OK(mm_memory_read(mem, off, b, bytes));
+    uint64_t v = 0;
+    for (unsigned i = bytes; i-- > 0;) v = v << 8 | b[i];
+    return v;
+}
+
+static void put_le(mm_memory *mem, uint64_t off, uint64_t v, unsigned bytes) {
+    uint8_t b[8];
+    for (unsigned i = 0; i < bytes; i++) b[i] = (uint8_t)(v >> 8 * i);
+    OK(mm_memory_write(mem, off, b, bytes));
+}
+
+/* Entry e's record or stack slot with one-page buckets (E = 7281), given
+ * the chunks' bucket ids. */
+static uint64_t entry_off(const uint32_t *chunks, uint64_t e, bool slot) {
+    if (e < FST_SEG0) return slot ? FST_OFF_SLOTS + 4 * e : FST_OFF_RECORDS + 5 * e;
+    uint64_t E = PAGE / 9, j = (e - FST_SEG0) / E, local = (e - FST_SEG0) % E;
+    uint64_t base = (1 + (uint64_t)chunks[j]) * PAGE;
+    return slot ? base + 5 * E + 4 * local : base + 5 * local;
+}
+
+static void assert_record(mm_memory *mem, const uint32_t *chunks, uint64_t b, unsigned owner,
+                          uint32_t pos) {
+    uint64_t off = entry_off(chunks, b, false);
+    cr_assert_eq(le(mem, off, 1), owner, "bucket %llu's owner", (unsigned long long)b);
+    cr_assert_eq(le(mem, off + 1, 4), pos, "bucket %llu's position", (unsigned long long)b);
+}
+
+/* Header bytes and write calls that op added. */
+#define WRITES(t, op, bytes, calls)                                                     \
+    do {                                                                              \
+        mm_stats b_ = tu_stats(t);                                                    \
+        op;                                                                           \
+        mm_stats a_ = tu_stats(t);                                                    \
+        cr_assert_eq(a_.header_bytes_written - b_.header_bytes_written, (bytes),      \
+                     "%s wrote %llu header bytes", #op,                               \
+                     (unsigned long long)(a_.header_bytes_written - b_.header_bytes_written)); \
+        cr_assert_eq(a_.header_writes - b_.header_writes, (calls), "%s: %llu writes", #op, \
+                     (unsigned long long)(a_.header_writes - b_.header_writes));      \
+    } while (0)
+
+Test(freestack, bytes_of_each_op) {
+    tu_mm t;
+    tu_open_ram(&t, "freestack", 1);
+    cr_assert_eq(le(t.mem, 3, 1), FST_VERSION);
+    cr_assert_eq(le(t.mem, FST_OFF_BUCKET_PAGES, 2), 1);
+    /* A new bucket: its record (5), the count (4), the size (8). */
+    WRITES(&t, tu_grow(&t, 0, 1), 17u, 3u);
+    WRITES(&t, tu_grow(&t, 0, 1), 17u, 3u);
+    /* Three adjacent new buckets: one write of three records. */
+    WRITES(&t, tu_grow(&t, 1, 3), 15u + 4 + 8, 3u);
+    assert_record(t.mem, NULL, 0, 0, 0);
+    assert_record(t.mem, NULL, 1, 0, 1);
+    assert_record(t.mem, NULL, 4, 1, 2);
+    /* Free: three stack slots, the depth, the size. */
+    WRITES(&t, OK(mm_free(t.m, 1)), 12u + 4 + 8, 3u);
+    cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 3);
+    cr_assert_eq(le(t.mem, FST_OFF_SLOTS, 4), 4, "pushed last bucket first");
+    cr_assert_eq(le(t.mem, FST_OFF_SLOTS + 8, 4), 2, "the first bucket on top");
+    /* Two pops come back adjacent and in order: one record write. */
+    WRITES(&t, tu_grow(&t, 2, 2), 10u + 4 + 8, 3u);
+    assert_record(t.mem, NULL, 2, 2, 0);
+    assert_record(t.mem, NULL, 3, 2, 1);
+    cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 1);
+    cr_assert_eq(le(t.mem, FST_OFF_COUNT, 4), 5);
+    /* Pop the last free one (4) and carve 5: still one run of records;
+     * count and depth in one span. */
+    WRITES(&t, tu_grow(&t, 3, 2), 10u + 8 + 8, 3u);
+    cr_assert_eq(le(t.mem, FST_OFF_SIZES + 8 * 3, 8), 2);
+    tu_close(&t);
+    /* A grow inside the last bucket writes the size alone. */
+    tu_open_ram(&t, "freestack", 4);
+    tu_grow(&t, 9, 1);
+    WRITES(&t, tu_grow(&t, 9, 3), 8u, 1u);
+    tu_check(&t);
+    tu_close(&t);
+}
+
+/* Past 4,096 buckets the entries move into chunks carved after the data
+ * buckets of the grow that needs them. */
+Test(freestack, entries_cross_into_chunks) {
+    tu_mm t;
+    tu_open_file(&t, "freestack", 1);
+    tu_grow(&t, 0, 4000);
+    cr_assert_eq(tu_stats(&t).buckets_meta, 0);
+    tu_grow(&t, 1, 200);
+    mm_stats st = tu_stats(&t);
+    cr_assert_eq(st.buckets_meta, 1);
+    cr_assert_eq(st.buckets_allocated, 4201);
+    cr_assert_eq(st.linear_pages, 1 + 4201);
+    cr_assert_eq(st.header_bytes, PAGE + PAGE);
+    uint32_t chunks[1] = {(uint32_t)le(t.mem, FST_OFF_DIR, 4)};
+    cr_assert_eq(chunks[0], 4200);
+    cr_assert_eq(le(t.mem, FST_OFF_CHUNKS, 4), 1);
+    assert_record(t.mem, chunks, 4100, 1, 100);
+    assert_record(t.mem, chunks, 4199, 1, 199);
+    OK(mm_free(t.m, 0));
+    OK(mm_free(t.m, 1)); /* its slots 4000..4199 cross into the chunk */
+    cr_assert_eq(le(t.mem, entry_off(chunks, 4199, true), 4), 4000, "memory 1's first bucket "
+                 "is on top");
+    tu_reopen(&t);
+    tu_check(&t);
+    cr_assert_eq(tu_stats(&t).buckets_free, 4200);
+    tu_grow(&t, 2, 4200);
+    cr_assert_eq(tu_stats(&t).linear_pages, 1 + 4201, "all 4,200 reused");
+    tu_reopen(&t);
+    tu_check(&t);
+    tu_close(&t);
+}
+
+/* memory 0 held buckets 0..2 and was freed (stack 2, 1, 0 from the top);
+ * memory 1 holds 3 and 4. */
+static void small_memory(tu_mm *t) {
+    tu_open_ram(t, "freestack", 1);
+    tu_grow(t, 0, 3);
+    tu_grow(t, 1, 2);
+    OK(mm_free(t->m, 0));
+    mm_close(t->m);
+    t->m = NULL;
+}
+
+Test(freestack, corrupt_headers_are_refused_untouched) {
+    struct {
+        const char *what;
+        uint64_t off, value;
+        unsigned bytes;
+    } cases[] = {
+        {"bucket size 0", FST_OFF_BUCKET_PAGES, 0, 2},
+        {"a count past the linear memory", FST_OFF_COUNT, 6, 4},
+        {"a count past the capacity of no chunk", FST_OFF_COUNT, 5000, 4},
+        {"a depth that leaves a bucket unaccounted", FST_OFF_DEPTH, 2, 4},
+        {"a chunk count the buckets do not add up to", FST_OFF_CHUNKS, 1, 4},
+        {"a stack slot past the count", FST_OFF_SLOTS, 9, 4},
+        {"a bucket twice on the stack", FST_OFF_SLOTS, 1, 4},
+        {"an owned bucket on the stack", FST_OFF_SLOTS, 3, 4},
+        {"two buckets at one position", FST_OFF_RECORDS + 5 * 3 + 1, 1, 4},
+        {"a position past the memory's size", FST_OFF_RECORDS + 5 * 4 + 1, 2, 4},
+        {"an owned bucket without owner", FST_OFF_RECORDS + 5 * 4, 255, 1},
+        {"a bucket owned by another memory", FST_OFF_RECORDS + 5 * 4, 7, 1},
+        {"a size that needs another bucket", FST_OFF_SIZES + 8, 3, 8},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        tu_mm t;
+        small_memory(&t);
+        put_le(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
+        size_t len;
+        uint8_t *img = tu_image(t.mem, &len);
+        int err = mm_open(t.mem, "freestack", 0, 0, &t.m);
+        cr_assert_eq(err, MM_ECORRUPT, "%s: open -> %s", cases[c].what, mm_strerror(err));
+        tu_assert_image(t.mem, img, len, cases[c].what);
+        free(img);
+        tu_close(&t);
+    }
+}
+
+/* check compares the persisted layout with the heap: a byte changed behind
+ * the manager's back is found. */
+Test(freestack, check_catches_changed_bytes) {
+    const struct {
+        uint64_t off, value;
+        unsigned bytes;
+    } cases[] = {
+        {FST_OFF_RECORDS + 5 * 3 + 1, 1, 4}, /* positions of 3 and 4 swapped */
+        {FST_OFF_SLOTS, 1, 4},               /* a stack slot */
+        {FST_OFF_SIZES + 8, 1, 8},           /* a size */
+        {3, 1, 1},                           /* the version */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        tu_mm t;
+        small_memory(&t);
+        OK(mm_open(t.mem, "freestack", 0, 0, &t.m));
+        tu_check(&t);
+        if (c == 0) put_le(t.mem, FST_OFF_RECORDS + 5 * 4 + 1, 0, 4);
+        put_le(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
+        FAILS(mm_check(t.m), MM_ECHECK);
+        tu_close(&t);
+    }
+}
+
+/* A V1 memory past 4,096 buckets gets a chunk carved after V1's buckets;
+ * an upgrade cut after its first write leaves the marker. */
+Test(freestack, upgrade_chunk_and_marker) {
+    enum { BUCKETS = 5000 };
+    for (uint64_t fail_at = 0; fail_at <= 2; fail_at++) {
+        mm_memory *ram, *mem;
+        mm *m;
+        OK(mm_memory_ram(0, &ram));
+        OK(mm_open(ram, "v1", 1, 0, &m));
+        OK(mm_grow(m, 3, BUCKETS, NULL));
+        mm_close(m);
+        mm_fault_plan plan = {.fail_write_at = fail_at};
+        OK(mm_memory_faulty(ram, &plan, &mem));
+        int err = mm_open(mem, "freestack", 0, 0, &m);
+        if (fail_at == 0) {
+            OK(err);
+            OK(mm_check(m));
+            cr_assert_eq(mm_memory_size(ram), 1 + BUCKETS + 1);
+            cr_assert_eq(le(ram, FST_OFF_DIR, 4), BUCKETS);
+            cr_assert_eq(le(ram, FST_OFF_COUNT, 4), BUCKETS + 1);
+            cr_assert_eq(le(ram, 4, 2), 0, "V1's u16 count is cleared");
+            uint32_t chunks[1] = {BUCKETS};
+            assert_record(ram, chunks, BUCKETS - 1, 3, BUCKETS - 1);
+            mm_close(m);
+        } else {
+            FAILS(err, MM_EIO);
+            /* Write 1 is the marker itself: V1 stays. After it, the marker. */
+            cr_assert_eq(le(ram, 3, 1), fail_at == 1 ? 1 : FST_UPGRADING);
+            if (fail_at == 1) {
+                OK(mm_open(ram, "v1", 0, 0, &m));
+                mm_close(m);
+            } else {
+                FAILS(mm_open(ram, "freestack", 0, 0, &m), MM_EINTERRUPTED);
+                FAILS(mm_open(ram, "v1", 0, 0, &m), MM_EINTERRUPTED);
+            }
+        }
+        mm_memory_close(mem);
+        mm_memory_close(ram);
+    }
+}

@@ -1,0 +1,475 @@
+/*
+ * list: more buckets than V1 can address, free in O(1) header writes,
+ * reopen after many frees, the V1 upgrade in place (and its failures), and
+ * corrupt headers refused untouched. Layout offsets are read off the table
+ * at the top of impl/design_list.c, not taken from the library.
+ */
+#include "rng.h"
+#include "test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE MM_PAGE_SIZE
+
+/* design_list.c's page 0. */
+enum {
+    L_OFF_VERSION = 3,
+    L_VERSION = 3,
+    L_UPGRADING = 0x83,
+    L_OFF_NBUCKETS = 8,
+    L_OFF_FREE_COUNT = 24,
+    L_OFF_FREE_HEAD = 28,
+    L_OFF_MEMS = 64, /* 255 x {size u64, count u32, head u32, tail u32} */
+    L_MEM_BYTES = 20,
+    L_OFF_LINKS = 5168, /* u32 link of bucket b, b < 15,092 */
+    L_PAGE0_LINKS = 15092,
+};
+
+static uint32_t get_u32(mm_memory *mem, uint64_t off) {
+    uint8_t b[4];
+    OK(mm_memory_read(mem, off, b, 4));
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void put_u32(mm_memory *mem, uint64_t off, uint32_t v) {
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    OK(mm_memory_write(mem, off, b, 4));
+}
+
+static uint8_t get_u8(mm_memory *mem, uint64_t off) {
+    uint8_t b;
+    OK(mm_memory_read(mem, off, &b, 1));
+    return b;
+}
+
+/* A recognizable stamp per memory and page, written at both ends of it. */
+static void stamp(mm *m, unsigned id, uint64_t page) {
+    uint8_t s[8] = {0x5E, (uint8_t)id, (uint8_t)page, (uint8_t)(page >> 8),
+                    (uint8_t)(page >> 16), 0xA1, 0xB2, 0xC3};
+    OK(mm_write(m, id, page * PAGE, s, sizeof s));
+    OK(mm_write(m, id, page * PAGE + PAGE - sizeof s, s, sizeof s));
+}
+
+static void assert_stamp(mm *m, unsigned id, uint64_t page) {
+    uint8_t want[8] = {0x5E, (uint8_t)id, (uint8_t)page, (uint8_t)(page >> 8),
+                       (uint8_t)(page >> 16), 0xA1, 0xB2, 0xC3};
+    uint8_t got[8];
+    OK(mm_read(m, id, page * PAGE, got, sizeof got));
+    cr_assert_arr_eq(got, want, 8, "memory %u page %llu: start stamp lost", id,
+                     (unsigned long long)page);
+    OK(mm_read(m, id, page * PAGE + PAGE - sizeof got, got, sizeof got));
+    cr_assert_arr_eq(got, want, 8, "memory %u page %llu: end stamp lost", id,
+                     (unsigned long long)page);
+}
+
+/* ---- more than V1's 32,768 buckets --------------------------------------- */
+
+Test(list, one_hundred_thousand_buckets) {
+    tu_mm t;
+    tu_open_ram(&t, "list", 1);
+    tu_grow(&t, 1, 1);
+    for (int step = 0; step < 4; step++) tu_grow(&t, 0, 25000);
+    tu_grow(&t, 1, 1);
+    cr_assert_eq(tu_size(&t, 0), 100000);
+    static const uint8_t data[] = "the last of 100,000 buckets";
+    OK(mm_write(t.m, 0, 100000ull * PAGE - sizeof data, data, sizeof data));
+    stamp(t.m, 0, 0);
+    stamp(t.m, 1, 1);
+    tu_check(&t);
+    mm_stats st = tu_stats(&t);
+    /* 15,092 links in page 0, 16,382 in each one-page metadata bucket. */
+    uint64_t carved = 100002 + st.buckets_meta;
+    cr_assert_eq(st.buckets_meta, (carved - L_PAGE0_LINKS + 16381) / 16382);
+    cr_assert_eq(st.buckets_allocated, carved);
+    cr_assert_eq(st.linear_pages, 1 + carved);
+    cr_assert_eq(st.header_bytes, PAGE * (1 + st.buckets_meta));
+
+    tu_reopen(&t);
+    tu_check(&t);
+    uint8_t back[sizeof data];
+    OK(mm_read(t.m, 0, 100000ull * PAGE - sizeof back, back, sizeof back));
+    cr_assert_arr_eq(back, data, sizeof data);
+    assert_stamp(t.m, 0, 0);
+    assert_stamp(t.m, 1, 1);
+    cr_assert_eq(tu_stats(&t).buckets_allocated, carved);
+
+    /* All 100,000 come back, and another memory takes them all without
+     * growing the linear memory. */
+    OK(mm_free(t.m, 0));
+    tu_check(&t);
+    tu_grow(&t, 2, 100000);
+    tu_check(&t);
+    cr_assert_eq(tu_stats(&t).linear_pages, 1 + carved);
+    cr_assert_eq(tu_stats(&t).buckets_free, 0);
+    OK(mm_read(t.m, 2, 100000ull * PAGE - sizeof back, back, sizeof back));
+    for (size_t i = 0; i < sizeof back; i++) cr_assert_eq(back[i], 0, "reused bytes read 0");
+    tu_reopen(&t);
+    tu_check(&t);
+    assert_stamp(t.m, 1, 1);
+    tu_close(&t);
+}
+
+/* ---- free costs O(1) header writes ---------------------------------------- */
+
+static mm_stats free_cost(uint64_t buckets, bool free_list_empty) {
+    tu_mm t;
+    tu_open_ram(&t, "list", 1);
+    tu_grow(&t, 1, 1);
+    for (uint64_t done = 0; done < buckets; done += 2500)
+        tu_grow(&t, 0, buckets - done < 2500 ? buckets - done : 2500);
+    tu_grow(&t, 2, 1);
+    if (!free_list_empty) OK(mm_free(t.m, 2));
+    mm_stats before = tu_stats(&t), after;
+    OK(mm_free(t.m, 0));
+    after = tu_stats(&t);
+    tu_check(&t);
+    cr_assert_eq(after.buckets_free, before.buckets_free + buckets);
+    tu_close(&t);
+    return (mm_stats){.header_writes = after.header_writes - before.header_writes,
+                      .header_bytes_written =
+                          after.header_bytes_written - before.header_bytes_written};
+}
+
+Test(list, free_writes_do_not_depend_on_the_size) {
+    for (int empty = 0; empty < 2; empty++) {
+        mm_stats small = free_cost(10, empty), large = free_cost(10000, empty);
+        cr_assert_eq(small.header_writes, large.header_writes,
+                     "free list %s: freeing 10 buckets takes %llu writes, 10,000 take %llu",
+                     empty ? "empty" : "not empty", (unsigned long long)small.header_writes,
+                     (unsigned long long)large.header_writes);
+        cr_assert_eq(small.header_bytes_written, large.header_bytes_written);
+        cr_assert_leq(large.header_writes, 3, "a splice: free tail's link, globals, record");
+    }
+}
+
+/* ---- reopen after many frees and regrows --------------------------------- */
+
+/* Memories 0..7 grow and free at random across the 15,092 links of page 0,
+ * with a reopen and a check after every round; every page keeps its stamp. */
+Test(list, reopen_after_many_frees_and_regrows) {
+    mm_rng rng = mm_rng_seed(tu_seed("list reopen", 0x11575));
+    tu_mm t;
+    tu_open_file(&t, "list", 1);
+    /* Start past page 0's links, with a free list to draw from. */
+    tu_grow(&t, 8, 16000);
+    OK(mm_free(t.m, 8));
+    cr_assert_gt(tu_stats(&t).buckets_allocated, L_PAGE0_LINKS);
+    for (int round = 0; round < 24; round++) {
+        for (int op = 0; op < 6; op++) {
+            unsigned id = (unsigned)mm_rng_below(&rng, 8);
+            if (mm_rng_below(&rng, 3) == 0) {
+                OK(mm_free(t.m, id));
+                continue;
+            }
+            mm_stats before = tu_stats(&t);
+            uint64_t old = tu_size(&t, id), add = 1 + mm_rng_below(&rng, 3000);
+            tu_grow(&t, id, add);
+            mm_stats after = tu_stats(&t);
+            if (after.linear_pages > before.linear_pages)
+                cr_assert_eq(after.buckets_free, 0, "grew while %llu buckets were free",
+                             (unsigned long long)after.buckets_free);
+            for (uint64_t p = (old + 96) / 97 * 97; p < old + add; p += 97) stamp(t.m, id, p);
+            stamp(t.m, id, old + add - 1);
+        }
+        tu_reopen(&t);
+        tu_check(&t);
+        for (unsigned id = 0; id < 8; id++) {
+            uint64_t size = tu_size(&t, id);
+            for (uint64_t p = 0; p < size; p += 97) assert_stamp(t.m, id, p);
+            if (size) assert_stamp(t.m, id, size - 1);
+        }
+    }
+    tu_close(&t);
+}
+
+/* ---- V1 upgrade ---------------------------------------------------------- */
+
+/* Memories written by v1 (or v1reclaim) with interleaved buckets and a stamp
+ * on every page. */
+static void write_v1(mm_memory *mem, const char *design, uint32_t bucket_pages) {
+    mm *m;
+    tu_use_design(design);
+    OK(mm_open(mem, design, bucket_pages, 0, &m));
+    static const unsigned ids[] = {0, 3, 254, 3, 7, 0, 100, 7, 3};
+    static const uint64_t pages[] = {2, 1, 5, 4, 1, 3, 2, 2, 1};
+    for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
+        uint64_t old;
+        OK(mm_grow(m, ids[k], pages[k], &old));
+        for (uint64_t p = old; p < old + pages[k]; p++) stamp(m, ids[k], p);
+    }
+    if (strcmp(design, "v1reclaim") == 0) OK(mm_free(m, 7));
+    OK(mm_check(m));
+    mm_close(m);
+    tu_use_design("list");
+}
+
+static void assert_v1_memories(mm *m, bool freed_7) {
+    static const unsigned ids[] = {0, 3, 7, 100, 254};
+    static const uint64_t sizes[] = {5, 6, 3, 2, 5};
+    for (size_t k = 0; k < 5; k++) {
+        uint64_t size;
+        OK(mm_size(m, ids[k], &size));
+        uint64_t want = freed_7 && ids[k] == 7 ? 0 : sizes[k];
+        cr_assert_eq(size, want, "memory %u has %llu pages, want %llu", ids[k],
+                     (unsigned long long)size, (unsigned long long)want);
+        for (uint64_t p = 0; p < size; p++) assert_stamp(m, ids[k], p);
+    }
+}
+
+Test(list, upgrades_v1_in_place) {
+    static const uint32_t bucket_sizes[] = {1, 3, 128};
+    static const char *writers[] = {"v1", "v1reclaim"};
+    for (size_t s = 0; s < 3; s++)
+        for (size_t w = 0; w < 2; w++) {
+            bool freed = w == 1;
+            uint32_t n = bucket_sizes[s];
+            tu_mm t = {.design = "list", .bucket_pages = n};
+            OK(mm_memory_ram(0, &t.mem));
+            write_v1(t.mem, writers[w], n);
+            uint64_t pages = mm_memory_size(t.mem);
+            OK(mm_open(t.mem, "list", 0, 0, &t.m));
+            cr_assert_eq(get_u8(t.mem, L_OFF_VERSION), L_VERSION);
+            cr_assert_eq(mm_bucket_pages(t.m), n);
+            tu_check(&t);
+            assert_v1_memories(t.m, freed);
+            mm_stats st = tu_stats(&t);
+            cr_assert_eq(st.linear_pages, pages, "%s, %u pages: a small V1 memory upgrades "
+                         "without growing", writers[w], n);
+            cr_assert_eq(st.buckets_meta, 0);
+            uint64_t freed_buckets = freed ? (3 + n - 1) / n : 0;
+            cr_assert_eq(st.buckets_free, freed_buckets);
+            tu_reopen(&t);
+            tu_check(&t);
+            assert_v1_memories(t.m, freed);
+            /* Free and reuse. */
+            OK(mm_free(t.m, 3));
+            tu_check(&t);
+            uint64_t free_now = tu_stats(&t).buckets_free;
+            tu_grow(&t, 9, free_now * n);
+            tu_check(&t);
+            cr_assert_eq(tu_stats(&t).linear_pages, pages, "free buckets are reused first");
+            cr_assert_eq(tu_stats(&t).buckets_free, 0);
+            tu_reopen(&t);
+            tu_check(&t);
+            for (unsigned id = 0; id < MM_MAX_MEMORIES; id += 254) {
+                uint64_t size = tu_size(&t, id);
+                for (uint64_t p = 0; p < size; p++) assert_stamp(t.m, id, p);
+            }
+            tu_close(&t);
+        }
+}
+
+/* A V1 memory with more buckets than page 0 has links for needs a
+ * metadata bucket, which is carved after the last: when the linear memory
+ * refuses to grow, nothing is written and the memory still opens as V1. */
+Test(list, failed_grow_during_upgrade_leaves_v1) {
+    mm_memory *ram, *mem;
+    OK(mm_memory_ram(0, &ram));
+    mm *m;
+    tu_use_design("v1");
+    OK(mm_open(ram, "v1", 1, 0, &m));
+    OK(mm_grow(m, 0, 15000, NULL));
+    OK(mm_grow(m, 1, 200, NULL));
+    stamp(m, 0, 14999);
+    stamp(m, 1, 0);
+    mm_close(m);
+    tu_use_design("list");
+    uint64_t pages = mm_memory_size(ram);
+    uint8_t *page0 = malloc(PAGE), *now = malloc(PAGE);
+    cr_assert(page0 && now);
+    OK(mm_memory_read(ram, 0, page0, PAGE));
+
+    mm_fault_plan plan = {.fail_grow_at = 1};
+    OK(mm_memory_faulty(ram, &plan, &mem));
+    FAILS(mm_open(mem, "list", 0, 0, &m), MM_EGROW);
+    mm_fault_counts c = mm_memory_fault_counts(mem);
+    cr_assert_eq(c.grows, 1);
+    cr_assert_eq(c.writes, 0, "the refused upgrade wrote %llu times",
+                 (unsigned long long)c.writes);
+    cr_assert_eq(mm_memory_size(ram), pages);
+    OK(mm_memory_read(ram, 0, now, PAGE));
+    cr_assert(memcmp(now, page0, PAGE) == 0, "page 0 changed");
+
+    tu_use_design("v1");
+    OK(mm_open(ram, "v1", 0, 0, &m));
+    OK(mm_check(m));
+    assert_stamp(m, 0, 14999);
+    assert_stamp(m, 1, 0);
+    mm_close(m);
+
+    /* The grow passes, the second write (the metadata bucket's links)
+     * fails: the memory is still V1, and the page the metadata bucket took
+     * reads as zero when V1 hands it out as its next bucket. */
+    tu_use_design("list");
+    plan = (mm_fault_plan){.fail_write_at = 2};
+    mm_memory_fault_replan(mem, &plan);
+    FAILS(mm_open(mem, "list", 0, 0, &m), MM_EIO);
+    cr_assert_eq(mm_memory_size(ram), pages + 1);
+    OK(mm_memory_read(ram, 0, now, PAGE));
+    cr_assert(memcmp(now, page0, PAGE) == 0, "page 0 changed");
+    tu_use_design("v1");
+    OK(mm_open(ram, "v1", 0, 0, &m));
+    OK(mm_grow(m, 1, 1, NULL));
+    OK(mm_read(m, 1, 200 * PAGE, now, PAGE));
+    for (size_t i = 0; i < PAGE; i++) cr_assert_eq(now[i], 0, "byte %zu of V1's new bucket", i);
+    OK(mm_check(m));
+    mm_close(m);
+
+    /* With room to grow, the same memory upgrades. */
+    tu_use_design("list");
+    mm_memory_fault_replan(mem, NULL);
+    OK(mm_open(mem, "list", 0, 0, &m));
+    OK(mm_check(m));
+    mm_stats st;
+    OK(mm_stats_get(m, &st));
+    cr_assert_eq(st.buckets_meta, 1);
+    cr_assert_eq(st.buckets_allocated, 15202);
+    cr_assert_eq(st.linear_pages, pages + 2);
+    assert_stamp(m, 0, 14999);
+    assert_stamp(m, 1, 0);
+    mm_close(m);
+    OK(mm_open(ram, "list", 0, 0, &m));
+    OK(mm_check(m));
+    assert_stamp(m, 0, 14999);
+    mm_close(m);
+    free(page0);
+    free(now);
+    mm_memory_close(mem);
+    mm_memory_close(ram);
+}
+
+/* Each write of the upgrade fails in turn: before the marker the memory is
+ * still V1, byte for byte in page 0; after it, every design refuses the
+ * memory as an interrupted upgrade. */
+Test(list, interrupted_upgrade_is_detected) {
+    unsigned v1_kept = 0, interrupted = 0;
+    for (uint64_t n = 1;; n++) {
+        cr_assert_lt(n, 100u, "the upgrade never succeeds");
+        mm_memory *ram, *mem;
+        OK(mm_memory_ram(0, &ram));
+        write_v1(ram, "v1", 2);
+        uint8_t *page0 = malloc(PAGE), *now = malloc(PAGE);
+        OK(mm_memory_read(ram, 0, page0, PAGE));
+        mm_fault_plan plan = {.fail_write_at = n};
+        OK(mm_memory_faulty(ram, &plan, &mem));
+        mm *m;
+        int err = mm_open(mem, "list", 0, 0, &m);
+        if (err == MM_OK) {
+            OK(mm_check(m));
+            mm_close(m);
+            free(page0);
+            free(now);
+            mm_memory_close(mem);
+            mm_memory_close(ram);
+            break;
+        }
+        FAILS(err, MM_EIO);
+        uint8_t version = get_u8(ram, L_OFF_VERSION);
+        if (version == 1) {
+            v1_kept++;
+            OK(mm_memory_read(ram, 0, now, PAGE));
+            cr_assert(memcmp(now, page0, PAGE) == 0, "write %llu failed before the marker, but "
+                      "page 0 changed", (unsigned long long)n);
+            tu_use_design("v1");
+            OK(mm_open(ram, "v1", 0, 0, &m));
+            OK(mm_check(m));
+            assert_v1_memories(m, false);
+            mm_close(m);
+            tu_use_design("list");
+        } else {
+            interrupted++;
+            cr_assert_eq(version, L_UPGRADING, "write %llu: byte 3 is %u", (unsigned long long)n,
+                         version);
+            for (size_t d = 0; d < mm_design_count(); d++)
+                FAILS(mm_open(ram, mm_design_get(d)->name, 0, 0, &m), MM_EINTERRUPTED);
+        }
+        free(page0);
+        free(now);
+        mm_memory_close(mem);
+        mm_memory_close(ram);
+    }
+    cr_assert_geq(v1_kept, 1);
+    cr_assert_geq(interrupted, 1);
+}
+
+/* ---- corrupt headers ----------------------------------------------------- */
+
+typedef struct corruption {
+    const char *what;
+    uint64_t off;
+    uint32_t value; /* added to the u32 at off */
+} corruption;
+
+Test(list, corrupt_header_is_refused_untouched) {
+    tu_mm t;
+    tu_open_ram(&t, "list", 1);
+    /* Memory 0 holds buckets 0, 2, 4, memory 1 holds 1, 3, 5; 6..8 free. */
+    for (int k = 0; k < 3; k++) {
+        tu_grow(&t, 0, 1);
+        tu_grow(&t, 1, 1);
+    }
+    tu_grow(&t, 2, 3);
+    OK(mm_free(t.m, 2));
+    tu_check(&t);
+    mm_close(t.m);
+    t.m = NULL;
+    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 0), 2, "the layout is as documented");
+    cr_assert_eq(get_u32(t.mem, L_OFF_MEMS + L_MEM_BYTES * 1 + 12), 1);
+
+    const corruption cases[] = {
+        {"memory 0's link 0 -> 2", L_OFF_LINKS + 4 * 0, 1},
+        {"memory 1's link 3 -> 5", L_OFF_LINKS + 4 * 3, (uint32_t)-2},
+        {"the free list's link 6 -> 7", L_OFF_LINKS + 4 * 6, 1},
+        {"memory 0's head", L_OFF_MEMS + 12, 2},
+        {"memory 1's tail", L_OFF_MEMS + L_MEM_BYTES + 16, (uint32_t)-2},
+        {"memory 1's count", L_OFF_MEMS + L_MEM_BYTES + 8, 1},
+        {"memory 0's size", L_OFF_MEMS + 0, 1},
+        {"the free count", L_OFF_FREE_COUNT, 1},
+        {"the free head", L_OFF_FREE_HEAD, 1},
+        {"the bucket count", L_OFF_NBUCKETS, (uint32_t)-1},
+        {"the bucket count, up", L_OFF_NBUCKETS, 1},
+    };
+    size_t len;
+    uint8_t *img = tu_image(t.mem, &len);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const corruption *c = &cases[k];
+        put_u32(t.mem, c->off, get_u32(t.mem, c->off) + c->value);
+        size_t bad_len;
+        uint8_t *bad = tu_image(t.mem, &bad_len);
+        mm *m = NULL;
+        int err = mm_open(t.mem, "list", 0, 0, &m);
+        cr_assert_eq(err, MM_ECORRUPT, "%s: open -> %s (%s)", c->what, mm_strerror(err),
+                     mm_error_detail());
+        tu_assert_image(t.mem, bad, bad_len, c->what);
+        free(bad);
+        OK(mm_memory_write(t.mem, 0, img, len));
+        OK(mm_open(t.mem, "list", 0, 0, &m));
+        mm_close(m);
+    }
+    free(img);
+    tu_close(&t);
+}
+
+/* Every other design refuses list's bytes by name: no other design claims
+ * list's version bytes. */
+Test(list, other_designs_refuse_the_layout) {
+    tu_mm t;
+    tu_open_ram(&t, "list", 1);
+    tu_grow(&t, 0, 2);
+    mm_close(t.m);
+    t.m = NULL;
+    size_t len;
+    uint8_t *img = tu_image(t.mem, &len);
+    for (size_t d = 0; d < mm_design_count(); d++) {
+        const char *name = mm_design_get(d)->name;
+        if (strcmp(name, "list") == 0) continue;
+        mm *m = NULL;
+        tu_use_design(name);
+        FAILS(mm_open(t.mem, name, 0, 0, &m), MM_EWRONG_DESIGN);
+        cr_assert(strstr(mm_error_detail(), "list") != NULL, "%s: %s", name, mm_error_detail());
+        tu_assert_image(t.mem, img, len, name);
+    }
+    free(img);
+    tu_close(&t);
+}
