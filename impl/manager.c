@@ -399,12 +399,18 @@ int mm_free(mm *m, unsigned id) {
         return mm__fail(MM_ENOTSUP, "design %s cannot free memory", m->ops->info.name);
     if (m->sizes[id] == 0) return MM_OK;
     if (m->broken) return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
-    err = discard_buckets(m, &m->tables[id]);
-    if (!err) err = m->ops->free(m, id);
+    /* The header first: a free that fails keeps the memory's bytes. Then
+     * the buckets are zeroed, so that whoever reuses them reads zeros as
+     * from fresh pages. If zeroing fails, the header already calls them
+     * free but they may hold old bytes: the handle refuses further changes.
+     * (A crash between the two leaves the same: old bytes in free buckets.) */
+    err = m->ops->free(m, id);
     if (err) return err;
+    err = discard_buckets(m, &m->tables[id]);
     m->tables[id].len = 0;
     m->sizes[id] = 0;
-    return MM_OK;
+    if (err) m->broken = true;
+    return err;
 }
 
 int mm_check(mm *m) {

@@ -98,7 +98,11 @@ int mm_memory_file(const char *path, uint64_t max_pages, mm_memory **out) {
         close(fd);
         return mm__fail(MM_EIO, "cannot stat %s (errno %d)", path, e);
     }
-    if (!S_ISREG(st.st_mode) || st.st_size % MM_PAGE_SIZE != 0) {
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return mm__fail(MM_EIO, "%s is not a regular file", path);
+    }
+    if (st.st_size % MM_PAGE_SIZE != 0) {
         close(fd);
         return mm__fail(MM_ESHORT, "%s holds %lld bytes, not a whole number of 64 KiB pages",
                         path, (long long)st.st_size);

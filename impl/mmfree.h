@@ -106,8 +106,8 @@ MM_API int mm_memory_ram(uint64_t max_pages, mm_memory **out);
 /** A linear memory backed by the file at path, created when missing. The
  *  file always holds exactly size * 64 KiB bytes; pages never written take
  *  no disk space. max_pages as for RAM.
- *  Errors: MM_EIO (cannot open), MM_ESHORT (length not a whole number of
- *  pages; the file is left as it was), MM_ENOMEM. */
+ *  Errors: MM_EIO (cannot open, or not a regular file), MM_ESHORT (length
+ *  not a whole number of pages; the file is left as it was), MM_ENOMEM. */
 MM_API int mm_memory_file(const char *path, uint64_t max_pages, mm_memory **out);
 
 /** Faults to inject into a wrapped memory, for tests. */
@@ -123,7 +123,9 @@ typedef struct mm_fault_counts {
 } mm_fault_counts;
 
 /** Wraps inner (which stays owned by the caller and must outlive the
- *  wrapper) so that the calls named in plan fail. Errors: MM_ENOMEM. */
+ *  wrapper) so that the calls named in plan fail. The wrapper takes inner's
+ *  size when it is made: grow inner only through the wrapper from then on.
+ *  Errors: MM_ENOMEM. */
 MM_API int mm_memory_faulty(mm_memory *inner, const mm_fault_plan *plan, mm_memory **out);
 /** Changes the plan of a fault-injecting memory; counts restart at 0. */
 MM_API void mm_memory_fault_replan(mm_memory *faulty, const mm_fault_plan *plan);
@@ -242,10 +244,13 @@ MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t le
 /**
  * Frees memory id: its size becomes 0 and its buckets unallocated, to be
  * reused by later grows of any memory. Freeing an empty memory succeeds and
- * changes nothing. The bytes of freed buckets are zeroed when reused.
+ * changes nothing. The header is written first; then the buckets' pages are
+ * discarded (mm_memory_discard), so a grow that reuses them reads zeros and
+ * a RAM or file memory gives their storage back.
  *
  * Errors: MM_EINVAL, MM_ENOTSUP (the design cannot free; nothing changed),
- * MM_ENOMEM, MM_EBROKEN, MM_EIO (marks the handle broken).
+ * MM_ENOMEM, MM_EBROKEN, MM_EIO (a header write failed, or the discard did
+ * after the free was recorded; either way the handle is marked broken).
  */
 MM_API int mm_free(mm *m, unsigned id);
 

@@ -199,26 +199,43 @@ CLASSES = [
 ORDER = {name: i for i, (name, _) in enumerate(CLASSES)}
 
 
+# A cost whose fitted growth over the measured sizes stays below this
+# fraction of its smallest value is flat: O(1).
+FLAT_GROWTH = 0.10
+
+
 def fit_complexity(points):
-    """points: {n: cost per op}. Returns (class, coefficient, normalized rms),
-    or (None, None, None) with fewer than 3 sizes. Like Google Benchmark's
-    fit (least squares through the origin, pick the lowest normalized RMS),
-    but on per-op costs, and a class only wins over a lower one when it
-    explains the data clearly better (a flat cost with a little noise stays
-    O(1))."""
+    """points: {n: cost per op}. Returns (class, slope, normalized rms), or
+    (None, None, None) with fewer than 3 sizes.
+
+    Each class is fitted as cost = a + b * f(N) by least squares, so a large
+    constant part (setup, a fixed header scan) does not hide the growth as a
+    fit through the origin would. The cost is O(1) when even the best fit
+    grows by less than FLAT_GROWTH over the sizes measured; otherwise the
+    class with the smallest residual wins, the lower class on a tie. The
+    same counts always give the same class, so a class change is real."""
     pts = sorted((n, y) for n, y in points.items() if n and n > 1 and y is not None)
     if len(pts) < 3:
         return None, None, None
-    mean = sum(y for _, y in pts) / len(pts)
+    ys = [y for _, y in pts]
+    mean = sum(ys) / len(ys)
     if mean <= 0:
         return "O(1)", 0.0, 0.0
+    flat_rms = math.sqrt(sum((y - mean) ** 2 for y in ys) / len(ys)) / mean
     best = None
-    for name, f in CLASSES:
+    for name, f in CLASSES[1:]:
         fs = [f(n) for n, _ in pts]
-        coef = sum(y * fx for (_, y), fx in zip(pts, fs)) / sum(fx * fx for fx in fs)
-        rms = math.sqrt(sum((y - coef * fx) ** 2 for (_, y), fx in zip(pts, fs)) / len(pts))
-        nrms = rms / mean
-        # A higher class must halve the error of the best lower one to win.
-        if best is None or nrms < best[2] * 0.5:
-            best = (name, coef, nrms)
-    return best
+        fm = sum(fs) / len(fs)
+        var = sum((fx - fm) ** 2 for fx in fs)
+        slope = sum((fx - fm) * (y - mean) for fx, y in zip(fs, ys)) / var
+        if slope <= 0:
+            continue
+        icpt = mean - slope * fm
+        rms = math.sqrt(sum((y - icpt - slope * fx) ** 2 for fx, y in zip(fs, ys)) / len(ys))
+        growth = slope * (fs[-1] - fs[0])
+        base = abs(icpt + slope * fs[0]) or mean
+        if growth < FLAT_GROWTH * base:
+            continue
+        if best is None or rms / mean < best[2] * 0.999:
+            best = (name, slope, rms / mean)
+    return best or ("O(1)", 0.0, flat_rms)
