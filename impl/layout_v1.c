@@ -122,12 +122,16 @@ int mm__v1_load(mm *m) {
 int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
     /* A run of adjacent buckets is one write. */
     uint8_t run[256];
-    memset(run, owner, sizeof run);
     int err = MM_OK;
     for (uint64_t k = 0; !err && k < n;) {
         uint64_t len = 1;
         while (k + len < n && len < sizeof run && ids[k + len] == ids[k] + len) len++;
-        err = mm__hwrite(m, MM_V1_OFF_OWNERS + ids[k], run, (size_t)len);
+        if (len == 1) {
+            err = mm__hwrite(m, MM_V1_OFF_OWNERS + ids[k], &owner, 1);
+        } else {
+            memset(run, owner, (size_t)len);
+            err = mm__hwrite(m, MM_V1_OFF_OWNERS + ids[k], run, (size_t)len);
+        }
         k += len;
     }
     return err;

@@ -29,7 +29,7 @@ int mm__hread(mm *m, uint64_t off, void *buf, size_t len) {
     return mm_memory_read(m->mem, off, buf, len);
 }
 
-int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
+int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
     int err = mm_memory_write(m->mem, off, buf, len);
     if (mm_unlikely(err)) {
         /* The header may now be half-written: refuse further changes rather
@@ -45,6 +45,8 @@ int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
 static void set_fast_base(mm *m) {
     uint8_t *base = m->mem->base;
     m->fast_base = base && m->bucket_shift ? base + m->data_page * MM_PAGE_SIZE : NULL;
+    m->ram = base;
+    m->ram_bytes = base ? m->mem->pages * MM_PAGE_SIZE : 0;
 }
 
 mm_noinline static int grow_linear(mm *m, uint64_t pages) {
@@ -57,8 +59,7 @@ int mm__ensure_pages(mm *m, uint64_t pages) {
     return mm_likely(pages <= m->mem->pages) ? MM_OK : grow_linear(m, pages);
 }
 
-int mm__table_reserve(mm_table *t, uint64_t n) {
-    if (mm_likely(n <= (uint64_t)(t->cap - t->len))) return MM_OK;
+int mm__table_grow(mm_table *t, uint64_t n) {
     uint64_t need = (uint64_t)t->len + n;
     if (need > UINT32_MAX)
         return mm__fail(MM_EOVERFLOW, "a memory cannot hold more than %u buckets", UINT32_MAX);

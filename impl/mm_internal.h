@@ -54,24 +54,26 @@ static inline void mm_put_u16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
+/* Written out byte by byte, not as loops: GCC merges such stores and loads
+ * into one little-endian access, and does not merge the loops. */
 static inline void mm_put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
 }
 static inline void mm_put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    mm_put_u32(p, (uint32_t)v);
+    mm_put_u32(p + 4, (uint32_t)(v >> 32));
 }
 static inline uint16_t mm_get_u16(const uint8_t *p) {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 static inline uint32_t mm_get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 static inline uint64_t mm_get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
+    return (uint64_t)mm_get_u32(p) | (uint64_t)mm_get_u32(p + 4) << 32;
 }
 
 /* ------------------------------------------------------------------------
@@ -140,6 +142,10 @@ struct mm {
      * otherwise. Refreshed whenever the manager grows the linear memory,
      * which may move a RAM memory. */
     uint8_t *fast_base;
+    /* The same for header writes: the RAM memory's bytes and their number
+     * (NULL and 0 for other backings). */
+    uint8_t *ram;
+    uint64_t ram_bytes;
 
     uint64_t sizes[MM_MAX_MEMORIES]; /* pages */
     mm_table tables[MM_MAX_MEMORIES];
@@ -221,8 +227,19 @@ int mm__fail(int err, const char *fmt, ...) mm_printf_like(2, 3);
 
 /** Reads header bytes. */
 int mm__hread(mm *m, uint64_t off, void *buf, size_t len);
-/** Writes header bytes and counts them; a failure marks m broken. */
-int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len);
+/** mm__hwrite's general path: any backing, errors, the broken mark. */
+int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len);
+/** Writes header bytes and counts them; a failure marks m broken. Inline,
+ *  so a field of constant size becomes one store on a RAM memory. */
+static inline int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
+    if (mm_likely(m->ram != NULL && off <= m->ram_bytes && len <= m->ram_bytes - off)) {
+        memcpy(m->ram + off, buf, len);
+        m->hbytes_written += len;
+        m->hwrites++;
+        return MM_OK;
+    }
+    return mm__hwrite_slow(m, off, buf, len);
+}
 
 /** Grows the linear memory to at least pages. */
 int mm__ensure_pages(mm *m, uint64_t pages);
@@ -231,8 +248,12 @@ static inline uint64_t mm__bucket_page(const mm *m, uint64_t b) {
     return m->data_page + b * m->bucket_pages;
 }
 
+/** mm__table_reserve's path that reallocates. */
+int mm__table_grow(mm_table *t, uint64_t n);
 /** Makes room for n more entries in a table. */
-int mm__table_reserve(mm_table *t, uint64_t n);
+static inline int mm__table_reserve(mm_table *t, uint64_t n) {
+    return mm_likely(n <= (uint64_t)(t->cap - t->len)) ? MM_OK : mm__table_grow(t, n);
+}
 /** Appends an entry; room must have been reserved. */
 static inline void mm__table_push(mm_table *t, uint32_t bucket) {
     t->ids[t->len++] = bucket;
