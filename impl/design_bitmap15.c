@@ -19,7 +19,7 @@
  *   free   O(k) bit sets; one write of the size (<= 4 bytes).
  *   open   one 64,030-byte read; O(512 + buckets allocated).
  */
-#include "mm_internal.h"
+#include "layout_link15.h"
 
 static uint32_t b15_take(mm *m, uint32_t from) {
     struct mm_l15 *h = m->ds;

@@ -30,7 +30,7 @@
  * Crash behaviour: the layout's (each grow and free commits with its size
  * write; an interrupted V1 upgrade is refused with MM_EINTERRUPTED).
  */
-#include "mm_internal.h"
+#include "layout_link15.h"
 
 enum { HB_MID_WORDS = MM_L15_WORDS / 64 };
 static_assert(HB_MID_WORDS <= 64, "one top word covers every mid word");
@@ -99,6 +99,7 @@ static int hb_check(mm *m) {
 static const struct mm_l15_index hb_index = {
     .state_bytes = sizeof(hbitmap15),
     .take = hb_take,
+    .trusts_nfree = true,
     .give = hb_give,
     .rebuild = hb_rebuild,
     .check = hb_check,

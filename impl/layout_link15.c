@@ -75,7 +75,7 @@
  * the memory with MM_EINTERRUPTED (the manager knows 0x82) rather than
  * guess. Data pages are never touched by an upgrade.
  */
-#include "mm_internal.h"
+#include "layout_link15.h"
 
 #include <stdlib.h>
 
@@ -104,41 +104,59 @@ static void mark_carved_free(struct mm_l15 *h, uint32_t count) {
  * Writing through the mirror
  * ---------------------------------------------------------------------- */
 
-/* Writes a little-endian field of the header that changes from old to new:
- * only the span from its lowest to its highest byte that differs, nothing
- * when none does. The caller knows old from the heap or the mirror. Inline:
- * each call site then folds its constant offset (10% of a grow). */
-static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new) {
+/* Writes a little-endian field of `width` bytes that changes from old to
+ * new: nothing when nothing changes, the low byte when only it changes (a
+ * size or count that steps by one, mostly), else the whole field. The
+ * mirror takes the new bytes first and is the write's source; a failed
+ * write puts the old ones back. Inline with a constant width, every write
+ * here is one store of a constant size. */
+static inline void put_width(uint8_t *p, uint64_t v, unsigned width) {
+    if (width == 8) {
+        mm_put_u64(p, v);
+    } else {
+        mm_put_u16(p, (uint16_t)v);
+        if (width == 3) p[2] = (uint8_t)(v >> 16);
+    }
+}
+
+static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new, unsigned width) {
     uint64_t diff = old ^ new;
     if (!diff) return MM_OK;
-    unsigned lo = mm_ctz64(diff) / 8, len = mm_fls64(diff) / 8 + 1 - lo;
-    /* The mirror takes the new bytes first and is the write's source; a
-     * failed write puts the old ones back. Byte by byte, as usually one
-     * byte changes (mm_put_u64 costs a loop of 8 at -O2). */
-    uint8_t *held = state(m)->hdr + off + lo;
-    uint64_t bytes = new >> 8 * lo;
-    held[0] = (uint8_t)bytes;
-    for (unsigned i = 1; i < len; i++) held[i] = (uint8_t)(bytes >> 8 * i);
-    int err = mm__hwrite(m, off + lo, held, len);
-    if (err)
-        for (unsigned i = 0; i < len; i++) held[i] = (uint8_t)(old >> 8 * (lo + i));
+    uint8_t *held = state(m)->hdr + off;
+    put_width(held, new, width);
+    int err = diff < 256 ? mm__hwrite(m, off, held, 1) : mm__hwrite(m, off, held, width);
+    if (err) put_width(held, old, width);
     return err;
 }
 
 static int put_size(mm *m, unsigned id, uint64_t pages) {
-    return put_le(m, MM_V1_OFF_SIZES + 8u * id, m->sizes[id], pages);
+    return put_le(m, MM_V1_OFF_SIZES + 8u * id, m->sizes[id], pages, 8);
 }
 
 static int put_first(mm *m, unsigned id, uint32_t b) {
     uint32_t off = MM_L15_OFF_FIRST + 2 * id;
-    return put_le(m, off, mm_get_u16(state(m)->hdr + off), b);
+    return put_le(m, off, mm_get_u16(state(m)->hdr + off), b, 2);
 }
 
 /* A link shares its bytes with its neighbours: its window is the field. */
 static int put_link(mm *m, uint32_t b, uint32_t next) {
     uint32_t bit = b * MM_L15_LINK_BITS, off = MM_L15_OFF_LINKS + bit / 8;
-    uint32_t old = mm__l15_window(state(m)->hdr + off, bit % 8);
-    return put_le(m, off, old, mm__l15_window_with(old, bit % 8, next - b - 1));
+    uint8_t *held = state(m)->hdr + off;
+    uint32_t old = mm__l15_window(held, bit % 8);
+    uint32_t new = mm__l15_window_with(old, bit % 8, next - b - 1);
+    if (old == new) return MM_OK;
+    /* Only the bytes of the window that change: 1 to 3, each length a
+     * constant-size store. */
+    unsigned width = mm__l15_window_bytes(bit % 8);
+    put_width(held, new, width);
+    uint32_t diff = old ^ new;
+    unsigned lo = (diff & 0xFF) ? 0 : (diff & 0xFF00) ? 1 : 2;
+    unsigned hi = (diff >> 16) ? 2 : (diff >> 8) ? 1 : 0;
+    int err = hi == lo       ? mm__hwrite(m, off + lo, held + lo, 1)
+              : hi == lo + 1 ? mm__hwrite(m, off + lo, held + lo, 2)
+                             : mm__hwrite(m, off, held, 3);
+    if (err) put_width(held, old, width);
+    return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -304,7 +322,7 @@ static int persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
         err = t->len > nnew ? put_link(m, ids[-1], ids[0]) : put_first(m, id, ids[0]);
     for (uint64_t k = 1; !err && k < nnew; k++) err = put_link(m, ids[k - 1], ids[k]);
     if (!err && new_count != m->nbuckets) {
-        err = put_le(m, MM_V1_OFF_COUNT, m->nbuckets, new_count);
+        err = put_le(m, MM_V1_OFF_COUNT, m->nbuckets, new_count, 2);
         if (!err) {
             m->nfree += new_count - m->nbuckets; /* carved; the caller takes its own */
             m->nbuckets = new_count;
@@ -322,13 +340,19 @@ int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
                         (unsigned long long)left, MM_L15_MAX_BUCKETS);
     mm_table *t = &m->tables[id];
     uint64_t new_count = m->nbuckets;
-    for (uint32_t k = 0, from = 0; k < nnew; k++) {
-        /* The lowest free bucket, else the lowest fresh one. */
-        uint32_t b = h->ix->take(m, from);
-        if (b == MM_L15_MAX_BUCKETS) b = from > new_count ? from : (uint32_t)new_count;
+    if (nnew == 1) { /* most grows: the loop below without its bookkeeping */
+        uint32_t b = m->nfree || !h->ix->trusts_nfree ? h->ix->take(m, 0) : MM_L15_MAX_BUCKETS;
+        if (b == MM_L15_MAX_BUCKETS) b = (uint32_t)new_count++;
         mm__table_push(t, b);
-        if (b >= new_count) new_count = b + 1;
-        from = b + 1;
+    } else {
+        for (uint32_t k = 0, from = 0; k < nnew; k++) {
+            /* The lowest free bucket, else the lowest fresh one. */
+            uint32_t b = h->ix->take(m, from);
+            if (b == MM_L15_MAX_BUCKETS) b = from > new_count ? from : (uint32_t)new_count;
+            mm__table_push(t, b);
+            if (b >= new_count) new_count = b + 1;
+            from = b + 1;
+        }
     }
     int err = persist_grow(m, id, new_size, nnew, new_count);
     if (err) { /* what is carved now (the count may have landed) is free */

@@ -11,6 +11,11 @@ uint64_t mm_memory_size(const mm_memory *mem) {
 
 int mm_memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages) {
     uint64_t cur = mem->pages;
+    if (mm_likely(delta <= mem->ready_pages && cur <= mem->ready_pages - delta)) {
+        mem->pages = cur + delta;
+        if (old_pages) *old_pages = cur;
+        return MM_OK;
+    }
     if (delta > MM_MAX_PAGES - cur)
         return mm__fail(MM_EGROW, "growing %llu pages by %llu would pass the %llu-page limit",
                         (unsigned long long)cur, (unsigned long long)delta,

@@ -27,6 +27,9 @@ struct mm_memory {
     uint8_t *base;
     uint64_t pages;
     uint64_t max_pages; /* 0: no cap */
+    /* Pages the backing holds already (RAM: its reservation, within the
+     * cap): a grow up to here only moves `pages`, without the backing. */
+    uint64_t ready_pages;
 };
 
 #endif /* MM_MEMORY_INTERNAL_H */

@@ -34,6 +34,7 @@ static int ram_reserve(ram *r, uint64_t pages) {
                         (unsigned long long)pages, errno);
     r->base.base = p;
     r->reserved_pages = pages;
+    r->base.ready_pages = pages;
     return MM_OK;
 }
 
