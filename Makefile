@@ -85,7 +85,8 @@ bench-build: deps
 bench: bench-build
 	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
 bench-full: bench-build
-	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_FULL_SIZES)" --reps $(BENCH_FULL_REPS)
+	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_FULL_SIZES)" --reps $(BENCH_FULL_REPS) \
+	    --budget 2e10 --max-run-ms 5000
 bench-baseline: bench-build
 	@$(BENCH_RUN) --out results/baseline --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
 

@@ -426,16 +426,15 @@ static void print_designs(bool with_none) {
 
 static void list_for_ops(void) {
     print_designs(false);
-    print_wrapped("\nops (one per line on standard input; blank lines and lines starting with "
-                  "'#' are skipped):",
-                  0, 0);
+    puts("\nops (one per line on standard input):");
     for (size_t i = 0; i < NOPS; i++) {
         char usage[64];
         snprintf(usage, sizeof usage, "%s %s", ops[i].name, ops[i].args);
         print_item(usage, ops[i].summary, 20);
     }
-    print_wrapped("\nA failed op prints 'error: MM_ECODE: detail' instead, and the run goes on; "
-                  "the exit status is then 1.",
+    print_wrapped("\nBlank lines and lines starting with '#' are skipped. A failed op prints "
+                  "'error: MM_ECODE: detail' instead of its line, and the run goes on; the exit "
+                  "status is then 1.",
                   0, 0);
 }
 
@@ -494,8 +493,8 @@ static const struct command {
                            "loaded layout must have the same size (MM_EBUCKET_SIZE)"},
       {"--format", "format the memory even if it holds data, which is lost"}},
      list_for_ops,
-     {"printf 'grow 0 1\\nwrite 0 0 cafe\\ngrow 1 2\\nfree 0\\nreopen\\nsize 0\\nread 1 0 2\\n"
-      "stats\\n' | mmrun ops --design list --memory demo.mem",
+     {"printf 'grow 0 1\\ngrow 1 2\\nwrite 1 65535 cafe\\nfree 0\\nreopen\\nsize 0\\n"
+      "read 1 65535 2\\ngrow 2 1\\nstats\\n' | mmrun ops --design list --memory demo.mem",
       "echo 'grow 7 3' | mmrun ops --design v1 --bucket-pages 1"}},
     {"run",
      mmrun_cmd_run,
@@ -519,8 +518,9 @@ static const struct command {
       {"--extra-setup K", "for tests: K extra passes (0..1000) of setup work before each "
                           "phase, to show that setup is not measured (default 0)"},
       {"--list", "print what can run instead: one JSON line per workload, design and N "
-                 "(default 1024) with its phases and status \"ok\" (with resident_bytes) or "
-                 "\"n/a\" (with the reason); takes only --n"}},
+                 "(default 1024) with its phases and status \"ok\", with what a run needs "
+                 "(resident_bytes of RAM, about linear_pages pages), or \"n/a\" and the "
+                 "reason; takes only --n"}},
      list_for_run,
      {"mmrun run --design list --workload free_regrow --n 1024",
       "mmrun run --design v1,list --workload grow_pages --n 1024,4096",

@@ -18,8 +18,9 @@
  * start instead of one per run; scripts/count-instructions reads the dumps
  * (with %p in --callgrind-out-file, as each child writes its own).
  *
- * --list prints what can run: one line per workload and design (design
- * "none" for raw) with its phases, and for each N its status.
+ * --list prints what can run: one line per workload, design (design "none"
+ * for raw) and N, with the phases, the status, and what a run needs: the
+ * RAM it commits and about how large its linear memory grows.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "mmrun.h"
@@ -192,8 +193,9 @@ static int list(const uint64_t *sizes, unsigned nsizes) {
                 json_head(w, design, sizes[k]);
                 json_phases(w);
                 if (mm_workload_applicable(w, design, sizes[k], why, sizeof why)) {
-                    printf(",\"status\":\"ok\",\"resident_bytes\":%llu}\n",
-                           (unsigned long long)w->resident_bytes(sizes[k]));
+                    printf(",\"status\":\"ok\",\"resident_bytes\":%llu,\"linear_pages\":%llu}\n",
+                           (unsigned long long)w->resident_bytes(sizes[k]),
+                           (unsigned long long)mm_workload_linear_pages(w, design, sizes[k]));
                 } else {
                     fputs(",\"status\":\"n/a\",\"reason\":", stdout);
                     json_string(why);

@@ -929,6 +929,13 @@ uint64_t mm_workload_buckets(const mm_wl_buckets *b, uint64_t n) {
     return b->per * (n / b->div + (n % b->div != 0)) + b->fixed;
 }
 
+uint64_t mm_workload_linear_pages(const mm_workload *w, const char *design, uint64_t n) {
+    const mm_design_info *d = design ? mm_design_find(design) : NULL;
+    if (w->raw || !d) return w->resident_bytes(n) / PAGE + 1;
+    const mm_wl_buckets *b = (d->flags & MM_DESIGN_REUSES_ALL) ? &w->peak : &w->taken;
+    return mm_workload_buckets(b, n) * w->bucket_pages + 1;
+}
+
 bool mm_workload_applicable(const mm_workload *w, const char *design, uint64_t n, char *why,
                             size_t why_len) {
     bool none = design && strcmp(design, MM_WL_NO_DESIGN) == 0;

@@ -43,6 +43,9 @@
  *                  N times: free memory 1 (setup, not measured) and grow it
  *                  by one page (measured), so each grow must find the one
  *                  free bucket at the top.                    phase grow: N ops
+ *                  The pause around each free stays in the figures: a few
+ *                  instructions of callgrind's client requests, two clock
+ *                  reads for Google Benchmark, the same for every design.
  *   rw_small       memory 0 of 4 buckets; N 8-byte writes, then N 8-byte
  *                  reads, at seeded random offsets (some cross a bucket
  *                  edge).                                     phase rw: 2N ops
@@ -183,6 +186,12 @@ int mm_workload_phase(const mm_workload *w, const char *phase);
  */
 bool mm_workload_applicable(const mm_workload *w, const char *design, uint64_t n, char *why,
                             size_t why_len);
+
+/** About how many pages the linear memory of a run of w on design (or
+ *  MM_WL_NO_DESIGN) reaches at n, headers aside: the peak for the designs
+ *  flagged MM_DESIGN_REUSES_ALL, all the grows take for the others. A
+ *  harness checks it against the address space it has (valgrind's). */
+uint64_t mm_workload_linear_pages(const mm_workload *w, const char *design, uint64_t n);
 
 /**
  * Runs w once: opens, sets up, runs the phases through hooks (may be NULL),
