@@ -128,12 +128,18 @@ static bool op_number(char **w, int i, const char *what, uint64_t *out) {
     return false;
 }
 
-/* w[1] as a memory id. Ids past 32 bits become UINT32_MAX, which the
- * library refuses as it refuses 255, rather than wrapping to a valid id. */
+/* w[1] as a memory id. The library refuses ids from 255 on; one that does
+ * not even fit its argument is refused here, in the library's words, so
+ * the message names the id as typed. */
 static bool op_id(char **w, unsigned *id) {
     uint64_t v;
     if (!op_number(w, 1, "ID", &v)) return false;
-    *id = v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+    if (v > UINT32_MAX) {
+        op_error("%s: memory id %llu is not in 0..%u", mm_strerror(MM_EINVAL),
+                 (unsigned long long)v, MM_MAX_MEMORIES - 1);
+        return false;
+    }
+    *id = (unsigned)v;
     return true;
 }
 

@@ -84,32 +84,65 @@ fz_op fz_decode(fz_input *in);
 /** One line naming the op, for divergence reports. */
 const char *fz_op_name(const fz_op *op);
 
+/* ---- groups: the model a set of lanes must all match ------------------- */
+
+/** The lanes whose designs free share one model, those that cannot free
+ *  another: lockstep means every lane of a group returns what the model
+ *  does. */
+typedef struct fz_group {
+    mm_model md;
+    uint32_t bucket_pages;
+    bool can_free;
+    /* Adopted from a corrupted image (fuzz_open): the unused pages of a
+     * memory's last bucket may hold bytes (a size lowered by the corruption
+     * leaves them), so a grow into them takes what they hold. */
+    bool dirty_tails;
+} fz_group;
+
+void fz_group_init(fz_group *g, uint32_t bucket_pages, bool can_free);
+void fz_group_destroy(fz_group *g);
+
+/** An op resolved against a group's model (offsets, clamped grow sizes)
+ *  and applied to it, with what every lane must return. */
+typedef struct fz_step {
+    const fz_op *op;
+    int want;      /* the model's result, or FZ_LIMIT */
+    uint64_t size; /* the op's memory before the op, in pages */
+    uint64_t pages, old; /* grow: pages asked; the old size returned */
+    uint64_t off;        /* read, write */
+    size_t len;
+} fz_step;
+
+/** want for a grow past what a design addresses: MM_EOVERFLOW, MM_EFULL or
+ *  MM_EGROW, with nothing changed. */
+#define FZ_LIMIT (-1)
+
+/** Resolves op against the group's model and applies it there. */
+fz_step fz_group_step(fz_group *g, const fz_op *op);
+
 /* ---- lanes ------------------------------------------------------------- */
 
 typedef struct fz_lane {
     const mm_design_info *d;
     size_t design_index;
-    uint32_t bucket_pages;
+    fz_group *g;
     mm_memory *mem;
     mm *m;
-    mm_model md;
     const char *context; /* what the run is, for reports ("fuzz_diff") */
-    /* Adopted from a corrupted image: the unused pages of a memory's last
-     * bucket may hold bytes (a size lowered by the corruption leaves them),
-     * so a grow into them takes what they hold. */
-    bool dirty_tails;
     uint64_t op_no;
 } fz_lane;
 
-/** Formats a fresh RAM memory with the lane's design. */
-void fz_lane_format(fz_lane *l, size_t design_index, uint32_t bucket_pages,
-                    const char *context);
-/** Takes over an open manager (from fuzz_open): the model is seeded with
- *  every size and byte it reads, then checked with the lane's invariants. */
-void fz_lane_adopt(fz_lane *l, size_t design_index, mm_memory *mem, mm *m,
+/** Formats a fresh RAM memory with the lane's design and the group's
+ *  bucket size. */
+void fz_lane_format(fz_lane *l, size_t design_index, fz_group *g, const char *context);
+/** Takes over an open manager (from fuzz_open) as the one lane of group g,
+ *  whose model is seeded with every size and byte the manager reads; then
+ *  checks the lane's invariants. */
+void fz_lane_adopt(fz_lane *l, size_t design_index, fz_group *g, mm_memory *mem, mm *m,
                    const char *context);
-/** Applies one op to the lane and checks it; aborts on any divergence. */
-void fz_lane_apply(fz_lane *l, const fz_op *op);
+/** Applies a step (already applied to the lane's group) to the lane and
+ *  checks it; aborts on any divergence. */
+void fz_lane_apply(fz_lane *l, const fz_step *st);
 /** Full comparison (every byte) and mm_check; aborts on a difference. */
 void fz_lane_verify(fz_lane *l);
 void fz_lane_close(fz_lane *l);
@@ -150,7 +183,10 @@ typedef struct fz_counts {
 
 extern fz_counts fz_totals;
 
-/** Prints fz_totals at exit (and appends them to $MMFREE_FUZZ_STATS). */
+/** Prints fz_totals at exit; with $MMFREE_FUZZ_STATS set, also writes
+ *  them to that file at exit and from fz_report_progress. */
 void fz_report_at_exit(const char *target);
+/** Rewrites the $MMFREE_FUZZ_STATS file when a minute has passed. */
+void fz_report_progress(void);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * The lane engine of fuzz.h: decoding ops, applying them to a manager and
- * its model, and every check made after an op.
+ * The engine of fuzz.h: decoding ops, resolving them against a group's
+ * model, applying them to each lane's manager, and every check made after
+ * an op.
  */
 #define _GNU_SOURCE
 #include "fuzz.h"
@@ -12,13 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE MM_PAGE_SIZE
 
 fz_counts fz_totals;
 
-static uint8_t buf_a[FZ_MAX_SPAN], buf_b[FZ_MAX_SPAN];
+/* data: what a step writes or the model read; got: what a lane read. */
+static uint8_t data[FZ_MAX_SPAN], got[FZ_MAX_SPAN];
 static uint8_t page_a[PAGE], page_b[PAGE];
 static const uint8_t zero_page[PAGE];
 
@@ -33,21 +36,22 @@ void fz_fail(const fz_lane *l, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n*** mmfree fuzz divergence [%s, design %s, %u pages/bucket, op #%llu: %s]\n"
-            "*** %s\n*** last library error detail (may be older than the op): %s\n", l->context, l->d ? l->d->name : "?",
-            l->bucket_pages, (unsigned long long)l->op_no,
+            "*** %s\n*** last library error detail (may be older than the op): %s\n",
+            l->context, l->d ? l->d->name : "?", l->g ? l->g->bucket_pages : 0,
+            (unsigned long long)l->op_no,
             current_op ? fz_op_name(current_op) : "open", msg, mm_error_detail());
     abort();
 }
 
-static void expect_err(const fz_lane *l, int got, int want, const char *what) {
-    if (got != want)
-        fz_fail(l, "%s returned %s, expected %s", what, mm_strerror(got), mm_strerror(want));
+static void expect_err(const fz_lane *l, int err, int want, const char *what) {
+    if (err != want)
+        fz_fail(l, "%s returned %s, expected %s", what, mm_strerror(err), mm_strerror(want));
 }
 
 /* ---- decoding ------------------------------------------------------------- */
 
 uint32_t fz_bucket_pages(uint8_t selector) {
-    static const uint32_t sizes[8] = {1, 1, 2, 3, 4, 5, 8, 16};
+    static const uint32_t sizes[8] = {1, 1, 2, 2, 3, 4, 5, 8};
     return sizes[selector % 8];
 }
 
@@ -125,19 +129,28 @@ const char *fz_op_name(const fz_op *op) {
     return s;
 }
 
-/* ---- resolving an op against a lane's model -------------------------------- */
+/* ---- groups: resolving an op against the model ---------------------------- */
 
-static uint64_t model_size(const fz_lane *l, unsigned id) {
-    return id < MM_MAX_MEMORIES ? l->md.size[id] : 0;
+void fz_group_init(fz_group *g, uint32_t bucket_pages, bool can_free) {
+    *g = (fz_group){.bucket_pages = bucket_pages, .can_free = can_free};
+    model_init(&g->md);
+}
+
+void fz_group_destroy(fz_group *g) {
+    model_destroy(&g->md);
+}
+
+static uint64_t model_size(const fz_group *g, unsigned id) {
+    return id < MM_MAX_MEMORIES ? g->md.size[id] : 0;
 }
 
 static uint64_t buckets_for(uint64_t pages, uint32_t bucket_pages) {
     return pages / bucket_pages + (pages % bucket_pages != 0);
 }
 
-static uint64_t model_buckets(const fz_lane *l) {
+static uint64_t model_buckets(const fz_group *g) {
     uint64_t n = 0;
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) n += buckets_for(l->md.size[i], l->bucket_pages);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) n += buckets_for(g->md.size[i], g->bucket_pages);
     return n;
 }
 
@@ -148,25 +161,15 @@ static uint64_t bucket_cap(uint32_t bucket_pages) {
     return cap < FZ_MAX_BUCKETS ? cap : FZ_MAX_BUCKETS;
 }
 
-typedef enum grow_class { GROW_PLAIN, GROW_TOO_MANY_BUCKETS, GROW_OVERFLOW } grow_class;
-
-/* The pages a grow op asks for, clamped so the model stays in bounds. */
-static uint64_t grow_pages(const fz_lane *l, const fz_op *op, grow_class *cls) {
-    uint32_t b = l->bucket_pages;
-    uint64_t size = model_size(l, op->id), pages;
+/* The pages a grow op asks for, clamped so the model stays in bounds;
+ * *limit for the amounts past what any design addresses. */
+static uint64_t grow_pages(const fz_group *g, const fz_op *op, bool *limit) {
+    uint32_t b = g->bucket_pages;
+    uint64_t size = model_size(g, op->id), pages;
     uint8_t a = op->arg;
-    *cls = GROW_PLAIN;
-    if (a == 0xFF) {
-        *cls = GROW_OVERFLOW;
-        return MM_MAX_PAGES - size + 1;
-    }
-    if (a == 0xFE) {
-        /* More buckets than the design addresses, but no byte overflow. */
-        *cls = GROW_TOO_MANY_BUCKETS;
-        uint64_t maxb = l->d->max_buckets;
-        if (maxb < (MM_MAX_PAGES - size) / b - 1) return (maxb + 1) * b;
-        return MM_MAX_PAGES - size;
-    }
+    *limit = a == 0xFE && op->id < MM_MAX_MEMORIES;
+    if (a == 0xFF) return MM_MAX_PAGES - size + 1; /* past 2^64 bytes */
+    if (a == 0xFE) return MM_MAX_PAGES - size;     /* refined per design by limit_pages */
     if (a < 0x80) {
         pages = a & 3u;
     } else if (a < 0xC0) {
@@ -178,12 +181,19 @@ static uint64_t grow_pages(const fz_lane *l, const fz_op *op, grow_class *cls) {
         pages = p > 0 ? (uint64_t)p : 0;
     }
     if (op->id >= MM_MAX_MEMORIES) return pages;
-    uint64_t total = model_total_pages(&l->md);
+    uint64_t total = model_total_pages(&g->md);
     if (total >= FZ_MAX_PAGES) return 0;
     if (pages > FZ_MAX_PAGES - total) pages = FZ_MAX_PAGES - total;
-    uint64_t others = model_buckets(l) - buckets_for(size, b), cap = bucket_cap(b);
+    uint64_t others = model_buckets(g) - buckets_for(size, b), cap = bucket_cap(b);
     while (pages && others + buckets_for(size + pages, b) > cap) pages--;
     return pages;
+}
+
+/* One bucket more than the design addresses, when that many pages have no
+ * byte overflow; else the most pages a memory can have. */
+static uint64_t limit_pages(const fz_lane *l, uint64_t size) {
+    uint64_t maxb = l->d->max_buckets, b = l->g->bucket_pages;
+    return maxb < (MM_MAX_PAGES - size) / b - 1 ? (maxb + 1) * b : MM_MAX_PAGES - size;
 }
 
 static size_t span_len(uint8_t v) {
@@ -194,15 +204,15 @@ static size_t span_len(uint8_t v) {
 }
 
 /* Inside the memory, astride a bucket edge, astride the end, or far out. */
-static uint64_t span_off(const fz_lane *l, const fz_op *op, size_t len) {
-    uint64_t size = model_size(l, op->id) * PAGE;
+static uint64_t span_off(const fz_group *g, const fz_op *op, size_t len) {
+    uint64_t size = model_size(g, op->id) * PAGE;
     uint64_t x = op->off & 0x3FFFu;
     int64_t delta = (int64_t)(x & 63) - 32;
     switch (op->off >> 14) {
     case 0:
         return size >= len ? ((size - len + 1) * x) >> 14 : 0;
     case 1: {
-        uint64_t bb = (uint64_t)l->bucket_pages * PAGE;
+        uint64_t bb = (uint64_t)g->bucket_pages * PAGE;
         uint64_t edge = ((x >> 6) % (size / bb + 1)) * bb;
         return delta < 0 && (uint64_t)-delta > edge ? 0 : edge + (uint64_t)delta;
     }
@@ -222,6 +232,44 @@ static void fill(uint8_t *p, size_t len, uint8_t seed) {
         size_t n = len - i < 8 ? len - i : 8;
         memcpy(p + i, &v, n);
     }
+}
+
+fz_step fz_group_step(fz_group *g, const fz_op *op) {
+    fz_step st = {.op = op, .size = model_size(g, op->id)};
+    bool limit;
+    switch (op->kind) {
+    case FZ_GROW:
+        st.pages = grow_pages(g, op, &limit);
+        st.want = limit ? FZ_LIMIT : model_grow(&g->md, op->id, st.pages, &st.old);
+        break;
+    case FZ_FREE:
+        if (g->can_free)
+            st.want = model_free(&g->md, op->id);
+        else
+            st.want = op->id < MM_MAX_MEMORIES ? MM_ENOTSUP : MM_EINVAL;
+        break;
+    case FZ_WRITE:
+    case FZ_READ:
+        st.len = span_len(op->len);
+        st.off = span_off(g, op, st.len);
+        if (op->kind == FZ_WRITE) {
+            fill(data, st.len, op->seed);
+            st.want = model_write(&g->md, op->id, st.off, data, st.len);
+        } else {
+            st.want = model_read(&g->md, op->id, st.off, data, st.len);
+        }
+        break;
+    case FZ_FORMAT:
+        g->bucket_pages = fz_bucket_pages(op->arg);
+        model_destroy(&g->md);
+        model_init(&g->md);
+        break;
+    case FZ_REOPEN:
+    case FZ_ALIEN:
+    case FZ_NKINDS:
+        break;
+    }
+    return st;
 }
 
 /* ---- linear-memory images ------------------------------------------------- */
@@ -352,11 +400,11 @@ static void check_state(fz_lane *l) {
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         uint64_t size = ~0ull;
         int err = mm_size(l->m, i, &size);
-        if (err || size != l->md.size[i])
+        if (err || size != l->g->md.size[i])
             fz_fail(l, "memory %u: size %llu (%s), the model says %llu", i,
                     (unsigned long long)size, mm_strerror(err),
-                    (unsigned long long)l->md.size[i]);
-        in_use += buckets_for(size, l->bucket_pages);
+                    (unsigned long long)l->g->md.size[i]);
+        in_use += buckets_for(size, l->g->bucket_pages);
         memories += size != 0;
     }
     mm_stats st = stats_of(l);
@@ -374,7 +422,7 @@ static void check_state(fz_lane *l) {
 
 void fz_lane_verify(fz_lane *l) {
     check_state(l);
-    const char *diff = model_compare(&l->md, l->m);
+    const char *diff = model_compare(&l->g->md, l->m);
     if (diff) fz_fail(l, "%s", diff);
 }
 
@@ -438,17 +486,17 @@ static uint64_t v1_reusable(const fz_lane *l, unsigned id, bool *is_v1) {
 
 /* ---- ops ------------------------------------------------------------------ */
 
-static void lane_grow(fz_lane *l, const fz_op *op) {
-    grow_class cls;
-    unsigned id = op->id;
-    uint64_t pages = grow_pages(l, op, &cls), size = model_size(l, id);
+static void lane_grow(fz_lane *l, const fz_step *st) {
+    unsigned id = st->op->id;
+    uint64_t size = st->size;
+    uint64_t pages = st->want == FZ_LIMIT ? limit_pages(l, size) : st->pages;
+    uint32_t b = l->g->bucket_pages;
     bool is_v1 = false;
     uint64_t reusable = id < MM_MAX_MEMORIES ? v1_reusable(l, id, &is_v1) : 0;
     mm_stats before = stats_of(l);
-    uint64_t old = ~0ull, mold = ~0ull;
+    uint64_t old = ~0ull;
     int err = mm_grow(l->m, id, pages, &old);
-    if (cls == GROW_TOO_MANY_BUCKETS && id < MM_MAX_MEMORIES) {
-        /* Past what the design addresses: a limit error, nothing changed. */
+    if (st->want == FZ_LIMIT) {
         if (err != MM_EOVERFLOW && err != MM_EFULL && err != MM_EGROW)
             fz_fail(l, "a grow by %llu pages (more than %llu buckets) returned %s",
                     (unsigned long long)pages, (unsigned long long)l->d->max_buckets,
@@ -456,33 +504,33 @@ static void lane_grow(fz_lane *l, const fz_op *op) {
         check_unchanged(l, &before, "a refused grow");
         return;
     }
-    expect_err(l, err, model_grow(&l->md, id, pages, &mold), "grow");
+    expect_err(l, err, st->want, "grow");
     if (err) {
         check_unchanged(l, &before, "a refused grow");
         return;
     }
-    if (old != mold)
+    if (old != st->old)
         fz_fail(l, "grow returned old size %llu, the model %llu", (unsigned long long)old,
-                (unsigned long long)mold);
+                (unsigned long long)st->old);
     /* The new pages read as zero. Every page when a bucket was reused
      * (freed bytes must not show through), else the first and the last
      * (a fresh bucket is zero unless it was mapped wrongly, which later
      * reads catch too). */
     mm_stats now = stats_of(l);
     bool reused = now.buckets_free < before.buckets_free;
-    uint64_t tail_end = buckets_for(size, l->bucket_pages) * l->bucket_pages;
+    uint64_t tail_end = buckets_for(size, b) * b;
     for (uint64_t p = size; p < size + pages; p++) {
-        bool tail = p < tail_end && l->dirty_tails;
+        bool tail = p < tail_end && l->g->dirty_tails;
         if (!reused && !tail && p != size && p != size + pages - 1) continue;
         err = mm_read(l->m, id, p * PAGE, page_a, PAGE);
         if (err) fz_fail(l, "reading new page %llu: %s", (unsigned long long)p, mm_strerror(err));
         if (tail)
-            memcpy(l->md.bytes[id] + p * PAGE, page_a, PAGE);
+            model_write(&l->g->md, id, p * PAGE, page_a, PAGE);
         else if (memcmp(page_a, zero_page, PAGE) != 0)
             fz_fail(l, "new page %llu of memory %u does not read as zero", (unsigned long long)p,
                     id);
     }
-    uint64_t nnew = buckets_for(size + pages, l->bucket_pages) - buckets_for(size, l->bucket_pages);
+    uint64_t nnew = buckets_for(size + pages, b) - buckets_for(size, b);
     if (!nnew && (now.buckets_allocated != before.buckets_allocated ||
                   now.linear_pages != before.linear_pages))
         fz_fail(l, "a grow inside the last bucket changed the buckets allocated (%llu -> %llu) "
@@ -491,14 +539,14 @@ static void lane_grow(fz_lane *l, const fz_op *op) {
                 (unsigned long long)now.buckets_allocated,
                 (unsigned long long)before.linear_pages, (unsigned long long)now.linear_pages);
     if (is_v1) {
-        uint64_t reused = nnew < reusable ? nnew : reusable;
-        if (now.buckets_allocated - before.buckets_allocated != nnew - reused ||
-            before.buckets_free - now.buckets_free != reused)
+        uint64_t take = nnew < reusable ? nnew : reusable;
+        if (now.buckets_allocated - before.buckets_allocated != nnew - take ||
+            before.buckets_free - now.buckets_free != take)
             fz_fail(l, "V1 reuse rule: %llu new buckets with %llu unallocated above the "
                     "memory's highest must reuse %llu and carve %llu; allocated went %llu -> "
                     "%llu, free %llu -> %llu", (unsigned long long)nnew,
-                    (unsigned long long)reusable, (unsigned long long)reused,
-                    (unsigned long long)(nnew - reused),
+                    (unsigned long long)reusable, (unsigned long long)take,
+                    (unsigned long long)(nnew - take),
                     (unsigned long long)before.buckets_allocated,
                     (unsigned long long)now.buckets_allocated,
                     (unsigned long long)before.buckets_free,
@@ -507,51 +555,44 @@ static void lane_grow(fz_lane *l, const fz_op *op) {
     check_reuse_all(l, &before, "a grow");
 }
 
-static void lane_free(fz_lane *l, const fz_op *op) {
+static void lane_free(fz_lane *l, const fz_step *st) {
     mm_stats before = stats_of(l);
-    int err = mm_free(l->m, op->id);
-    if (!(l->d->flags & MM_DESIGN_CAN_FREE)) {
-        expect_err(l, err, op->id < MM_MAX_MEMORIES ? MM_ENOTSUP : MM_EINVAL, "free");
-        check_unchanged(l, &before, "a refused free");
-        return;
-    }
-    bool empty = model_size(l, op->id) == 0;
-    expect_err(l, err, model_free(&l->md, op->id), "free");
-    if (err || empty) check_unchanged(l, &before, "a free that changes nothing");
+    int err = mm_free(l->m, st->op->id);
+    expect_err(l, err, st->want, "free");
+    if (err || st->size == 0) check_unchanged(l, &before, "a free that changes nothing");
     check_reuse_all(l, &before, "a free");
 }
 
-static void lane_span(fz_lane *l, const fz_op *op) {
-    size_t len = span_len(op->len);
-    uint64_t off = span_off(l, op, len);
-    if (op->kind == FZ_WRITE) {
-        fill(buf_a, len, op->seed);
-        int err = mm_write(l->m, op->id, off, buf_a, len);
-        expect_err(l, err, model_write(&l->md, op->id, off, buf_a, len), "write");
-        return;
-    }
-    int err = mm_read(l->m, op->id, off, buf_a, len);
-    expect_err(l, err, model_read(&l->md, op->id, off, buf_b, len), "read");
-    if (!err && len && memcmp(buf_a, buf_b, len) != 0) {
+static void lane_write(fz_lane *l, const fz_step *st) {
+    int err = mm_write(l->m, st->op->id, st->off, data, st->len);
+    expect_err(l, err, st->want, "write");
+}
+
+static void lane_read(fz_lane *l, const fz_step *st) {
+    int err = mm_read(l->m, st->op->id, st->off, got, st->len);
+    expect_err(l, err, st->want, "read");
+    if (!err && st->len && memcmp(got, data, st->len) != 0) {
         size_t i = 0;
-        while (buf_a[i] == buf_b[i]) i++;
+        while (got[i] == data[i]) i++;
         fz_fail(l, "read of %zu bytes at %llu of memory %u: byte %llu is %02x, the model "
-                "says %02x", len, (unsigned long long)off, op->id,
-                (unsigned long long)(off + i), buf_a[i], buf_b[i]);
+                "says %02x", st->len, (unsigned long long)st->off, st->op->id,
+                (unsigned long long)(st->off + i), got[i], data[i]);
     }
 }
 
 /* Closes the manager and opens a copy of its linear memory: only what was
  * persisted survives. Sometimes a wrong bucket size is asked first, which
  * must be refused with the memory untouched. */
-static void lane_reopen(fz_lane *l, const fz_op *op) {
+static void lane_reopen(fz_lane *l, const fz_step *st) {
+    const fz_op *op = st->op;
+    uint32_t b = l->g->bucket_pages;
     mm_memory *copy = fz_copy_memory(l->mem, op->arg & 1, 0);
     mm_close(l->m);
     l->m = NULL;
     unsigned ask_kind = (op->arg >> 1) & 3;
-    uint32_t ask = ask_kind == 1 ? l->bucket_pages : 0;
+    uint32_t ask = ask_kind & 1 ? b : 0; /* 1, 3: the stored size; 0, 2: none */
     if (ask_kind == 2) {
-        int err = mm_open(copy, l->d->name, l->bucket_pages + 1, 0, &l->m);
+        int err = mm_open(copy, l->d->name, b + 1, 0, &l->m);
         expect_err(l, err, MM_EBUCKET_SIZE, "open with a wrong bucket size");
         uint64_t where;
         if (!fz_same_memory(copy, l->mem, &where))
@@ -564,26 +605,25 @@ static void lane_reopen(fz_lane *l, const fz_op *op) {
     fz_lane_verify(l);
 }
 
-static void lane_format(fz_lane *l, const fz_op *op) {
+/* The group's model is empty already, with the new bucket size. */
+static void lane_format(fz_lane *l, const fz_step *st) {
+    (void)st;
     mm_close(l->m);
     l->m = NULL;
-    l->bucket_pages = fz_bucket_pages(op->arg);
-    int err = mm_open(l->mem, l->d->name, l->bucket_pages, MM_OPEN_FORMAT, &l->m);
+    int err = mm_open(l->mem, l->d->name, l->g->bucket_pages, MM_OPEN_FORMAT, &l->m);
     expect_err(l, err, MM_OK, "open with MM_OPEN_FORMAT");
-    model_destroy(&l->md);
-    model_init(&l->md);
     fz_lane_verify(l);
 }
 
 /* Opens a copy of the lane's memory under another design: the same layout
  * loads, a V1 layout upgrades in a design that reads V1 (and stays
  * upgraded when opened again), anything else is refused untouched. */
-static void lane_alien(fz_lane *l, const fz_op *op) {
-    size_t other = op->seed % mm_design_count();
+static void lane_alien(fz_lane *l, const fz_step *st) {
+    size_t other = st->op->seed % mm_design_count();
     const mm_design_info *d = mm_design_get(other);
     uint8_t mine = layout_version(l->design_index), theirs = layout_version(other);
     bool loads = mine == theirs, upgrades = !loads && mine == 1 && (d->flags & MM_DESIGN_READS_V1);
-    mm_memory *copy = fz_copy_memory(l->mem, op->arg & 1, 0);
+    mm_memory *copy = fz_copy_memory(l->mem, st->op->arg & 1, 0);
     for (int round = 0; round < 1 + upgrades; round++) {
         mm *m = NULL;
         int err = mm_open(copy, d->name, 0, 0, &m);
@@ -599,7 +639,7 @@ static void lane_alien(fz_lane *l, const fz_op *op) {
             fz_fail(l, "opening this memory with %s (%s) returned %s", d->name,
                     upgrades ? (round ? "after the upgrade" : "an upgrade") : "same layout",
                     mm_strerror(err));
-        const char *diff = model_compare(&l->md, m);
+        const char *diff = model_compare(&l->g->md, m);
         if (diff) fz_fail(l, "opened with %s: %s", d->name, diff);
         err = mm_check(m);
         if (err) fz_fail(l, "opened with %s: mm_check: %s", d->name, mm_error_detail());
@@ -609,50 +649,49 @@ static void lane_alien(fz_lane *l, const fz_op *op) {
 }
 
 /* Indexed by fz_kind. */
-static void (*const apply[FZ_NKINDS])(fz_lane *, const fz_op *) = {
-    lane_grow, lane_free, lane_span, lane_span, lane_reopen, lane_format, lane_alien,
+static void (*const apply[FZ_NKINDS])(fz_lane *, const fz_step *) = {
+    lane_grow, lane_free, lane_write, lane_read, lane_reopen, lane_format, lane_alien,
 };
 
-void fz_lane_apply(fz_lane *l, const fz_op *op) {
+void fz_lane_apply(fz_lane *l, const fz_step *st) {
     static int trace = -1;
     if (trace < 0) trace = getenv("MMFREE_FUZZ_TRACE") != NULL;
-    current_op = op;
+    current_op = st->op;
     l->op_no++;
     fz_totals.ops[l->design_index]++;
-    apply[op->kind](l, op);
+    apply[st->op->kind](l, st);
     check_state(l);
     if (trace) {
-        mm_stats st = stats_of(l);
+        mm_stats now = stats_of(l);
+        const uint64_t *size = l->g->md.size;
         fprintf(stderr, "%-10s #%-3llu %-58s sizes %llu %llu %llu %llu %llu %llu, %llu buckets "
                 "(%llu free), %llu pages\n", l->d->name, (unsigned long long)l->op_no,
-                fz_op_name(op), (unsigned long long)l->md.size[0],
-                (unsigned long long)l->md.size[1], (unsigned long long)l->md.size[2],
-                (unsigned long long)l->md.size[3], (unsigned long long)l->md.size[4],
-                (unsigned long long)l->md.size[5], (unsigned long long)st.buckets_allocated,
-                (unsigned long long)st.buckets_free, (unsigned long long)st.linear_pages);
+                fz_op_name(st->op), (unsigned long long)size[0], (unsigned long long)size[1],
+                (unsigned long long)size[2], (unsigned long long)size[3],
+                (unsigned long long)size[4], (unsigned long long)size[5],
+                (unsigned long long)now.buckets_allocated, (unsigned long long)now.buckets_free,
+                (unsigned long long)now.linear_pages);
     }
     current_op = NULL;
 }
 
 /* ---- lanes ---------------------------------------------------------------- */
 
-void fz_lane_format(fz_lane *l, size_t design_index, uint32_t bucket_pages,
-                    const char *context) {
-    *l = (fz_lane){.d = mm_design_get(design_index), .design_index = design_index,
-                   .bucket_pages = bucket_pages, .context = context};
-    model_init(&l->md);
+void fz_lane_format(fz_lane *l, size_t design_index, fz_group *g, const char *context) {
+    *l = (fz_lane){.d = mm_design_get(design_index), .design_index = design_index, .g = g,
+                   .context = context};
     l->mem = new_memory(false, FZ_LINEAR_CAP);
-    int err = mm_open(l->mem, l->d->name, bucket_pages, 0, &l->m);
+    int err = mm_open(l->mem, l->d->name, g->bucket_pages, 0, &l->m);
     expect_err(l, err, MM_OK, "format");
     check_state(l);
 }
 
-void fz_lane_adopt(fz_lane *l, size_t design_index, mm_memory *mem, mm *m,
+void fz_lane_adopt(fz_lane *l, size_t design_index, fz_group *g, mm_memory *mem, mm *m,
                    const char *context) {
-    *l = (fz_lane){.d = mm_design_get(design_index), .design_index = design_index,
-                   .bucket_pages = mm_bucket_pages(m), .mem = mem, .m = m,
-                   .context = context, .dirty_tails = true};
-    model_init(&l->md);
+    *l = (fz_lane){.d = mm_design_get(design_index), .design_index = design_index, .g = g,
+                   .mem = mem, .m = m, .context = context};
+    fz_group_init(g, mm_bucket_pages(m), l->d->flags & MM_DESIGN_CAN_FREE);
+    g->dirty_tails = true;
     /* Whatever a design accepts, its buckets lie inside the linear memory,
      * so no size can pass the linear memory's pages. */
     uint64_t linear = mm_memory_size(mem);
@@ -661,11 +700,12 @@ void fz_lane_adopt(fz_lane *l, size_t design_index, mm_memory *mem, mm *m,
         if (mm_size(m, i, &size) || size > linear)
             fz_fail(l, "memory %u has %llu pages; the linear memory holds %llu", i,
                     (unsigned long long)size, (unsigned long long)linear);
-        model_grow(&l->md, i, size, NULL);
+        model_grow(&g->md, i, size, NULL);
         for (uint64_t p = 0; p < size; p++) {
-            int err = mm_read(m, i, p * PAGE, l->md.bytes[i] + p * PAGE, PAGE);
+            int err = mm_read(m, i, p * PAGE, page_a, PAGE);
             if (err) fz_fail(l, "memory %u page %llu: read: %s", i, (unsigned long long)p,
                              mm_strerror(err));
+            model_write(&g->md, i, p * PAGE, page_a, PAGE);
         }
     }
     check_state(l);
@@ -674,7 +714,6 @@ void fz_lane_adopt(fz_lane *l, size_t design_index, mm_memory *mem, mm *m,
 void fz_lane_close(fz_lane *l) {
     mm_close(l->m);
     mm_memory_close(l->mem);
-    model_destroy(&l->md);
     *l = (fz_lane){0};
 }
 
@@ -682,7 +721,24 @@ void fz_lane_close(fz_lane *l) {
 
 static const char *report_target;
 
+/* One line of counters; to stderr at exit, and to $MMFREE_FUZZ_STATS
+ * (rewritten) at exit and once a minute, so that a long run that ends in
+ * a crash or a kill still leaves its figures. */
+static void write_counters(bool to_stderr);
+
 static void report(void) {
+    write_counters(true);
+}
+
+void fz_report_progress(void) {
+    static time_t last;
+    time_t now = time(NULL);
+    if (now - last < 60) return;
+    last = now;
+    write_counters(false);
+}
+
+static void write_counters(bool to_stderr) {
     char line[2048];
     size_t n = 0;
     uint64_t all = 0;
@@ -706,9 +762,9 @@ static void report(void) {
             }
     }
 #undef ADD
-    fprintf(stderr, "%s\n", line);
+    if (to_stderr) fprintf(stderr, "%s\n", line);
     const char *path = getenv("MMFREE_FUZZ_STATS");
-    FILE *f = path ? fopen(path, "a") : NULL;
+    FILE *f = path ? fopen(path, "w") : NULL;
     if (f) {
         fprintf(f, "%s\n", line);
         fclose(f);

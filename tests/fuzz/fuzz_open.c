@@ -216,6 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (unsigned k = 0; k < nmut; k++) mutate(&in, bytes, &len, img);
 
     fz_totals.execs++;
+    fz_report_progress();
     fz_totals.images++;
     mm_memory *mem = fz_memory_from_bytes(bytes, len, 0);
     mm *m = NULL;
@@ -223,6 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char context[96];
     snprintf(context, sizeof context, "fuzz_open, %s image of %u pages/bucket, %u mutations",
              mm_design_get(img->design_index)->name, img->bucket_pages, nmut);
+    fz_group group;
     fz_lane lane = {.d = mm_design_get(opener), .design_index = opener, .context = context};
     if (getenv("MMFREE_FUZZ_TRACE"))
         fprintf(stderr, "%s, opened by %s asking %u pages/bucket: %s\n", context, name, ask,
@@ -242,13 +244,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     fz_totals.opened++;
-    fz_lane_adopt(&lane, opener, mem, m, context);
+    fz_lane_adopt(&lane, opener, &group, mem, m, context);
     for (int k = 0; k < MAX_OPS && fz_more(&in); k++) {
         fz_op op = fz_decode(&in);
-        fz_lane_apply(&lane, &op);
+        fz_step st = fz_group_step(&group, &op);
+        fz_lane_apply(&lane, &st);
     }
     fz_op reopen = {.kind = FZ_REOPEN};
-    fz_lane_apply(&lane, &reopen);
+    fz_step st = fz_group_step(&group, &reopen);
+    fz_lane_apply(&lane, &st);
     fz_lane_close(&lane);
+    fz_group_destroy(&group);
     return 0;
 }

@@ -129,8 +129,8 @@ def open_seed(image, opener, ask, mutations, ops=b""):
     return bytes([image, opener, ask, len(mutations)]) + b"".join(mutations) + ops
 
 
-OPS = (grow_pages(0, 1) + write(0, END, 32, 0x1F, 1) + free(3) + grow_pages(5, 2) + read(0, END, 32, 0x40)
-       + reopen())
+OPS = (grow_pages(0, 1) + write(0, END, 32, 0x1F, 1) + free(3) + grow_pages(5, 2)
+       + read(0, END, 32, 0x40) + reopen())
 OPEN = {}
 for image in range(12):
     OPEN[f"clean-{image}"] = open_seed(image, OWN, 0, [], OPS)
@@ -150,8 +150,8 @@ OPEN.update({
     "owner-copy": open_seed(0, ANY + 2, 1, [mutation(COPY, HEADER, 2080, 0, b"\x20\x08")]),
     "header-fill": open_seed(9, OWN, 0, [mutation(FILL, HEADER, 3000, 63)]),
     "raw-u32": open_seed(10, OWN, 0, [mutation(SET32, FIXED, 12, 0x01, b"\x07\x00\x00\x00")]),
-    "many": open_seed(11, ANY + 3, 0, [mutation(XOR, HEADER, 2090 + i * 7, 1 + i) for i in range(8)],
-                      OPS),
+    "many": open_seed(11, ANY + 3, 0,
+                      [mutation(XOR, HEADER, 2090 + i * 7, 1 + i) for i in range(8)], OPS),
 })
 
 
