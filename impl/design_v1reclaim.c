@@ -57,15 +57,17 @@ static inline void bit_clear(reclaim *r, uint32_t b) {
 }
 
 /* The lowest free bucket at or above from, or MM_V1_MAX_BUCKETS when none. */
-static uint32_t lowest_free_from(const reclaim *r, uint32_t from) {
-    if (from >= MM_V1_MAX_BUCKETS) return MM_V1_MAX_BUCKETS;
-    uint32_t w = from / 64;
+/* The lowest free bucket in [from, end), or end when there is none. */
+static uint32_t lowest_free_from(const reclaim *r, uint32_t from, uint32_t end) {
+    if (from >= end) return end;
+    uint32_t w = from / 64, last = (end - 1) / 64;
     uint64_t word = r->free_bits[w] & (~0ull << (from % 64));
     while (!word) {
-        if (++w == RECLAIM_WORDS) return MM_V1_MAX_BUCKETS;
+        if (++w > last) return end;
         word = r->free_bits[w];
     }
-    return w * 64 + mm_ctz64(word);
+    uint32_t b = w * 64 + mm_ctz64(word);
+    return b < end ? b : end;
 }
 
 /* Every carved bucket that no table holds is free. */
@@ -99,9 +101,10 @@ static int reclaim_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     uint32_t last = mm__table_last(t);
     uint32_t from = last == UINT32_MAX ? 0 : last + 1;
     uint64_t reused = 0;
-    for (; reused < nnew; reused++) {
-        uint32_t b = lowest_free_from(r, from);
-        if (b >= m->nbuckets) break;
+    uint32_t end = (uint32_t)m->nbuckets;
+    for (; reused < nnew && reused < m->nfree; reused++) {
+        uint32_t b = lowest_free_from(r, from, end);
+        if (b == end) break;
         mm__table_push(t, b);
         from = b + 1;
     }
@@ -144,7 +147,7 @@ static int reclaim_check(mm *m) {
     const reclaim *r = m->ds;
     uint64_t bits = 0;
     for (uint32_t w = 0; w < RECLAIM_WORDS; w++) bits += mm_popcount64(r->free_bits[w]);
-    uint32_t past = lowest_free_from(r, (uint32_t)m->nbuckets);
+    uint32_t past = lowest_free_from(r, (uint32_t)m->nbuckets, MM_V1_MAX_BUCKETS);
     if (past < MM_V1_MAX_BUCKETS)
         return mm__fail(MM_ECHECK, "v1reclaim: bucket %u is marked free, but only %llu are "
                         "carved", past, (unsigned long long)m->nbuckets);
