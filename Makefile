@@ -45,9 +45,9 @@ $(A)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(A)/libmmfree.a
 # ---- tests ----------------------------------------------------------------
 # One Criterion binary, built twice: plainly and under ASan + UBSan.
 TEST_LIBS := -lcriterion
-$(B)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(WL_SRC) $(B)/libmmfree.a | $(B)/tests
+$(B)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(B)/libmmfree.a | $(B)/tests
 	$(CC) $(CFLAGS) -Ibench -Itests $(TEST_SRC) $(WL_SRC) $(B)/libmmfree.a $(TEST_LIBS) -o $@
-$(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(WL_SRC) $(A)/libmmfree.a | $(A)/tests
+$(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(A)/libmmfree.a | $(A)/tests
 	$(CC) $(CFLAGS) $(SANITIZE) -Ibench -Itests $(TEST_SRC) $(WL_SRC) $(A)/libmmfree.a $(TEST_LIBS) -o $@
 
 TEST_BINS := $(B)/tests/mmtest $(A)/tests/mmtest $(B)/mmrun $(A)/mmrun
@@ -202,4 +202,4 @@ deps:
 	@scripts/deps
 
 clean:
-	rm -rf build
+	rm -rf build $(B) $(A)

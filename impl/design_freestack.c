@@ -69,10 +69,11 @@
  * the stack, and chunks taken (stack first, then new buckets) until the
  * capacity covers the count. Then: (1) grow the linear memory if chunks
  * were carved; a refusal leaves the V1 memory untouched; (2) write version
- * byte 132; (3) rewrite page 0 past the sizes and the chunks' entries;
- * (4) write version byte 4. A crash before (2) leaves valid V1; after (2),
- * version 132, which open refuses as an interrupted upgrade
- * (MM_EINTERRUPTED). Sizes and data buckets are never written.
+ * byte 132; (3) rewrite page 0 (bytes 4..39 and what follows the sizes)
+ * and the chunks' entries; (4) write version byte 4. A crash before (2)
+ * leaves valid V1; after (2), version 132, which open refuses as an
+ * interrupted upgrade (MM_EINTERRUPTED). Sizes and the buckets of V1's
+ * memories are never written; chunks may take V1's unallocated buckets.
  */
 #include "mm_internal.h"
 

@@ -40,15 +40,17 @@
  *     bucket, or first[i] when it was empty; nothing when the new bucket is
  *     the next adjacent fresh one), the k-1 links between the new buckets
  *     (nothing for adjacent fresh ones), count when it changes (<= 2 bytes)
- *     and the size (<= 4 bytes: sizes stay below 2^31 pages). A grow into
- *     fresh buckets thus writes at most 3 + 2 + 4 bytes in 3 writes, under
- *     V1's k + 2 + 8; one that adds no bucket writes <= 4 bytes of size.
- *     A grow into freed buckets writes each link that changes (<= 3 bytes):
- *     one bucket costs <= 3 + 4, under V1's 11, but k >= 3 scattered ones
+ *     and the size (its low byte when only that changes, as in most grows,
+ *     else the whole 8 bytes). A grow into fresh buckets thus writes 1 + 1
+ *     + 3 bytes at most in the common case and 3 + 2 + 8 when carries cross
+ *     a byte, against V1's k + 2 + 8; one that adds no bucket writes 1 or 8
+ *     bytes of size. A grow into freed buckets writes each link that
+ *     changes (<= 3 bytes): one bucket costs <= 3 + 8, under V1's 11, but
+ *     k >= 3 scattered ones
  *     can cost more than V1's k + 10 (which V1, unable to reuse, never
  *     faces). Measured (tests/test_link15.c logs them): 2.0 bytes per
  *     one-page grow of one memory, 3.9 round-robin, 1.0 inside a bucket.
- *   free: the size only (one write of <= 4 bytes, whatever the number of
+ *   free: the size only (one write of 1 or 8 bytes, whatever the number of
  *     buckets): the chain is unreachable once the size is 0, and a later
  *     grow overwrites first[i]. Stale links of freed buckets stay; a grow
  *     that reuses a bucket rewrites its link only if it changes.
@@ -59,8 +61,8 @@
  * write is the commit. Before it lands the old chain length hides every new
  * link, and a larger count only carves free buckets: reopening gives the
  * state before the grow. A free is the one size write. Sizes are 8-byte
- * aligned and the changed bytes lie in one aligned word, so storage that
- * writes an aligned word atomically makes each grow and free atomic. (The
+ * aligned fields written whole or by their low byte, so storage that writes
+ * an aligned word atomically makes each grow and free atomic. (The
  * manager zeroes a memory's buckets before free's size write: a crash in
  * between leaves the memory whole in the header, with zeroed bytes.)
  *
@@ -248,12 +250,12 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
     uint64_t owned = 0;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         m->sizes[i] = mm_get_u64(hdr + MM_V1_OFF_SIZES + 8 * i);
-        owned += mm__buckets_for(m, m->sizes[i]);
-        if (owned > count)
-            return mm__fail(MM_ECORRUPT, "link15 header: memories 0..%u need %llu buckets "
-                            "(memory %u has %llu pages), more than the %u carved", i,
-                            (unsigned long long)owned, i, (unsigned long long)m->sizes[i],
-                            count);
+        uint64_t len = mm__buckets_for(m, m->sizes[i]);
+        if (len > count - owned) /* not owned + len > count: that could wrap */
+            return mm__fail(MM_ECORRUPT, "link15 header: memory %u has %llu pages, which need "
+                            "%llu buckets; memories 0..%u need more than the %u carved", i,
+                            (unsigned long long)m->sizes[i], (unsigned long long)len, i, count);
+        owned += len;
     }
     mark_carved_free(h, count);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {

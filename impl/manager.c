@@ -42,6 +42,8 @@ int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
     return MM_OK;
 }
 
+/* Only this manager grows its memory (mm_open marks it managed), so the
+ * RAM bytes it caches move only here. */
 static void set_fast_base(mm *m) {
     uint8_t *base = m->mem->base;
     m->fast_base = base && m->bucket_shift ? base + m->data_page * MM_PAGE_SIZE : NULL;
@@ -50,13 +52,27 @@ static void set_fast_base(mm *m) {
 }
 
 mm_noinline static int grow_linear(mm *m, uint64_t pages) {
-    int err = mm_memory_grow(m->mem, pages - m->mem->pages, NULL);
-    set_fast_base(m);
+    int err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
+    if (mm_likely(m->mem->base == m->ram && m->ram))
+        m->ram_bytes = m->mem->pages * MM_PAGE_SIZE; /* grown in place */
+    else
+        set_fast_base(m);
     return err;
 }
 
+mm_noinline static int prepare_pages(mm *m, uint64_t pages) {
+    if (pages > m->suspect_lo) {
+        uint64_t hi = pages < m->suspect_hi ? pages : m->suspect_hi;
+        int err = mm_memory_discard(m->mem, m->suspect_lo, hi - m->suspect_lo);
+        if (err) return err;
+        m->suspect_lo = hi < m->suspect_hi ? hi : UINT64_MAX;
+    }
+    return pages > m->mem->pages ? grow_linear(m, pages) : MM_OK;
+}
+
 int mm__ensure_pages(mm *m, uint64_t pages) {
-    return mm_likely(pages <= m->mem->pages) ? MM_OK : grow_linear(m, pages);
+    if (mm_likely(pages <= m->mem->pages && pages <= m->suspect_lo)) return MM_OK;
+    return prepare_pages(m, pages);
 }
 
 int mm__table_grow(mm_table *t, uint64_t n) {
@@ -142,7 +158,9 @@ static void destroy(mm *m) {
 }
 
 void mm_close(mm *m) {
-    if (m) destroy(m);
+    if (!m) return;
+    m->mem->managed = false;
+    destroy(m);
 }
 
 static int check_bucket_size(uint32_t asked, uint32_t stored) {
@@ -195,8 +213,15 @@ static int open_existing(mm *m, uint32_t bucket_pages) {
         return mm__fail(MM_EWRONG_DESIGN, "the memory holds a %s layout (version %u), not %s",
                         other->info.name, version, ops->info.name);
     }
+    if (!err) err = mm__check_tables(m, MM_ECORRUPT);
     if (err) return err;
-    return mm__check_tables(m, MM_ECORRUPT);
+    /* A crash in a grow may have written pages it never carved. */
+    uint64_t end = mm__bucket_page(m, m->nbuckets);
+    if (end < m->mem->pages) {
+        m->suspect_lo = end;
+        m->suspect_hi = m->mem->pages;
+    }
+    return MM_OK;
 }
 
 int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned flags,
@@ -208,11 +233,14 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     if (flags & ~MM_OPEN_FORMAT) return mm__fail(MM_EINVAL, "unknown flags 0x%x", flags);
     const struct mm_ops *ops = mm__registry_find(design);
     if (!ops) return mm__fail(MM_EDESIGN_UNKNOWN, "no design is named \"%s\"", design);
+    if (mem->managed)
+        return mm__fail(MM_EINVAL, "a manager is already open over this memory");
 
     mm *m = calloc(1, sizeof *m);
     if (!m) return mm__fail(MM_ENOMEM, "cannot allocate a manager");
     m->mem = mem;
     m->ops = ops;
+    m->suspect_lo = UINT64_MAX;
     int err;
     if (mem->pages == 0 || (flags & MM_OPEN_FORMAT)) {
         /* Old buckets must read as zero once a new layout hands them out. */
@@ -235,6 +263,7 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     m->test_slow_grow = strcmp(ops->info.name, MM_TEST_SLOW_GROW) == 0;
 #endif
     set_fast_base(m);
+    mem->managed = true;
     /* Counters describe this handle's own writes, not the format's. */
     m->hbytes_written = m->hwrites = 0;
     *out = m;
@@ -342,8 +371,11 @@ static inline uint8_t *fast_span(const mm *m, unsigned id, uint64_t off, size_t 
     if (mm_unlikely(id >= MM_MAX_MEMORIES || !m->fast_base)) return NULL;
     uint64_t end = m->sizes[id] * MM_PAGE_SIZE;
     uint64_t in = off & (m->bucket_bytes - 1);
-    /* off < end also keeps an empty span at the very end out of the table. */
-    if (mm_unlikely(off >= end || len > end - off || len > m->bucket_bytes - in)) return NULL;
+    /* off < end, so end - off >= 1, and len - 1 < end - off holds exactly
+     * for len in 1..end-off: empty spans (whose buf may be NULL) and spans
+     * at the very end take the general path. */
+    if (mm_unlikely(off >= end || len - 1 >= end - off || len > m->bucket_bytes - in))
+        return NULL;
     uint64_t bucket = m->tables[id].ids[off >> m->bucket_shift];
     return m->fast_base + (bucket << m->bucket_shift) + in;
 }
@@ -400,18 +432,16 @@ int mm_free(mm *m, unsigned id) {
         return mm__fail(MM_ENOTSUP, "design %s cannot free memory", m->ops->info.name);
     if (m->sizes[id] == 0) return MM_OK;
     if (m->broken) return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
-    /* The header first: a free that fails keeps the memory's bytes. Then
-     * the buckets are zeroed, so that whoever reuses them reads zeros as
-     * from fresh pages. If zeroing fails, the header already calls them
-     * free but they may hold old bytes: the handle refuses further changes.
-     * (A crash between the two leaves the same: old bytes in free buckets.) */
-    err = m->ops->free(m, id);
-    if (err) return err;
+    /* The buckets are zeroed before the header calls them free, so no
+     * state, not even one a crash leaves, hands old bytes to a later grow.
+     * The price: a free whose header write then fails (or a crash between
+     * the two) leaves the memory at its size with its bytes zeroed. */
     err = discard_buckets(m, &m->tables[id]);
+    if (!err) err = m->ops->free(m, id);
+    if (err) return err;
     m->tables[id].len = 0;
     m->sizes[id] = 0;
-    if (err) m->broken = true;
-    return err;
+    return MM_OK;
 }
 
 int mm_check(mm *m) {

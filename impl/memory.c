@@ -10,6 +10,12 @@ uint64_t mm_memory_size(const mm_memory *mem) {
 }
 
 int mm_memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages) {
+    if (mem->managed)
+        return mm__fail(MM_EINVAL, "a manager is open over this memory: grow it with mm_grow");
+    return mm__memory_grow(mem, delta, old_pages);
+}
+
+int mm__memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages) {
     uint64_t cur = mem->pages;
     if (mm_likely(delta <= mem->ready_pages && cur <= mem->ready_pages - delta)) {
         mem->pages = cur + delta;
@@ -46,23 +52,21 @@ static mm_noinline int out_of_bounds(const mm_memory *mem, uint64_t off, size_t 
 
 int mm_memory_read(mm_memory *mem, uint64_t off, void *buf, size_t len) {
     if (mm_unlikely(!in_bounds(mem, off, len))) return out_of_bounds(mem, off, len);
+    if (mm_unlikely(len == 0)) return MM_OK; /* buf may be NULL */
     if (mm_likely(mem->base != NULL)) {
         memcpy(buf, mem->base + off, len);
         return MM_OK;
     }
-    /* A RAM memory that never grew has no base and no read function. */
-    if (mm_unlikely(len == 0)) return MM_OK;
     return mem->vt->read(mem, off, buf, len);
 }
 
 int mm_memory_write(mm_memory *mem, uint64_t off, const void *buf, size_t len) {
     if (mm_unlikely(!in_bounds(mem, off, len))) return out_of_bounds(mem, off, len);
+    if (mm_unlikely(len == 0)) return MM_OK; /* buf may be NULL */
     if (mm_likely(mem->base != NULL)) {
         memcpy(mem->base + off, buf, len);
         return MM_OK;
     }
-    /* A RAM memory that never grew has no base and no write function. */
-    if (mm_unlikely(len == 0)) return MM_OK;
     return mem->vt->write(mem, off, buf, len);
 }
 

@@ -30,6 +30,12 @@ struct mm_memory {
     /* Pages the backing holds already (RAM: its reservation, within the
      * cap): a grow up to here only moves `pages`, without the backing. */
     uint64_t ready_pages;
+    /* A manager is open over this memory: it alone may grow it, so that the
+     * bytes of a RAM memory it caches cannot move under it (mm_open). */
+    bool managed;
 };
+
+/** mm_memory_grow without the managed check: the manager's own grows. */
+int mm__memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages);
 
 #endif /* MM_MEMORY_INTERNAL_H */

@@ -154,6 +154,12 @@ struct mm {
     uint64_t nfree;    /* carved and unallocated */
     uint64_t nmeta;    /* carved and holding the design's metadata */
 
+    /* Pages [suspect_lo, suspect_hi) lay past the last carved bucket when
+     * the memory was opened: an interrupted grow may have left bytes there,
+     * so they are discarded before any bucket is carved over them.
+     * suspect_lo is UINT64_MAX when there are none (mm__ensure_pages). */
+    uint64_t suspect_lo, suspect_hi;
+
     uint64_t header_bytes;
     uint64_t hbytes_written, hwrites;
     bool broken;
@@ -241,7 +247,10 @@ static inline int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
     return mm__hwrite_slow(m, off, buf, len);
 }
 
-/** Grows the linear memory to at least pages. */
+/** Makes pages [0, pages) ready to carve buckets in: grows the linear
+ *  memory to at least pages, and zeroes pages that held bytes past the last
+ *  carved bucket when the memory was opened. Designs call it before they
+ *  carve buckets or write into newly carved ones. */
 int mm__ensure_pages(mm *m, uint64_t pages);
 /** The first page of bucket b; for b = nbuckets, the end of the last one. */
 static inline uint64_t mm__bucket_page(const mm *m, uint64_t b) {

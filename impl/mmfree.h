@@ -57,7 +57,7 @@ MM_API int mm_version(int *major, int *minor, int *patch);
 
 typedef enum mm_error {
     MM_OK = 0,
-    MM_EINVAL,        /**< invalid argument: memory id >= 255, NULL pointer, bucket size 0 */
+    MM_EINVAL,        /**< invalid argument: memory id >= 255, NULL pointer, bucket size > 65535 */
     MM_EDESIGN_UNKNOWN, /**< no design is registered under that name */
     MM_EBOUNDS,       /**< read or write past the end of a virtual or linear memory */
     MM_EOVERFLOW,     /**< a size would overflow or pass the design's maximum */
@@ -98,16 +98,18 @@ MM_API const char *mm_error_detail(void);
 typedef struct mm_memory mm_memory;
 
 /** A linear memory in RAM, empty. max_pages caps its growth (0: no cap
- *  beyond what the address space allows). Growing costs O(1): address
- *  space is reserved up front and pages are committed on first touch.
- *  Errors: MM_ENOMEM. */
+ *  beyond what the address space allows). Growing costs O(1) amortized:
+ *  address space is reserved in doubling steps (a remap moves page tables,
+ *  never bytes) and pages are committed on first touch.
+ *  Errors: MM_EINVAL (out is NULL), MM_ENOMEM. */
 MM_API int mm_memory_ram(uint64_t max_pages, mm_memory **out);
 
 /** A linear memory backed by the file at path, created when missing. The
  *  file always holds exactly size * 64 KiB bytes; pages never written take
  *  no disk space. max_pages as for RAM.
- *  Errors: MM_EIO (cannot open, or not a regular file), MM_ESHORT (length
- *  not a whole number of pages; the file is left as it was), MM_ENOMEM. */
+ *  Errors: MM_EINVAL (a NULL argument), MM_EIO (cannot open, or not a
+ *  regular file), MM_ESHORT (length not a whole number of pages; the file
+ *  is left as it was), MM_ENOMEM. */
 MM_API int mm_memory_file(const char *path, uint64_t max_pages, mm_memory **out);
 
 /** Faults to inject into a wrapped memory, for tests. */
@@ -125,7 +127,7 @@ typedef struct mm_fault_counts {
 /** Wraps inner (which stays owned by the caller and must outlive the
  *  wrapper) so that the calls named in plan fail. The wrapper takes inner's
  *  size when it is made: grow inner only through the wrapper from then on.
- *  Errors: MM_ENOMEM. */
+ *  Errors: MM_EINVAL (a NULL argument), MM_ENOMEM. */
 MM_API int mm_memory_faulty(mm_memory *inner, const mm_fault_plan *plan, mm_memory **out);
 /** Changes the plan of a fault-injecting memory; counts restart at 0. */
 MM_API void mm_memory_fault_replan(mm_memory *faulty, const mm_fault_plan *plan);
@@ -136,7 +138,8 @@ MM_API mm_fault_counts mm_memory_fault_counts(const mm_memory *faulty);
 MM_API uint64_t mm_memory_size(const mm_memory *mem);
 /** Grows by delta pages, which read as zero; *old_pages (when not NULL)
  *  gets the size before. Errors: MM_EGROW (cap or storage refused), with
- *  nothing changed. */
+ *  nothing changed; MM_EINVAL while a manager is open over mem (it alone
+ *  grows the memory it manages). */
 MM_API int mm_memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages);
 /** Copies len bytes at byte offset off. Errors: MM_EBOUNDS (off + len past
  *  the size; nothing read), MM_EIO. */
@@ -191,7 +194,9 @@ typedef struct mm mm;
 
 /**
  * Opens a manager of the named design over mem (which the caller keeps
- * owning and must close after the manager).
+ * owning and must close after the manager). At most one manager is open
+ * over a memory at a time, and while it is, only the manager grows it
+ * (mm_memory_grow refuses); reads and writes of the memory stay allowed.
  *
  * An empty linear memory is formatted with bucket_pages per bucket (0 means
  * MM_DEFAULT_BUCKET_PAGES). A linear memory that holds this design's layout
@@ -199,7 +204,8 @@ typedef struct mm mm;
  * the designs flagged MM_DESIGN_READS_V1. Anything else is refused and left
  * untouched, unless flags has MM_OPEN_FORMAT.
  *
- * Errors: MM_EINVAL (bucket_pages > 65535, NULL argument),
+ * Errors: MM_EINVAL (bucket_pages > 65535, unknown flags, a NULL argument,
+ * a manager already open over mem),
  * MM_EDESIGN_UNKNOWN, MM_EMAGIC (no layout), MM_EVERSION, MM_EWRONG_DESIGN,
  * MM_EBUCKET_SIZE (bucket_pages is not 0 and differs from the stored size),
  * MM_ECORRUPT, MM_EINTERRUPTED, MM_EGROW (formatting or an upgrade needed
@@ -244,13 +250,16 @@ MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t le
 /**
  * Frees memory id: its size becomes 0 and its buckets unallocated, to be
  * reused by later grows of any memory. Freeing an empty memory succeeds and
- * changes nothing. The header is written first; then the buckets' pages are
- * discarded (mm_memory_discard), so a grow that reuses them reads zeros and
- * a RAM or file memory gives their storage back.
+ * changes nothing. The buckets' pages are discarded first
+ * (mm_memory_discard), then the header records the free: a grow that reuses
+ * them reads zeros, as from fresh pages, and a RAM or file memory gives
+ * their storage back.
  *
  * Errors: MM_EINVAL, MM_ENOTSUP (the design cannot free; nothing changed),
- * MM_ENOMEM, MM_EBROKEN, MM_EIO (a header write failed, or the discard did
- * after the free was recorded; either way the handle is marked broken).
+ * MM_ENOMEM, MM_EBROKEN, MM_EIO. After MM_EIO from the header write the
+ * handle is broken and the memory may keep its size with its bytes zeroed
+ * (a crash at that point leaves the same): freeing never lets old bytes
+ * reach a later grow.
  */
 MM_API int mm_free(mm *m, unsigned id);
 
