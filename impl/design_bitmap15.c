@@ -25,7 +25,7 @@ static uint32_t b15_take(mm *m, uint32_t from) {
     struct mm_l15 *h = m->ds;
     for (uint32_t b = from; b < m->nbuckets; b++)
         if (mm__l15_is_free(h, b)) {
-            h->free_map[b / 64] &= ~(1ull << (b % 64));
+            mm_bit_clear(h->free_map, b);
             return b;
         }
     return MM_L15_MAX_BUCKETS;
@@ -33,7 +33,7 @@ static uint32_t b15_take(mm *m, uint32_t from) {
 
 static void b15_give(mm *m, uint32_t b) {
     struct mm_l15 *h = m->ds;
-    h->free_map[b / 64] |= 1ull << (b % 64);
+    mm_bit_set(h->free_map, b);
 }
 
 static const struct mm_l15_index b15_index = {

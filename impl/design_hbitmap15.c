@@ -51,18 +51,17 @@ static uint32_t hb_take(mm *m, uint32_t from) {
     uint32_t b = 64 * w + mm_ctz64(*leaf);
     *leaf &= *leaf - 1;
     if (!*leaf) {
-        s->mid[j] &= ~(1ull << (w % 64));
-        if (!s->mid[j]) s->top &= ~(1ull << j);
+        mm_bit_clear(s->mid, w);
+        if (!s->mid[j]) mm_bit_clear(&s->top, j);
     }
     return b;
 }
 
 static void hb_give(mm *m, uint32_t b) {
     hbitmap15 *s = m->ds;
-    unsigned w = b / 64;
-    s->l.free_map[w] |= 1ull << (b % 64);
-    s->mid[w / 64] |= 1ull << (w % 64);
-    s->top |= 1ull << (w / 64);
+    mm_bit_set(s->l.free_map, b);
+    mm_bit_set(s->mid, b / 64);
+    mm_bit_set(&s->top, b / 64 / 64);
 }
 
 /* The summary words the leaf words imply. */

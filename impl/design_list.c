@@ -424,9 +424,9 @@ static int visit(list_image *img, int err, const char *what, uint32_t b) {
     if (b >= img->g.nbuckets)
         return mm__fail(err, "list: %s reaches bucket %u, past the %u carved", what, b,
                         img->g.nbuckets);
-    if (img->seen[b / 64] & (1ull << (b % 64)))
+    if (mm_bit_get(img->seen, b))
         return mm__fail(err, "list: %s reaches bucket %u, which is in a list already", what, b);
-    img->seen[b / 64] |= 1ull << (b % 64);
+    mm_bit_set(img->seen, b);
     return MM_OK;
 }
 

@@ -46,15 +46,6 @@ typedef struct reclaim {
     uint64_t free_bits[RECLAIM_WORDS];
 } reclaim;
 
-static inline bool bit_get(const reclaim *r, uint32_t b) {
-    return (r->free_bits[b / 64] >> (b % 64)) & 1;
-}
-static inline void bit_set(reclaim *r, uint32_t b) {
-    r->free_bits[b / 64] |= 1ull << (b % 64);
-}
-static inline void bit_clear(reclaim *r, uint32_t b) {
-    r->free_bits[b / 64] &= ~(1ull << (b % 64));
-}
 
 /* The lowest free bucket at or above from, or MM_V1_MAX_BUCKETS when none. */
 /* The lowest free bucket in [from, end), or end when there is none. */
@@ -79,9 +70,10 @@ static int rebuild_free_bits(mm *m) {
         m->ds = r;
     }
     memset(r->free_bits, 0, sizeof r->free_bits);
-    for (uint32_t b = 0; b < m->nbuckets; b++) bit_set(r, b);
+    for (uint32_t b = 0; b < m->nbuckets; b++) mm_bit_set(r->free_bits, b);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
-        for (uint32_t k = 0; k < m->tables[i].len; k++) bit_clear(r, m->tables[i].ids[k]);
+        for (uint32_t k = 0; k < m->tables[i].len; k++)
+            mm_bit_clear(r->free_bits, m->tables[i].ids[k]);
     return MM_OK;
 }
 
@@ -119,7 +111,7 @@ static int reclaim_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     for (uint64_t k = 0; k < carved; k++) mm__table_push(t, (uint32_t)(count + k));
     int err = mm__v1_persist_grow(m, id, new_size, nnew, count + carved);
     if (err) return err;
-    for (uint64_t k = 0; k < reused; k++) bit_clear(r, t->ids[t->len - nnew + k]);
+    for (uint64_t k = 0; k < reused; k++) mm_bit_clear(r->free_bits, t->ids[t->len - nnew + k]);
     m->nfree -= reused;
     return MM_OK;
 }
@@ -133,7 +125,7 @@ static int reclaim_free(mm *m, unsigned id) {
         err = mm__hwrite(m, MM_V1_OFF_SIZES + 8u * id, zero, sizeof zero);
     }
     if (err) return err;
-    for (uint32_t k = 0; k < t->len; k++) bit_set(r, t->ids[k]);
+    for (uint32_t k = 0; k < t->len; k++) mm_bit_set(r->free_bits, t->ids[k]);
     m->nfree += t->len;
     return MM_OK;
 }
@@ -157,7 +149,7 @@ static int reclaim_check(mm *m) {
                         (unsigned long long)m->nfree);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
         for (uint32_t k = 0; k < m->tables[i].len; k++)
-            if (bit_get(r, m->tables[i].ids[k]))
+            if (mm_bit_get(r->free_bits, m->tables[i].ids[k]))
                 return mm__fail(MM_ECHECK, "v1reclaim: bucket %u of memory %u is marked free",
                                 m->tables[i].ids[k], i);
     return MM_OK;

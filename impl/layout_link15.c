@@ -92,7 +92,7 @@ static inline struct mm_l15 *state(mm *m) {
 }
 
 static inline void mark_in_use(struct mm_l15 *h, uint32_t b) {
-    h->free_map[b / 64] &= ~(1ull << (b % 64));
+    mm_bit_clear(h->free_map, b);
 }
 
 /* Marks buckets [0, count) free. */

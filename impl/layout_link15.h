@@ -89,7 +89,7 @@ struct mm_l15 {
 };
 
 static inline bool mm__l15_is_free(const struct mm_l15 *h, uint32_t b) {
-    return (h->free_map[b / 64] >> (b % 64)) & 1;
+    return mm_bit_get(h->free_map, b);
 }
 
 /* The mm_ops entries, with the design's index where the op needs it. */

@@ -51,7 +51,7 @@ static void set_fast_base(mm *m) {
     m->ram_bytes = base ? m->mem->pages * MM_PAGE_SIZE : 0;
 }
 
-mm_noinline static int grow_linear(mm *m, uint64_t pages) {
+static inline int grow_linear(mm *m, uint64_t pages) {
     int err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
     if (mm_likely(m->mem->base == m->ram && m->ram))
         m->ram_bytes = m->mem->pages * MM_PAGE_SIZE; /* grown in place */
@@ -60,8 +60,10 @@ mm_noinline static int grow_linear(mm *m, uint64_t pages) {
     return err;
 }
 
+/* The cold side of mm__ensure_pages: growing the linear memory, and the
+ * rarer zeroing of pages that held bytes when the memory was opened. */
 mm_noinline static int prepare_pages(mm *m, uint64_t pages) {
-    if (pages > m->suspect_lo) {
+    if (mm_unlikely(pages > m->suspect_lo)) {
         uint64_t hi = pages < m->suspect_hi ? pages : m->suspect_hi;
         int err = mm_memory_discard(m->mem, m->suspect_lo, hi - m->suspect_lo);
         if (err) return err;
@@ -135,12 +137,12 @@ int mm__check_tables(mm *m, int err) {
                               i, k, b, (unsigned long long)m->nbuckets);
                 break;
             }
-            if (seen[b / 64] & (1ull << (b % 64))) {
+            if (mm_bit_get(seen, b)) {
                 rc = mm__fail(err, "bucket %u is used twice (again by memory %u at #%u)", b, i,
                               k);
                 break;
             }
-            seen[b / 64] |= 1ull << (b % 64);
+            mm_bit_set(seen, b);
         }
     }
     free(seen);

@@ -94,6 +94,17 @@ static inline unsigned mm_ctz64(uint64_t x) {
 #endif
 }
 
+/** Bit b of an array of 64-bit words: the one bitmap accessor set. */
+static inline bool mm_bit_get(const uint64_t *words, uint64_t b) {
+    return (words[b / 64] >> (b % 64)) & 1;
+}
+static inline void mm_bit_set(uint64_t *words, uint64_t b) {
+    words[b / 64] |= 1ull << (b % 64);
+}
+static inline void mm_bit_clear(uint64_t *words, uint64_t b) {
+    words[b / 64] &= ~(1ull << (b % 64));
+}
+
 /** Index of the highest set bit; 64 for 0. */
 static inline unsigned mm_fls64(uint64_t x) {
 #if defined(__GNUC__)

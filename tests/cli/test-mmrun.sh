@@ -6,28 +6,8 @@
 # Usage: test-mmrun.sh PATH/TO/mmrun
 set -u
 MMRUN=${1:?usage: test-mmrun.sh PATH/TO/mmrun}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-case_failed=0
-
-fail() {
-    echo "FAIL [$name]: $1"
-    case_failed=1
-}
-
-begin() {
-    name=$1
-    case_failed=0
-}
-
-end() {
-    if [ "$case_failed" -eq 0 ]; then
-        echo "ok: $name"
-    else
-        failures=$((failures + 1))
-    fi
-}
+# shellcheck source=tests/cases.sh
+. "$(dirname "$0")/../cases.sh"
 
 # run OPS ARGS...: feeds OPS to mmrun ARGS; sets $out, $err, $rc.
 run() {
@@ -296,9 +276,4 @@ abcd
 ok"
 end
 
-echo
-if [ "$failures" -ne 0 ]; then
-    echo "test-mmrun: $failures cases FAILED"
-    exit 1
-fi
-echo "test-mmrun: all cases passed"
+finish test-mmrun
