@@ -8,9 +8,11 @@
  *                                       run one standardized workload
  *   mmrun [COMMAND] --help              describe them (the command table
  *                                       below; man/mmrun.1 says the same)
+ *   mmrun --version                     the versions of mmrun and libmmfree
  *
  * Exit status: 0 success, 1 an op or a run failed, 2 a usage error.
  */
+#define _POSIX_C_SOURCE 200809L /* getline */
 #include "mmrun.h"
 #include "workloads.h"
 
@@ -346,16 +348,13 @@ static int cmd_ops(int argc, char **argv) {
         return 1;
     }
     int failed = 0;
-    char line[4096];
-    while (fgets(line, sizeof line, stdin)) {
-        size_t len = strlen(line);
-        bool whole = len && line[len - 1] == '\n';
-        if (!whole && !feof(stdin)) {
-            /* Longer than a line may be: report it, skip the rest. */
-            int ch;
-            while ((ch = getchar()) != EOF && ch != '\n') {
-            }
-            failed |= op_error("op line longer than %zu bytes", sizeof line - 2);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, stdin)) != -1) {
+        if (strlen(line) != (size_t)got) {
+            /* Text stops at the NUL; the op would be run cut short. */
+            failed |= op_error("op line holds a NUL byte");
             fflush(stdout);
             continue;
         }
@@ -373,6 +372,8 @@ static int cmd_ops(int argc, char **argv) {
             failed |= run_op(&s, n, w);
         fflush(stdout);
     }
+    free(line);
+    if (ferror(stdin)) failed |= op_error("cannot read the ops: %s", strerror(errno));
     session_close(&s, false);
     return failed ? 1 : 0;
 }
@@ -553,7 +554,8 @@ static void print_command_help(const struct command *c) {
 
 static void print_help(void) {
     puts("mmrun: the command line of mmfree, a persistent memory manager that can free.\n");
-    puts("usage: mmrun COMMAND [OPTION...]\n       mmrun [COMMAND] --help\n\ncommands:");
+    puts("usage: mmrun COMMAND [OPTION...]\n       mmrun [COMMAND] --help\n       mmrun "
+         "--version\n\ncommands:");
     for (size_t i = 0; i < NCOMMANDS; i++) print_item(commands[i].name, commands[i].summary, 8);
     print_wrapped("\nExit status: 0 success, 1 an op or a run failed, 2 a usage error (with one "
                   "line on standard error).",
@@ -572,6 +574,14 @@ int main(int argc, char **argv) {
     if (argc < 2) return mmrun_usage("a command is needed");
     if (is_help(argv[1])) {
         print_help();
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        if (argc > 2) return mmrun_usage("--version takes no arguments");
+        int major, minor, patch;
+        mm_version(&major, &minor, &patch);
+        printf("mmrun %d.%d.%d (libmmfree %d.%d.%d)\n", MMFREE_VERSION_MAJOR,
+               MMFREE_VERSION_MINOR, MMFREE_VERSION_PATCH, major, minor, patch);
         return 0;
     }
     for (size_t i = 0; i < NCOMMANDS; i++) {

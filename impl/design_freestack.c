@@ -307,7 +307,10 @@ static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
                             "of freestack's %u are carved", id, (unsigned long long)ncarve,
                             (unsigned long long)(nchunks - m->nmeta),
                             (unsigned long long)m->nbuckets, FS_MAX_BUCKETS);
+        /* A stack slot for every carved bucket now, so that free, which
+         * runs after the manager has zeroed the buckets, never allocates. */
         int err = fs_reserve(&s->chunks, &s->chunks_cap, nchunks);
+        if (!err) err = fs_reserve(&s->stack, &s->stack_cap, count);
         if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, count));
         if (err) return err;
         for (uint64_t j = m->nmeta; j < nchunks; j++)
@@ -338,10 +341,12 @@ static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
 static int fs_free(mm *m, unsigned id) {
     fs_state *s = m->ds;
     const mm_table *t = &m->tables[id];
-    int err = fs_reserve(&s->stack, &s->stack_cap, m->nfree + t->len);
-    if (err) return err;
+    if (m->nfree + t->len > s->stack_cap) /* grow, open and upgrade reserved it */
+        return mm__fail(MM_ECHECK, "freestack: the stack holds %llu ids, %llu needed",
+                        (unsigned long long)s->stack_cap,
+                        (unsigned long long)(m->nfree + t->len));
     for (uint32_t k = 0; k < t->len; k++) s->stack[m->nfree + k] = t->ids[t->len - 1 - k];
-    err = write_slots(m, m->nfree, t->len);
+    int err = write_slots(m, m->nfree, t->len);
     if (!err) err = write_counters(m, m->nbuckets, m->nfree + t->len, m->nmeta);
     if (!err) err = write_size(m, id, 0);
     if (err) return err;
@@ -473,7 +478,7 @@ static int parse(mm *m, int bad) {
     err = kind ? MM_OK : mm__fail(MM_ENOMEM, "cannot allocate %llu bytes to parse buckets",
                                   (unsigned long long)count);
     if (!err) err = fs_reserve(&s->chunks, &s->chunks_cap, nchunks);
-    if (!err) err = fs_reserve(&s->stack, &s->stack_cap, depth);
+    if (!err) err = fs_reserve(&s->stack, &s->stack_cap, count);
     /* Chunks first: the entries of the other two live in them. */
     if (!err) err = parse_ids(m, -1, nchunks, s->chunks, kind, bad);
     if (!err) err = parse_ids(m, SLOTS, depth, s->stack, kind, bad);
@@ -508,6 +513,10 @@ static int fs_check(mm *m) {
                        (unsigned long long)p->nfree, (unsigned long long)p->nmeta,
                        m->bucket_pages, (unsigned long long)m->nbuckets,
                        (unsigned long long)m->nfree, (unsigned long long)m->nmeta);
+    if (!err && s->stack_cap < m->nbuckets)
+        err = mm__fail(MM_ECHECK, "freestack: the heap stack has room for %llu ids, not for "
+                       "every one of the %llu carved buckets (a free could not push them)",
+                       (unsigned long long)s->stack_cap, (unsigned long long)m->nbuckets);
     if (!err && differs(s->stack, ps->stack, m->nfree))
         err = mm__fail(MM_ECHECK, "freestack: the persisted stack differs from the heap's");
     if (!err && differs(s->chunks, ps->chunks, m->nmeta))
@@ -536,7 +545,7 @@ static int fs_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
     if (!err) err = mm__v1_adopt(m, v1);
     if (err) return err;
     fs_state *s = m->ds;
-    err = fs_reserve(&s->stack, &s->stack_cap, m->nfree);
+    err = fs_reserve(&s->stack, &s->stack_cap, m->nbuckets);
     if (err) return err;
     /* Descending, so that the lowest unallocated bucket is on top. */
     uint64_t depth = 0, nchunks = 0, count = m->nbuckets;
@@ -553,7 +562,8 @@ static int fs_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
         return mm__fail(MM_EFULL, "upgrading %llu V1 buckets needs %llu chunks, past "
                         "freestack's %u buckets", (unsigned long long)m->nbuckets,
                         (unsigned long long)nchunks, FS_MAX_BUCKETS);
-    err = mm__ensure_pages(m, mm__bucket_page(m, count));
+    err = fs_reserve(&s->stack, &s->stack_cap, count);
+    if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, count));
     if (err) return err; /* nothing written: the memory is still V1 */
 
     err = write_version(m, FS_UPGRADING);

@@ -276,13 +276,14 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
  * Operations
  * ---------------------------------------------------------------------- */
 
-static inline int check_id(unsigned id) {
-    if (mm_likely(id < MM_MAX_MEMORIES)) return MM_OK;
+static inline int check_id(const mm *m, unsigned id) {
+    if (mm_likely(m && id < MM_MAX_MEMORIES)) return MM_OK;
+    if (!m) return mm__fail(MM_EINVAL, "the manager handle is NULL");
     return mm__fail(MM_EINVAL, "memory id %u is not in 0..254", id);
 }
 
 int mm_size(const mm *m, unsigned id, uint64_t *pages) {
-    int err = check_id(id);
+    int err = check_id(m, id);
     if (err) return err;
     if (!pages) return mm__fail(MM_EINVAL, "pages is NULL");
     *pages = m->sizes[id];
@@ -290,7 +291,7 @@ int mm_size(const mm *m, unsigned id, uint64_t *pages) {
 }
 
 int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
-    int err = check_id(id);
+    int err = check_id(m, id);
     if (mm_unlikely(err)) return err;
     uint64_t size = m->sizes[id];
     if (pages) {
@@ -347,7 +348,7 @@ static inline uint64_t translate(const mm *m, const mm_table *t, uint64_t off, u
 /* Checks a span and moves it bucket by bucket. */
 #define FOR_EACH_SPAN(m, id, off, len, MOVE)                                      \
     do {                                                                           \
-        int err_ = check_id(id);                                                   \
+        int err_ = check_id(m, id);                                                \
         if (mm_unlikely(err_)) return err_;                                        \
         uint64_t end_ = (m)->sizes[id] * MM_PAGE_SIZE;                             \
         if (mm_unlikely((off) > end_ || (len) > end_ - (off)))                     \
@@ -428,7 +429,7 @@ static int discard_buckets(mm *m, const mm_table *t) {
 }
 
 int mm_free(mm *m, unsigned id) {
-    int err = check_id(id);
+    int err = check_id(m, id);
     if (err) return err;
     if (!m->ops->free)
         return mm__fail(MM_ENOTSUP, "design %s cannot free memory", m->ops->info.name);
@@ -447,6 +448,7 @@ int mm_free(mm *m, unsigned id) {
 }
 
 int mm_check(mm *m) {
+    if (!m) return mm__fail(MM_EINVAL, "the manager handle is NULL");
     int err = mm__check_tables(m, MM_ECHECK);
     return err ? err : m->ops->check(m);
 }

@@ -14,8 +14,9 @@
  *
  * Conventions:
  *  - Every function that can fail returns an mm_error (0 is MM_OK).
- *  - A failed call changes nothing that is stored, except where
- *    MM_EBROKEN says otherwise.
+ *  - A failed call changes nothing that is stored, except where its
+ *    documentation says otherwise (MM_EIO from a header write, which also
+ *    breaks the handle: MM_EBROKEN).
  *  - mm_error_detail() explains the last error of the calling thread in
  *    one sentence (which byte, which bucket, which limit).
  *  - Handles are not thread-safe; use one per thread or lock around them.
@@ -57,7 +58,8 @@ MM_API int mm_version(int *major, int *minor, int *patch);
 
 typedef enum mm_error {
     MM_OK = 0,
-    MM_EINVAL,        /**< invalid argument: memory id >= 255, NULL pointer, bucket size > 65535 */
+    MM_EINVAL,        /**< invalid argument: memory id >= 255, a NULL handle or out
+                           *   pointer, bucket size > 65535 */
     MM_EDESIGN_UNKNOWN, /**< no design is registered under that name */
     MM_EBOUNDS,       /**< read or write past the end of a virtual or linear memory */
     MM_EOVERFLOW,     /**< a size would overflow or pass the design's maximum */
@@ -239,12 +241,15 @@ MM_API int mm_size(const mm *m, unsigned id, uint64_t *pages);
 MM_API int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
 /** Reads len bytes at byte offset off of memory id; the span may cross
- *  buckets. Errors: MM_EINVAL, MM_EBOUNDS (off + len past the size;
- *  nothing read), MM_EIO. */
+ *  buckets. m and buf are not checked on this hot path (as memcpy does
+ *  not check them): m must be open and buf hold len bytes (NULL only when
+ *  len is 0). Errors: MM_EINVAL (id out of range), MM_EBOUNDS (off + len
+ *  past the size; nothing read), MM_EIO. */
 MM_API int mm_read(mm *m, unsigned id, uint64_t off, void *buf, size_t len);
 
-/** Writes len bytes at byte offset off of memory id. Errors: MM_EINVAL,
- *  MM_EBOUNDS (nothing written), MM_EIO. */
+/** Writes len bytes at byte offset off of memory id; m and buf as for
+ *  mm_read. Errors: MM_EINVAL (id out of range), MM_EBOUNDS (nothing
+ *  written), MM_EIO. */
 MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t len);
 
 /**
@@ -255,11 +260,13 @@ MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t le
  * them reads zeros, as from fresh pages, and a RAM or file memory gives
  * their storage back.
  *
- * Errors: MM_EINVAL, MM_ENOTSUP (the design cannot free; nothing changed),
- * MM_ENOMEM, MM_EBROKEN, MM_EIO. After MM_EIO from the header write the
- * handle is broken and the memory may keep its size with its bytes zeroed
- * (a crash at that point leaves the same): freeing never lets old bytes
- * reach a later grow.
+ * Errors: MM_EINVAL (id out of range), MM_ENOTSUP (the design cannot free),
+ * MM_EBROKEN, MM_EIO; nothing changed after any of them but MM_EIO. A free
+ * allocates nothing (grows reserve what it needs), so it never fails for
+ * lack of heap. After MM_EIO, from the discard or from the header write
+ * (the handle is then broken), the memory may keep its size with some or
+ * all of its bytes zeroed, as a crash at that point leaves it: freeing
+ * never lets old bytes reach a later grow.
  */
 MM_API int mm_free(mm *m, unsigned id);
 

@@ -81,12 +81,16 @@ def _read_json(path):
         raise ResultsError(f"{path}: no such file") from None
     except OSError as e:
         raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ResultsError(f"{path}: not UTF-8 text (byte {e.start})") from None
     if not text.strip():
         raise ResultsError(f"{path}: empty file")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise ResultsError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: JSON nested too deeply to be a results file") from None
 
 
 def _need(path, obj, field, kind, where):
@@ -106,7 +110,9 @@ def _need(path, obj, field, kind, where):
 def load_instructions(path, into):
     doc = _read_json(path)
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ResultsError(f"{path}: not an mmfree instructions file (schema is not '{SCHEMA}')")
+        raise ResultsError(f"{path}: not an mmfree instructions file (schema is "
+                           f"{doc.get('schema') if isinstance(doc, dict) else None!r}, "
+                           f"not '{SCHEMA}')")
     results = doc.get("results")
     if not isinstance(results, list):
         raise ResultsError(f"{path}: 'results' is missing or not a list")
@@ -140,24 +146,30 @@ def load_gbench(path, into):
         raise ResultsError(f"{path}: not a Google Benchmark JSON file (no 'benchmarks' list)")
     if not into.meta and isinstance(doc.get("context"), dict):
         into.meta = {"context": doc["context"]}
+    aggregates = 0
     for i, b in enumerate(doc["benchmarks"]):
         where = f"benchmark {i}"
         name = _need(path, b, "name", str, where)
+        run_name = _need(path, b, "run_name", str, where) if "run_name" in b else name
         if b.get("error_occurred"):
-            into.time_errors[b.get("run_name", name)] = b.get("error_message", "skipped")
+            into.time_errors[run_name] = str(b.get("error_message", "skipped"))
             continue
-        if b.get("run_type", "iteration") != "iteration":
+        run_type = _need(path, b, "run_type", str, where) if "run_type" in b else "iteration"
+        if run_type != "iteration":
+            aggregates += 1
             continue  # aggregates and complexity fits are recomputed, not trusted
-        run_name = b.get("run_name", name)
         if "ns_per_op" in b:
             ns = _need(path, b, "ns_per_op", float, where)
         else:
             t = _need(path, b, "real_time", float, where)
-            unit = b.get("time_unit", "ns")
+            unit = _need(path, b, "time_unit", str, where) if "time_unit" in b else "ns"
             if unit not in TIME_UNITS_NS:
                 raise ResultsError(f"{path}: {where} has unknown time_unit {unit!r}")
             ns = t * TIME_UNITS_NS[unit]
         into.times.setdefault(run_name, []).append(ns)
+    if aggregates and not into.times:
+        raise ResultsError(f"{path}: only aggregates, no repetitions to test (run without "
+                           f"--benchmark_report_aggregates_only)")
 
 
 def load(path):
@@ -174,7 +186,7 @@ def load(path):
             load_gbench(gb, res)
     elif os.path.exists(path):
         doc = _read_json(path)
-        if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
+        if isinstance(doc, dict) and "schema" in doc:
             load_instructions(path, res)
         else:
             load_gbench(path, res)

@@ -52,13 +52,13 @@ static mm_memory *v1_memory(v1_model *v) {
         uint64_t pages;
     } grows[] = {{0, 3}, {5, 1}, {7, 4}, {0, 3}};
     for (size_t k = 0; k < 4; k++) {
-        OK(mm_grow(m, grows[k].id, grows[k].pages, NULL));
+        OK_CHECK(m, mm_grow(m, grows[k].id, grows[k].pages, NULL));
         v1m_grow(v, grows[k].id, grows[k].pages);
     }
     uint8_t data[300];
     tc_pattern(data, sizeof data, 11);
-    OK(mm_write(m, 0, 2 * PAGE - 100, data, sizeof data));
-    OK(mm_write(m, 7, 4 * PAGE - 300, data, sizeof data));
+    OK_CHECK(m, mm_write(m, 0, 2 * PAGE - 100, data, sizeof data));
+    OK_CHECK(m, mm_write(m, 7, 4 * PAGE - 300, data, sizeof data));
     mm_close(m);
     v1m_assert_bytes(mem, v, "the V1 memory to corrupt");
     cr_assert_eq(mm_memory_size(mem), 13);
@@ -222,8 +222,8 @@ Test(bad_input, foreign_data_then_explicit_format) {
             v.floor_pages = 3;
             v1m_assert_bytes(mem, &v, "v1 formatted over 3 pages of data");
         }
-        OK(mm_grow(m, 0, 2, NULL));
-        OK(mm_grow(m, 1, 3, NULL));
+        OK_CHECK(m, mm_grow(m, 0, 2, NULL));
+        OK_CHECK(m, mm_grow(m, 1, 3, NULL));
         uint8_t back[3 * PAGE];
         memset(back, 0xee, sizeof back);
         OK(mm_read(m, 0, 0, back, 2 * PAGE));
@@ -322,8 +322,8 @@ Test(bad_input, memory_of_another_design) {
             OK(mm_open(mem, writer->name, 1, 0, &m));
             uint8_t data[16];
             tc_pattern(data, sizeof data, w * 31 + o);
-            OK(mm_grow(m, 4, 2, NULL));
-            OK(mm_write(m, 4, PAGE - 8, data, sizeof data));
+            OK_CHECK(m, mm_grow(m, 4, 2, NULL));
+            OK_CHECK(m, mm_write(m, 4, PAGE - 8, data, sizeof data));
             mm_close(m);
             size_t len;
             uint8_t *img = tu_image(mem, &len);
@@ -434,6 +434,11 @@ Test(bad_input, unknown_design_and_null_arguments) {
     FAILS(mm_size(m, 0, NULL), MM_EINVAL);
     FAILS(mm_stats_get(m, NULL), MM_EINVAL);
     FAILS(mm_stats_get(NULL, &(mm_stats){0}), MM_EINVAL);
+    uint64_t v;
+    FAILS_WITH(mm_size(NULL, 0, &v), MM_EINVAL, "NULL");
+    FAILS_WITH(mm_grow(NULL, 0, 1, &v), MM_EINVAL, "NULL");
+    FAILS_WITH(mm_free(NULL, 0), MM_EINVAL, "NULL");
+    FAILS_WITH(mm_check(NULL), MM_EINVAL, "NULL");
     mm_close(m);
     mm_close(NULL);
     mm_memory_close(mem);
@@ -475,11 +480,11 @@ static void rig_open(rig *r, const char *design) {
     OK(mm_open(r->mem, design, 2, 0, &r->m));
     const uint64_t pages[] = {3, 4, 1};
     for (unsigned i = 0; i < 3; i++) {
-        OK(mm_grow(r->m, i, pages[i], NULL));
+        OK_CHECK(r->m, mm_grow(r->m, i, pages[i], NULL));
         uint8_t tag = (uint8_t)(0xa0 + i);
-        OK(mm_write(r->m, i, pages[i] * PAGE - 1, &tag, 1));
+        OK_CHECK(r->m, mm_write(r->m, i, pages[i] * PAGE - 1, &tag, 1));
     }
-    if (mm_design(r->m)->flags & MM_DESIGN_CAN_FREE) OK(mm_free(r->m, 1));
+    if (mm_design(r->m)->flags & MM_DESIGN_CAN_FREE) OK_CHECK(r->m, mm_free(r->m, 1));
     record_sizes(r);
 }
 
@@ -553,7 +558,7 @@ DESIGN_TEST(bad_input, failed_linear_grow_changes_nothing, 0) {
         free(img);
     }
     /* The same grow then succeeds, reads zero, and survives a reopen. */
-    if (!grown) OK(mm_grow(r.m, 3, pages, NULL));
+    if (!grown) OK_CHECK(r.m, mm_grow(r.m, 3, pages, NULL));
     uint8_t last = 0xee;
     OK(mm_read(r.m, 3, pages * PAGE - 1, &last, 1));
     cr_assert_eq(last, 0);
@@ -613,7 +618,7 @@ static void header_write_fault(const char *design, bool op_is_free) {
             assert_sizes(&r, "reopened after a failed header write");
             /* A failed free may leave its memory at its old size, zeroed. */
             rig_assert_tags(&r, op_is_free ? id : MM_MAX_MEMORIES);
-            OK(mm_grow(r.m, 5, 1, NULL)); /* and it works on */
+            OK_CHECK(r.m, mm_grow(r.m, 5, 1, NULL)); /* and it works on */
             OK(mm_check(r.m));
         } else {
             cr_assert(err == MM_ECORRUPT || err == MM_EINTERRUPTED,

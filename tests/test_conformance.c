@@ -56,9 +56,9 @@ DESIGN_TEST(conformance, zero_page_grow_changes_nothing, 0) {
     tu_grow(&t, 3, 2);
     mm_stats before = tu_stats(&t);
     uint64_t old = 99;
-    OK(mm_grow(t.m, 3, 0, &old));
+    OK_CHECK(t.m, mm_grow(t.m, 3, 0, &old));
     cr_assert_eq(old, 2);
-    OK(mm_grow(t.m, 4, 0, &old));
+    OK_CHECK(t.m, mm_grow(t.m, 4, 0, &old));
     cr_assert_eq(old, 0);
     mm_stats after = tu_stats(&t);
     cr_assert_eq(after.header_bytes_written, before.header_bytes_written);
@@ -93,7 +93,7 @@ DESIGN_TEST(conformance, spans_cross_buckets, 0) {
     static uint8_t data[3 * PAGE], back[3 * PAGE], other[4 * PAGE];
     fill(data, sizeof data, 7);
     /* From the middle of bucket 0 to the middle of bucket 3 of memory 0. */
-    OK(mm_write(t.m, 0, PAGE / 2, data, sizeof data));
+    OK_CHECK(t.m, mm_write(t.m, 0, PAGE / 2, data, sizeof data));
     tu_check(&t);
     OK(mm_read(t.m, 0, PAGE / 2, back, sizeof back));
     cr_assert_arr_eq(back, data, sizeof data);
@@ -103,7 +103,7 @@ DESIGN_TEST(conformance, spans_cross_buckets, 0) {
     /* Unaligned small spans across each edge. */
     for (uint64_t edge = PAGE; edge < 4 * PAGE; edge += PAGE) {
         uint8_t w[5] = {1, 2, 3, 4, (uint8_t)edge}, r[5];
-        OK(mm_write(t.m, 1, edge - 2, w, 5));
+        OK_CHECK(t.m, mm_write(t.m, 1, edge - 2, w, 5));
         OK(mm_read(t.m, 1, edge - 2, r, 5));
         cr_assert_arr_eq(r, w, 5);
     }
@@ -118,7 +118,7 @@ DESIGN_TEST(conformance, out_of_bounds, 0) {
     tu_grow(&t, 2, 2);
     uint8_t buf[16] = {0xAA, 0xBB}, back[16];
     /* A span that ends exactly at the end is fine; one byte more is not. */
-    OK(mm_write(t.m, 2, 2 * PAGE - 16, buf, 16));
+    OK_CHECK(t.m, mm_write(t.m, 2, 2 * PAGE - 16, buf, 16));
     FAILS(mm_write(t.m, 2, 2 * PAGE - 15, buf, 16), MM_EBOUNDS);
     FAILS(mm_read(t.m, 2, 2 * PAGE - 15, back, 16), MM_EBOUNDS);
     FAILS(mm_write(t.m, 2, UINT64_MAX - 3, buf, 16), MM_EBOUNDS);
@@ -183,11 +183,11 @@ DESIGN_TEST(conformance, reopen_file_keeps_everything, 0) {
     for (unsigned id = 0; id < 5; id++) {
         tu_grow(&t, id * 40, id + 1);
         fill(data, (id + 1) * PAGE, (uint8_t)id);
-        OK(mm_write(t.m, id * 40, 0, data, (id + 1) * PAGE));
+        OK_CHECK(t.m, mm_write(t.m, id * 40, 0, data, (id + 1) * PAGE));
     }
     tu_grow(&t, 0, 4); /* memory 0 now spans buckets far apart */
     fill(data, 5 * PAGE, 99);
-    OK(mm_write(t.m, 0, 0, data, 5 * PAGE));
+    OK_CHECK(t.m, mm_write(t.m, 0, 0, data, 5 * PAGE));
     tu_check(&t);
     mm_stats before = tu_stats(&t);
     tu_reopen(&t);
@@ -237,9 +237,9 @@ DESIGN_TEST(conformance, failed_linear_grow_changes_nothing, 0) {
     OK(mm_memory_faulty(ram, &plan, &mem));
     OK(mm_open(mem, THIS_DESIGN->name, 1, 0, &m));
     uint64_t v;
-    OK(mm_grow(m, 0, 2, &v));
+    OK_CHECK(m, mm_grow(m, 0, 2, &v));
     uint8_t x[3] = {1, 2, 3};
-    OK(mm_write(m, 0, PAGE - 1, x, 3));
+    OK_CHECK(m, mm_write(m, 0, PAGE - 1, x, 3));
     size_t len;
     uint8_t *img = tu_image(mem, &len);
     mm_stats before;
@@ -292,10 +292,10 @@ DESIGN_TEST(conformance_free, free_postconditions, MM_DESIGN_CAN_FREE) {
     tu_grow(&t, 1, 2);
     tu_grow(&t, 0, 1);
     uint8_t x[4] = {9, 8, 7, 6}, r[4];
-    OK(mm_write(t.m, 0, 3 * PAGE, x, 4));
-    OK(mm_write(t.m, 1, 0, x, 4));
+    OK_CHECK(t.m, mm_write(t.m, 0, 3 * PAGE, x, 4));
+    OK_CHECK(t.m, mm_write(t.m, 1, 0, x, 4));
     mm_stats before = tu_stats(&t);
-    OK(mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     tu_check(&t);
     /* 1. size zero */
     cr_assert_eq(tu_size(&t, 0), 0);
@@ -306,8 +306,8 @@ DESIGN_TEST(conformance_free, free_postconditions, MM_DESIGN_CAN_FREE) {
     cr_assert_eq(after.buckets_free, before.buckets_free + 4);
     cr_assert_eq(after.memories_in_use, 1);
     /* Freeing an empty memory succeeds and changes nothing. */
-    OK(mm_free(t.m, 0));
-    OK(mm_free(t.m, 200));
+    OK_CHECK(t.m, mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 200));
     cr_assert_eq(tu_stats(&t).buckets_free, after.buckets_free);
     /* 4. it persists */
     tu_reopen(&t);
@@ -327,9 +327,9 @@ DESIGN_TEST(conformance_free, reuse_before_growing, MM_DESIGN_CAN_FREE | MM_DESI
     tu_grow(&t, 2, 4);
     uint8_t junk[64];
     memset(junk, 0x5A, sizeof junk);
-    for (uint64_t p = 0; p < 4; p++) OK(mm_write(t.m, 1, p * PAGE + 100, junk, sizeof junk));
-    OK(mm_free(t.m, 1));
-    OK(mm_free(t.m, 0));
+    for (uint64_t p = 0; p < 4; p++) OK_CHECK(t.m, mm_write(t.m, 1, p * PAGE + 100, junk, sizeof junk));
+    OK_CHECK(t.m, mm_free(t.m, 1));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     tu_reopen(&t); /* reuse must survive a reopen too */
     uint64_t pages = tu_stats(&t).linear_pages;
     cr_assert_eq(tu_stats(&t).buckets_free, 8);
@@ -372,12 +372,12 @@ DESIGN_TEST(conformance, one_manager_grows_its_memory, 0) {
     FAILS(mm_open(t.mem, THIS_DESIGN->name, 0, 0, &second), MM_EINVAL);
     cr_assert_null(second);
     uint8_t x = 7, y = 0;
-    OK(mm_write(t.m, 0, 5, &x, 1));
+    OK_CHECK(t.m, mm_write(t.m, 0, 5, &x, 1));
     OK(mm_read(t.m, 0, 5, &y, 1));
     cr_assert_eq(y, 7);
     /* Empty spans are fine, even with no buffer. */
     OK(mm_read(t.m, 0, 0, NULL, 0));
-    OK(mm_write(t.m, 0, PAGE, NULL, 0));
+    OK_CHECK(t.m, mm_write(t.m, 0, PAGE, NULL, 0));
     mm_close(t.m);
     OK(mm_memory_grow(t.mem, 20000, NULL)); /* free to grow (and move) now */
     OK(mm_open(t.mem, THIS_DESIGN->name, 0, 0, &t.m));

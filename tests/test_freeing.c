@@ -36,7 +36,7 @@ static void mark_pages(mm *m, unsigned id, uint64_t from, uint64_t to, uint8_t s
     uint8_t buf[MARK_BYTES];
     for (uint64_t p = from; p < to; p++) {
         mark_bytes(buf, id, p, salt);
-        OK(mm_write(m, id, mark_offset(p), buf, sizeof buf));
+        OK_CHECK(m, mm_write(m, id, mark_offset(p), buf, sizeof buf));
     }
 }
 
@@ -109,7 +109,7 @@ DESIGN_TEST(freeing, postconditions_across_reopens, MM_DESIGN_CAN_FREE) {
     /* Freeing an empty memory writes nothing at all. */
     size_t len;
     uint8_t *img = tu_image(t.mem, &len);
-    OK(mm_free(t.m, 3));
+    OK_CHECK(t.m, mm_free(t.m, 3));
     tu_assert_image(t.mem, img, len, "after freeing an empty memory");
     cr_assert_eq(tu_stats(&t).header_bytes_written, start.header_bytes_written);
     free(img);
@@ -117,7 +117,7 @@ DESIGN_TEST(freeing, postconditions_across_reopens, MM_DESIGN_CAN_FREE) {
     uint64_t freed = 0;
     for (unsigned id = 1; id <= 2; id++) {
         freed += (sizes[id] + 1) / 2;
-        OK(mm_free(t.m, id));
+        OK_CHECK(t.m, mm_free(t.m, id));
         sizes[id] = 0;
         tu_check(&t);
     }
@@ -142,7 +142,7 @@ DESIGN_TEST(freeing, postconditions_across_reopens, MM_DESIGN_CAN_FREE) {
     tu_grow(&t, 1, 3);
     assert_marks(t.m, 1, 0, 0, "regrown after free");
     mark_pages(t.m, 1, 0, 3, 2);
-    OK(mm_free(t.m, 254));
+    OK_CHECK(t.m, mm_free(t.m, 254));
     sizes[254] = 0;
     tu_reopen(&t);
     tu_check(&t);
@@ -151,7 +151,7 @@ DESIGN_TEST(freeing, postconditions_across_reopens, MM_DESIGN_CAN_FREE) {
     assert_marks(t.m, 1, 3, 2, "regrown memory");
     for (unsigned k = 0; k < 4; k++)
         if (ids[k] != 1) assert_marks(t.m, ids[k], sizes[ids[k]], 1, "untouched memory");
-    OK(mm_free(t.m, 1));
+    OK_CHECK(t.m, mm_free(t.m, 1));
     tu_reopen(&t);
     tu_check(&t);
     mm_stats end = tu_stats(&t);
@@ -169,9 +169,9 @@ DESIGN_TEST(freeing, reopened_free_buckets_are_reused_first,
     tu_open_file(&t, THIS_DESIGN->name, 1);
     for (unsigned round = 0; round < 6; round++)
         for (unsigned id = 0; id < 3; id++) tu_grow(&t, id, 1);
-    OK(mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     tu_reopen(&t);
-    OK(mm_free(t.m, 2));
+    OK_CHECK(t.m, mm_free(t.m, 2));
     tu_reopen(&t);
     tu_check(&t);
     mm_stats st = tu_stats(&t);
@@ -209,7 +209,7 @@ DESIGN_TEST(freeing, no_growth_while_buckets_are_free,
                              1 + mm_rng_below(&rng, 2 * bucket_pages));
             /* Free a random subset, sometimes across a reopen. */
             for (unsigned id = 0; id < 12; id++)
-                if (mm_rng_below(&rng, 2)) OK(mm_free(t.m, id));
+                if (mm_rng_below(&rng, 2)) OK_CHECK(t.m, mm_free(t.m, id));
             if (mm_rng_below(&rng, 2)) tu_reopen(&t);
             tu_check(&t);
             /* Refill: one bucket at a time, the linear memory stays put
@@ -230,7 +230,7 @@ DESIGN_TEST(freeing, no_growth_while_buckets_are_free,
                 st = now;
             }
             tu_check(&t);
-            for (unsigned id = 12; id < 16; id++) OK(mm_free(t.m, id));
+            for (unsigned id = 12; id < 16; id++) OK_CHECK(t.m, mm_free(t.m, id));
         }
         tu_close(&t);
     }
@@ -251,7 +251,7 @@ static void migrate(const mm_design_info *d, uint32_t bucket_pages) {
     for (uint64_t k = 0; k < N; k++) {
         tu_grow(&t, B, bucket_pages);
         OK(mm_read(t.m, A, k * bucket_pages * PAGE, bucket, bucket_pages * PAGE));
-        OK(mm_write(t.m, B, k * bucket_pages * PAGE, bucket, bucket_pages * PAGE));
+        OK_CHECK(t.m, mm_write(t.m, B, k * bucket_pages * PAGE, bucket, bucket_pages * PAGE));
     }
     FAILS(mm_free(t.m, A), (d->flags & MM_DESIGN_CAN_FREE) ? MM_OK : MM_ENOTSUP);
     for (uint64_t k = 0; k < N; k++) tu_grow(&t, B, bucket_pages);
@@ -303,7 +303,7 @@ static void write_v1(mm_memory *mem, const char *writer, uint32_t bucket_pages,
     OK(mm_open(mem, writer, bucket_pages, 0, &m));
     const uint64_t step[V1_IDS] = {1, bucket_pages + 1, 2, 2 * bucket_pages};
     for (unsigned round = 0; round < 3; round++)
-        for (unsigned k = 0; k < V1_IDS; k++) OK(mm_grow(m, v1_ids[k], step[k], NULL));
+        for (unsigned k = 0; k < V1_IDS; k++) OK_CHECK(m, mm_grow(m, v1_ids[k], step[k], NULL));
     sizes_of(m, sizes);
     for (unsigned k = 0; k < V1_IDS; k++) mark_pages(m, v1_ids[k], 0, sizes[v1_ids[k]], 3);
     OK(mm_check(m));
@@ -327,7 +327,7 @@ DESIGN_TEST(freeing, upgrades_v1_with_holes, MM_DESIGN_READS_V1) {
     OK(mm_memory_ram(0, &mem));
     write_v1(mem, "v1reclaim", 1, sizes);
     OK(mm_open(mem, "v1reclaim", 0, 0, &m));
-    OK(mm_free(m, 7));
+    OK_CHECK(m, mm_free(m, 7));
     uint64_t holes = sizes[7];
     sizes[7] = 0;
     mm_close(m);
@@ -344,7 +344,7 @@ DESIGN_TEST(freeing, upgrades_v1_with_holes, MM_DESIGN_READS_V1) {
                  (unsigned long long)st.buckets_free, (unsigned long long)st.buckets_meta,
                  (unsigned long long)(st.linear_pages - v1_pages));
     if (reuses_all(THIS_DESIGN)) {
-        OK(mm_grow(m, 9, st.buckets_free, NULL));
+        OK_CHECK(m, mm_grow(m, 9, st.buckets_free, NULL));
         OK(mm_stats_get(m, &st));
         cr_assert_eq(mm_memory_size(mem), st.linear_pages);
         cr_assert_eq(st.linear_pages, v1_pages, "[%s] the holes were not reused",
@@ -363,14 +363,14 @@ DESIGN_TEST(freeing, upgrade_refused_growth_leaves_v1, MM_DESIGN_READS_V1) {
     mm *m;
     OK(mm_memory_ram(0, &ram));
     OK(mm_open(ram, "v1", 1, 0, &m));
-    OK(mm_grow(m, 3, BUCKETS / 2, NULL));
-    OK(mm_grow(m, 4, BUCKETS / 2, NULL));
+    OK_CHECK(m, mm_grow(m, 3, BUCKETS / 2, NULL));
+    OK_CHECK(m, mm_grow(m, 4, BUCKETS / 2, NULL));
     /* A mark in a few pages is enough: an upgrade writes no data bucket. */
     const uint64_t pages[3] = {0, 1234, BUCKETS / 2 - 1};
     uint8_t buf[MARK_BYTES];
     for (unsigned k = 0; k < 3; k++) {
         mark_bytes(buf, 3, pages[k], 9);
-        OK(mm_write(m, 3, mark_offset(pages[k]), buf, sizeof buf));
+        OK_CHECK(m, mm_write(m, 3, mark_offset(pages[k]), buf, sizeof buf));
     }
     mm_close(m);
     uint8_t *page0 = malloc(PAGE), *now = malloc(PAGE);
@@ -444,7 +444,7 @@ static int run_sstep(mm *m, const mm_design_info *d, const sstep *s) {
         uint8_t page[PAGE];
         for (uint64_t p = 0; p < s->pages; p++) {
             OK(mm_read(m, s->a, p * PAGE, page, PAGE));
-            OK(mm_write(m, s->b, p * PAGE, page, PAGE));
+            OK_CHECK(m, mm_write(m, s->b, p * PAGE, page, PAGE));
         }
         return MM_OK;
     }

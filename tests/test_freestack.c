@@ -82,7 +82,7 @@ Test(freestack, bytes_of_each_op) {
     assert_record(t.mem, NULL, 1, 0, 1);
     assert_record(t.mem, NULL, 4, 1, 2);
     /* Free: three stack slots, the depth, the size. */
-    WRITES(&t, OK(mm_free(t.m, 1)), 12u + 4 + 8, 3u);
+    WRITES(&t, OK_CHECK(t.m, mm_free(t.m, 1)), 12u + 4 + 8, 3u);
     cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 3);
     cr_assert_eq(le(t.mem, FST_OFF_SLOTS, 4), 4, "pushed last bucket first");
     cr_assert_eq(le(t.mem, FST_OFF_SLOTS + 8, 4), 2, "the first bucket on top");
@@ -123,8 +123,8 @@ Test(freestack, entries_cross_into_chunks) {
     cr_assert_eq(le(t.mem, FST_OFF_CHUNKS, 4), 1);
     assert_record(t.mem, chunks, 4100, 1, 100);
     assert_record(t.mem, chunks, 4199, 1, 199);
-    OK(mm_free(t.m, 0));
-    OK(mm_free(t.m, 1)); /* its slots 4000..4199 cross into the chunk */
+    OK_CHECK(t.m, mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 1)); /* its slots 4000..4199 cross into the chunk */
     cr_assert_eq(le(t.mem, entry_off(chunks, 4199, true), 4), 4000, "memory 1's first bucket "
                  "is on top");
     tu_reopen(&t);
@@ -143,7 +143,7 @@ static void small_memory(tu_mm *t) {
     tu_open_ram(t, "freestack", 1);
     tu_grow(t, 0, 3);
     tu_grow(t, 1, 2);
-    OK(mm_free(t->m, 0));
+    OK_CHECK(t->m, mm_free(t->m, 0));
     mm_close(t->m);
     t->m = NULL;
 }
@@ -215,7 +215,7 @@ Test(freestack, upgrade_chunk_and_marker) {
         mm *m;
         OK(mm_memory_ram(0, &ram));
         OK(mm_open(ram, "v1", 1, 0, &m));
-        OK(mm_grow(m, 3, BUCKETS, NULL));
+        OK_CHECK(m, mm_grow(m, 3, BUCKETS, NULL));
         mm_close(m);
         mm_fault_plan plan = {.fail_write_at = fail_at};
         OK(mm_memory_faulty(ram, &plan, &mem));

@@ -123,8 +123,8 @@ static void mark_pages(mm *m, unsigned id, uint64_t from, uint64_t to) {
     uint8_t mk[2 * MARK];
     for (uint64_t p = from; p < to; p++) {
         mark_bytes(id, p, mk);
-        OK(mm_write(m, id, p * PAGE, mk, MARK));
-        OK(mm_write(m, id, p * PAGE + PAGE - MARK, mk + MARK, MARK));
+        OK_CHECK(m, mm_write(m, id, p * PAGE, mk, MARK));
+        OK_CHECK(m, mm_write(m, id, p * PAGE + PAGE - MARK, mk + MARK, MARK));
     }
 }
 
@@ -176,7 +176,7 @@ static mm_memory *make_v1(uint32_t n, v1_script *s) {
     for (int half = 0; half < 2; half++)
         for (int i = 0; i < 4; i++) {
             uint64_t step = half ? s->pages[i] - s->pages[i] / 2 : s->pages[i] / 2;
-            OK(mm_grow(m, s->ids[i], step, &v));
+            OK_CHECK(m, mm_grow(m, s->ids[i], step, &v));
         }
     for (int i = 0; i < 4; i++) mark_pages(m, s->ids[i], 0, s->pages[i]);
     OK(mm_check(m));
@@ -235,10 +235,10 @@ static void upgrade_case(const char *design, uint32_t n) {
     OK(mm_check(m));
     assert_script(m, &s, "after reopening the upgraded memory");
     /* It frees, and the freed buckets are reused before the memory grows. */
-    OK(mm_free(m, s.ids[1]));
+    OK_CHECK(m, mm_free(m, s.ids[1]));
     OK(mm_check(m));
     uint64_t pages = mm_memory_size(mem), v;
-    OK(mm_grow(m, 9, s.pages[1], &v));
+    OK_CHECK(m, mm_grow(m, 9, s.pages[1], &v));
     OK(mm_check(m));
     cr_assert_eq(mm_memory_size(mem), pages, "[%s] a grow into freed buckets grew the memory",
                  design);
@@ -393,9 +393,9 @@ LINK15_TEST(grow_takes_the_lowest_free_bucket) {
     tu_open_file(&t, design, 1);
     for (unsigned id = 0; id < 6; id++) tu_grow(&t, id, 1); /* buckets 0..5 */
     for (unsigned id = 0; id < 6; id++) assert_bucket(&t, id, 0, id);
-    OK(mm_free(t.m, 4));
-    OK(mm_free(t.m, 1));
-    OK(mm_free(t.m, 3));
+    OK_CHECK(t.m, mm_free(t.m, 4));
+    OK_CHECK(t.m, mm_free(t.m, 1));
+    OK_CHECK(t.m, mm_free(t.m, 3));
     tu_reopen(&t); /* the index is rebuilt from the chains */
     tu_check(&t);
     uint64_t pages = tu_stats(&t).linear_pages;
@@ -408,7 +408,7 @@ LINK15_TEST(grow_takes_the_lowest_free_bucket) {
     tu_grow(&t, 7, 1); /* no bucket free: the next fresh one */
     assert_bucket(&t, 7, 1, 6);
     cr_assert_eq(t_count(t.mem), 7);
-    OK(mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     tu_grow(&t, 8, 1);
     assert_bucket(&t, 8, 2, 0);
     tu_check(&t);
@@ -421,7 +421,7 @@ Test(link15, designs_share_the_layout) {
     tu_open_ram(&t, "hbitmap15", 2);
     tu_grow(&t, 0, 5);
     tu_grow(&t, 1, 3);
-    OK(mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     mark_pages(t.m, 1, 0, 3);
     mm_close(t.m);
     const char *order[] = {"bitmap15", "hbitmap15", "bitmap15"};
@@ -431,7 +431,7 @@ Test(link15, designs_share_the_layout) {
         OK(mm_check(t.m));
         assert_marked(t.m, 1, 3 + (uint64_t)i, order[i]);
         uint64_t v;
-        OK(mm_grow(t.m, 1, 1, &v));
+        OK_CHECK(t.m, mm_grow(t.m, 1, 1, &v));
         mark_pages(t.m, 1, 3 + (uint64_t)i, 4 + (uint64_t)i);
         mm_close(t.m);
     }
@@ -466,7 +466,7 @@ LINK15_TEST(the_32769th_bucket_is_refused) {
     tu_reopen(&t);
     tu_check(&t);
     assert_page_marked(t.m, 7, 4095, "the last bucket");
-    OK(mm_free(t.m, 3));
+    OK_CHECK(t.m, mm_free(t.m, 3));
     FAILS(mm_grow(t.m, 9, 4097, &v), MM_EFULL);
     tu_grow(&t, 9, 4096);
     FAILS(mm_grow(t.m, 9, 1, &v), MM_EFULL);
@@ -571,10 +571,10 @@ LINK15_TEST(failed_write_in_a_grow_leaves_the_state_before) {
         OK(mm_memory_ram(0, &ram));
         OK(mm_memory_faulty(ram, NULL, &mem));
         OK(mm_open(mem, design, 1, 0, &m));
-        OK(mm_grow(m, 0, 3, &v)); /* buckets 0..2 */
-        OK(mm_grow(m, 1, 2, &v)); /* 3, 4 */
+        OK_CHECK(m, mm_grow(m, 0, 3, &v)); /* buckets 0..2 */
+        OK_CHECK(m, mm_grow(m, 1, 2, &v)); /* 3, 4 */
         mark_pages(m, 1, 0, 2);
-        OK(mm_free(m, 0));
+        OK_CHECK(m, mm_free(m, 0));
         uint64_t pages = mm_memory_size(mem);
         mm_fault_plan plan = {.fail_write_at = k};
         mm_memory_fault_replan(mem, &plan);
@@ -599,7 +599,7 @@ LINK15_TEST(failed_write_in_a_grow_leaves_the_state_before) {
         cr_assert_eq(size, 0, "[%s] write %u failed, yet memory 2 has %llu pages", design, k,
                      (unsigned long long)size);
         assert_marked(m, 1, 2, "after a failed grow");
-        OK(mm_grow(m, 2, 5, &v));
+        OK_CHECK(m, mm_grow(m, 2, 5, &v));
         OK(mm_check(m));
         cr_assert_eq(mm_memory_size(mem), pages + 2, "[%s] the regrow carved more", design);
         mm_close(m);
@@ -638,13 +638,13 @@ static void compare_bytes(const char *design, uint32_t n, bool adds, bool reuse)
     uint64_t total_v1 = 0, total_d = 0, grows = 0, v;
     if (!adds) /* each memory gets its bucket first; the grows then fill it */
         for (unsigned i = 0; i < IDS; i++) {
-            OK(mm_grow(v1, i, 1, &v));
-            OK(mm_grow(d, i, 1, &v));
+            OK_CHECK(v1, mm_grow(v1, i, 1, &v));
+            OK_CHECK(d, mm_grow(d, i, 1, &v));
         }
     for (int op = 0; op < 3000; op++) {
         unsigned id = (unsigned)mm_rng_below(&rng, IDS);
         if (reuse && next_v1_id < MM_MAX_MEMORIES && mm_rng_below(&rng, 16) == 0) {
-            OK(mm_free(d, id));
+            OK_CHECK(d, mm_free(d, id));
             v1_id[id] = next_v1_id++;
             id = (unsigned)mm_rng_below(&rng, IDS);
         }
@@ -658,7 +658,7 @@ static void compare_bytes(const char *design, uint32_t n, bool adds, bool reuse)
             pages = room ? 1 + mm_rng_below(&rng, room < 2 ? room : 2) : 0;
         uint64_t v0 = written(v1), d0 = written(d);
         if (mm_grow(v1, v1_id[id], pages, &v) == MM_EFULL) break;
-        OK(mm_grow(d, id, pages, &v));
+        OK_CHECK(d, mm_grow(d, id, pages, &v));
         uint64_t dv = written(v1) - v0, dd = written(d) - d0;
         cr_assert_leq(dd, dv, "[%s] grow(%u, %llu) at op %d wrote %llu header bytes; v1 wrote "
                       "%llu", design, id, (unsigned long long)pages, op,
@@ -725,18 +725,23 @@ static io io_at(const char *design, uint32_t nbuckets) {
     OK(mm_memory_faulty(ram, NULL, &mem));
     OK(mm_open(mem, design, 1, 0, &m));
     uint64_t v;
-    OK(mm_grow(m, 0, nbuckets / 2, &v));
-    OK(mm_grow(m, 1, nbuckets / 2 - 4, &v));
+    OK_CHECK(m, mm_grow(m, 0, nbuckets / 2, &v));
+    OK_CHECK(m, mm_grow(m, 1, nbuckets / 2 - 4, &v));
+    /* mm_check reads the header, so it runs between the counted ops. */
     io r = {0};
     since(mem);
     OK(mm_grow(m, 2, 1, &v));
     mm_fault_counts c = since(mem);
     r.grow_reads = c.reads;
     r.grow_writes = c.writes;
+    OK(mm_check(m));
+    since(mem);
     OK(mm_free(m, 0));
     c = since(mem);
     r.free_reads = c.reads;
     r.free_writes = c.writes;
+    OK(mm_check(m));
+    since(mem);
     OK(mm_grow(m, 3, 1, &v));
     c = since(mem);
     r.grow_reads += c.reads;

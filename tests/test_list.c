@@ -47,8 +47,8 @@ static uint8_t get_u8(mm_memory *mem, uint64_t off) {
 static void stamp(mm *m, unsigned id, uint64_t page) {
     uint8_t s[8] = {0x5E, (uint8_t)id, (uint8_t)page, (uint8_t)(page >> 8),
                     (uint8_t)(page >> 16), 0xA1, 0xB2, 0xC3};
-    OK(mm_write(m, id, page * PAGE, s, sizeof s));
-    OK(mm_write(m, id, page * PAGE + PAGE - sizeof s, s, sizeof s));
+    OK_CHECK(m, mm_write(m, id, page * PAGE, s, sizeof s));
+    OK_CHECK(m, mm_write(m, id, page * PAGE + PAGE - sizeof s, s, sizeof s));
 }
 
 static void assert_stamp(mm *m, unsigned id, uint64_t page) {
@@ -73,7 +73,7 @@ Test(list, one_hundred_thousand_buckets) {
     tu_grow(&t, 1, 1);
     cr_assert_eq(tu_size(&t, 0), 100000);
     static const uint8_t data[] = "the last of 100,000 buckets";
-    OK(mm_write(t.m, 0, 100000ull * PAGE - sizeof data, data, sizeof data));
+    OK_CHECK(t.m, mm_write(t.m, 0, 100000ull * PAGE - sizeof data, data, sizeof data));
     stamp(t.m, 0, 0);
     stamp(t.m, 1, 1);
     tu_check(&t);
@@ -96,7 +96,7 @@ Test(list, one_hundred_thousand_buckets) {
 
     /* All 100,000 come back, and another memory takes them all without
      * growing the linear memory. */
-    OK(mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     tu_check(&t);
     tu_grow(&t, 2, 100000);
     tu_check(&t);
@@ -119,9 +119,9 @@ static mm_stats free_cost(uint64_t buckets, bool free_list_empty) {
     for (uint64_t done = 0; done < buckets; done += 2500)
         tu_grow(&t, 0, buckets - done < 2500 ? buckets - done : 2500);
     tu_grow(&t, 2, 1);
-    if (!free_list_empty) OK(mm_free(t.m, 2));
+    if (!free_list_empty) OK_CHECK(t.m, mm_free(t.m, 2));
     mm_stats before = tu_stats(&t), after;
-    OK(mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     after = tu_stats(&t);
     tu_check(&t);
     cr_assert_eq(after.buckets_free, before.buckets_free + buckets);
@@ -153,13 +153,13 @@ Test(list, reopen_after_many_frees_and_regrows) {
     tu_open_file(&t, "list", 1);
     /* Start past page 0's links, with a free list to draw from. */
     tu_grow(&t, 8, 16000);
-    OK(mm_free(t.m, 8));
+    OK_CHECK(t.m, mm_free(t.m, 8));
     cr_assert_gt(tu_stats(&t).buckets_allocated, L_PAGE0_LINKS);
     for (int round = 0; round < 24; round++) {
         for (int op = 0; op < 6; op++) {
             unsigned id = (unsigned)mm_rng_below(&rng, 8);
             if (mm_rng_below(&rng, 3) == 0) {
-                OK(mm_free(t.m, id));
+                OK_CHECK(t.m, mm_free(t.m, id));
                 continue;
             }
             mm_stats before = tu_stats(&t);
@@ -195,10 +195,10 @@ static void write_v1(mm_memory *mem, const char *design, uint32_t bucket_pages) 
     static const uint64_t pages[] = {2, 1, 5, 4, 1, 3, 2, 2, 1};
     for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
         uint64_t old;
-        OK(mm_grow(m, ids[k], pages[k], &old));
+        OK_CHECK(m, mm_grow(m, ids[k], pages[k], &old));
         for (uint64_t p = old; p < old + pages[k]; p++) stamp(m, ids[k], p);
     }
-    if (strcmp(design, "v1reclaim") == 0) OK(mm_free(m, 7));
+    if (strcmp(design, "v1reclaim") == 0) OK_CHECK(m, mm_free(m, 7));
     OK(mm_check(m));
     mm_close(m);
     tu_use_design("list");
@@ -243,7 +243,7 @@ Test(list, upgrades_v1_in_place) {
             tu_check(&t);
             assert_v1_memories(t.m, freed);
             /* Free and reuse. */
-            OK(mm_free(t.m, 3));
+            OK_CHECK(t.m, mm_free(t.m, 3));
             tu_check(&t);
             uint64_t free_now = tu_stats(&t).buckets_free;
             tu_grow(&t, 9, free_now * n);
@@ -269,8 +269,8 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     mm *m;
     tu_use_design("v1");
     OK(mm_open(ram, "v1", 1, 0, &m));
-    OK(mm_grow(m, 0, 15000, NULL));
-    OK(mm_grow(m, 1, 200, NULL));
+    OK_CHECK(m, mm_grow(m, 0, 15000, NULL));
+    OK_CHECK(m, mm_grow(m, 1, 200, NULL));
     stamp(m, 0, 14999);
     stamp(m, 1, 0);
     mm_close(m);
@@ -310,7 +310,7 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     cr_assert(memcmp(now, page0, PAGE) == 0, "page 0 changed");
     tu_use_design("v1");
     OK(mm_open(ram, "v1", 0, 0, &m));
-    OK(mm_grow(m, 1, 1, NULL));
+    OK_CHECK(m, mm_grow(m, 1, 1, NULL));
     OK(mm_read(m, 1, 200 * PAGE, now, PAGE));
     for (size_t i = 0; i < PAGE; i++) cr_assert_eq(now[i], 0, "byte %zu of V1's new bucket", i);
     OK(mm_check(m));
@@ -410,7 +410,7 @@ Test(list, corrupt_header_is_refused_untouched) {
         tu_grow(&t, 1, 1);
     }
     tu_grow(&t, 2, 3);
-    OK(mm_free(t.m, 2));
+    OK_CHECK(t.m, mm_free(t.m, 2));
     tu_check(&t);
     mm_close(t.m);
     t.m = NULL;

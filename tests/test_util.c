@@ -58,6 +58,7 @@ void tu_reopen(tu_mm *t) {
     int err = mm_open(t->mem, t->design, 0, 0, &t->m);
     cr_assert_eq(err, MM_OK, "[%s] reopen -> %s (%s)", t->design, mm_strerror(err),
                  mm_error_detail());
+    tu_check(t);
 }
 
 void tu_close(tu_mm *t) {
@@ -79,6 +80,7 @@ void tu_grow(tu_mm *t, unsigned id, uint64_t pages) {
     cr_assert_eq(old, before, "[%s] grow of memory %u returned %llu, size was %llu", t->design,
                  id, (unsigned long long)old, (unsigned long long)before);
     cr_assert_eq(tu_size(t, id), before + pages);
+    tu_check(t);
 }
 
 uint64_t tu_size(tu_mm *t, unsigned id) {

@@ -41,6 +41,15 @@ struct criterion_test_params tu_design_params(unsigned need_flags);
                      mm_strerror(e_), mm_error_detail());                             \
     } while (0)
 
+/** OK(expr), then mm_check(mgr): every invariant holds after the operation. */
+#define OK_CHECK(mgr, expr)                                                           \
+    do {                                                                              \
+        OK(expr);                                                                     \
+        int c_ = mm_check(mgr);                                                       \
+        cr_assert_eq(c_, MM_OK, "[%s] mm_check after %s -> %s (%s)", tu_design_name(),  \
+                     #expr, mm_strerror(c_), mm_error_detail());                      \
+    } while (0)
+
 /** Asserts that expr returns the error code want. */
 #define FAILS(expr, want)                                                             \
     do {                                                                              \
@@ -62,14 +71,14 @@ typedef struct tu_mm {
 void tu_open_ram(tu_mm *t, const char *design, uint32_t bucket_pages);
 /** Opens a new manager of design over a fresh temporary file. */
 void tu_open_file(tu_mm *t, const char *design, uint32_t bucket_pages);
-/** Closes the manager (and, for a file, the memory) and opens both again. */
+/** Closes the manager (and, for a file, the memory), opens both again, mm_check. */
 void tu_reopen(tu_mm *t);
 /** Closes everything and removes the temporary file. */
 void tu_close(tu_mm *t);
 /** mm_check, asserted. */
 void tu_check(tu_mm *t);
 
-/** Grows id and checks the old size it returns. */
+/** Grows id, checks the old size it returns, then mm_check. */
 void tu_grow(tu_mm *t, unsigned id, uint64_t pages);
 /** Size of id, asserted to succeed. */
 uint64_t tu_size(tu_mm *t, unsigned id);

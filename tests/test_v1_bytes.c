@@ -127,7 +127,7 @@ static void rig_grow(rig *r, unsigned id, uint64_t pages) {
     int64_t added = v1m_grow(&r->v, id, pages);
     cr_assert(added >= 0, "the scenario passes the bucket limit at grow(%u, %llu)", id,
               (unsigned long long)pages);
-    OK(mm_grow(r->m, id, pages, &old));
+    OK_CHECK(r->m, mm_grow(r->m, id, pages, &old));
     cr_assert_eq(old, want_old, "grow(%u, %llu) returned %llu, not %llu", id,
                  (unsigned long long)pages, (unsigned long long)old,
                  (unsigned long long)want_old);
@@ -159,7 +159,7 @@ static void rig_check_translation(rig *r) {
         uint8_t tag[8], got[8];
         tc_pattern(tag, sizeof tag, i * 100003 + k[i]);
         uint64_t in = 8 * i + 8 * (k[i] % 64); /* inside the first page of the bucket */
-        OK(mm_write(r->m, i, k[i] * bucket_bytes + in, tag, sizeof tag));
+        OK_CHECK(r->m, mm_write(r->m, i, k[i] * bucket_bytes + in, tag, sizeof tag));
         OK(mm_memory_read(r->mem, v1m_bucket_page(&r->v, b) * MM_PAGE_SIZE + in, got,
                           sizeof got));
         cr_assert(memcmp(tag, got, sizeof tag) == 0,
@@ -314,7 +314,7 @@ Test(v1_bytes, zero_page_grows_write_nothing) {
     const unsigned ids[] = {0, 9, 254, 17};
     for (size_t k = 0; k < 4; k++) {
         uint64_t old = ~0ull;
-        OK(mm_grow(r.m, ids[k], 0, &old));
+        OK_CHECK(r.m, mm_grow(r.m, ids[k], 0, &old));
         cr_assert_eq(old, r.v.sizes[ids[k]]);
     }
     snap_assert_same(&r, &before, "after zero-page grows");
@@ -326,7 +326,7 @@ Test(v1_bytes, free_is_not_supported_and_changes_nothing) {
     rig_open(&r, true, 2);
     rig_grow(&r, 4, 3);
     uint8_t data[] = {0xde, 0xad, 0xbe, 0xef};
-    OK(mm_write(r.m, 4, 100, data, sizeof data));
+    OK_CHECK(r.m, mm_write(r.m, 4, 100, data, sizeof data));
     snap before = snap_take(&r);
     FAILS_WITH(mm_free(r.m, 4), MM_ENOTSUP, "v1");
     FAILS(mm_free(r.m, 5), MM_ENOTSUP); /* an empty memory: still not supported */

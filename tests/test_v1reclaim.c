@@ -35,7 +35,7 @@ Test(v1reclaim, migration_reuses_nothing) {
     tu_grow(&t, 0, 3);
     tu_grow(&t, 1, 3);
     assert_owners(&t, (const uint8_t[]){0, 0, 0, 1, 1, 1}, 6);
-    OK(mm_free(t.m, 0));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     tu_check(&t);
     uint64_t pages = tu_stats(&t).linear_pages;
     cr_assert_eq(pages, 1 + 6);
@@ -61,11 +61,11 @@ Test(v1reclaim, reuses_free_buckets_above_the_last) {
     tu_grow(&t, 0, 2);
     assert_owners(&t, (const uint8_t[]){0, 1, 1, 1, 0, 0}, 6);
     uint8_t mark[3] = {0xB1, 0xB2, 0xB3};
-    OK(mm_write(t.m, 1, 3 * PAGE - 3, mark, 3));
+    OK_CHECK(t.m, mm_write(t.m, 1, 3 * PAGE - 3, mark, 3));
     uint8_t junk[PAGE];
     memset(junk, 0xEE, sizeof junk);
-    for (uint64_t p = 0; p < 3; p++) OK(mm_write(t.m, 0, p * PAGE, junk, PAGE));
-    OK(mm_free(t.m, 0));
+    for (uint64_t p = 0; p < 3; p++) OK_CHECK(t.m, mm_write(t.m, 0, p * PAGE, junk, PAGE));
+    OK_CHECK(t.m, mm_free(t.m, 0));
     tu_check(&t);
     uint64_t pages = tu_stats(&t).linear_pages;
 
@@ -111,7 +111,7 @@ static void write_pattern(tu_mm *t, unsigned id, uint8_t salt) {
     cr_assert(buf);
     for (uint64_t p = 0; p < size; p++) {
         for (size_t i = 0; i < PAGE; i++) buf[i] = (uint8_t)(salt * 31u + p * 7u + i);
-        OK(mm_write(t->m, id, p * PAGE, buf, PAGE));
+        OK_CHECK(t->m, mm_write(t->m, id, p * PAGE, buf, PAGE));
     }
     free(buf);
 }
@@ -169,8 +169,8 @@ Test(v1reclaim, v1_opens_what_it_writes) {
         tu_grow(&t, 14, 2);
         for (unsigned id = 0; id < 6; id++) write_pattern(&t, id * 7, (uint8_t)(id + 1));
         assert_v1_reads_the_same(&t, "before any free");
-        OK(mm_free(t.m, 7));
-        OK(mm_free(t.m, 28));
+        OK_CHECK(t.m, mm_free(t.m, 7));
+        OK_CHECK(t.m, mm_free(t.m, 28));
         assert_v1_reads_the_same(&t, "after two frees");
         tu_grow(&t, 35, 5); /* may reuse buckets above memory 35's last */
         tu_grow(&t, 100, 2);

@@ -216,7 +216,7 @@ static mm_wl_status run_sabotaged(const char *design, const char *workload, cons
 
 /* Takes the buckets free_regrow just freed, for a memory it does not use. */
 static void steal_free_buckets(mm *m) {
-    OK(mm_grow(m, 200, SMALL_N, NULL));
+    OK_CHECK(m, mm_grow(m, 200, SMALL_N, NULL));
 }
 
 DESIGN_TEST(workloads, reuse_check_catches_stolen_buckets,
@@ -229,7 +229,7 @@ DESIGN_TEST(workloads, reuse_check_catches_stolen_buckets,
 
 /* Overwrites data that migrate copied into memory 1. */
 static void scribble(mm *m) {
-    OK(mm_write(m, 1, 5 * (uint64_t)MM_PAGE_SIZE + 3, "garbage", 7));
+    OK_CHECK(m, mm_write(m, 1, 5 * (uint64_t)MM_PAGE_SIZE + 3, "garbage", 7));
 }
 
 DESIGN_TEST(workloads, data_check_catches_overwritten_bytes, MM_DESIGN_CAN_FREE) {
@@ -242,7 +242,7 @@ DESIGN_TEST(workloads, data_check_catches_overwritten_bytes, MM_DESIGN_CAN_FREE)
 
 /* A size changed behind the workload's back: the model disagrees. */
 static void grow_memory0(mm *m) {
-    OK(mm_grow(m, 0, 1, NULL));
+    OK_CHECK(m, mm_grow(m, 0, 1, NULL));
 }
 
 DESIGN_TEST(workloads, size_check_catches_a_stray_grow, 0) {

@@ -172,6 +172,32 @@ bad_op "id past 32 bits" "grow 4294967296 1"
 bad_op "a very long line" "grow 0 $long"
 bad_op "many words" "grow 0 1 1 1 1 1 1 1 1 1 1 1"
 
+begin "malformed op: a NUL byte in the line"
+printf 'grow 0 1\nsize 0\000 junk\ncheck\nsize 0\n' |
+    "$MMRUN" ops --design v1 --bucket-pages 1 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+out=$(cat "$tmp/out")
+err=$(cat "$tmp/err")
+expect_rc 1
+expect_no_stderr
+expect_out "0
+error: op line holds a NUL byte
+ok
+1"
+end
+
+begin "--version names mmrun's and the library's versions"
+"$MMRUN" --version >"$tmp/out" 2>"$tmp/err"
+rc=$?
+out=$(cat "$tmp/out")
+err=$(cat "$tmp/err")
+expect_rc 0
+expect_no_stderr
+v=$(sed -n 's/^#define MMFREE_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$(dirname "$0")/../../impl/mmfree.h" |
+    paste -sd. -)
+expect_out "mmrun $v (libmmfree $v)"
+end
+
 begin "blank lines print nothing"
 run 'grow 0 1
 

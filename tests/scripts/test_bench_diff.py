@@ -3,6 +3,7 @@ inputs, the output formats (with a golden markdown file) and a real run of
 callgrind on two builds, one with the test-only slowdown switch."""
 
 import json
+import math
 import os
 import re
 import shutil
@@ -153,6 +154,17 @@ class KnownChanges(Case):
         (cls,) = self.rows(doc, "complexity").values()
         self.assertEqual(cls["verdict"], "complexity improvement")
 
+    def test_a_class_flip_on_a_sub_threshold_change_does_not_gate(self):
+        # Between O(N) and O(N lg N), a cost of N + c·N·lg N fits either;
+        # moving it by under 1% at every N must not be an alarm.
+        base = {f"reopen.load/v1/{n}": n * (40 + 1.5 * math.log2(n)) for n in SIZES}
+        new = {k: v * (1.009 if k.endswith(f"/{max(SIZES)}") else 0.991)
+               for k, v in base.items()}
+        doc = self.diff_json(*self.pair(base, new), expect_exit=0)
+        (cls,) = self.rows(doc, "complexity").values()
+        self.assertEqual((cls["base"], cls["new"]), ("O(N)", "O(N lg N)"))
+        self.assertEqual((cls["verdict"], cls["gated"]), ("unchanged", False))
+
     def test_complexity_from_the_sizes_both_sides_measured(self):
         # NEW adds a large size; with it alone, a flat family must stay O(1).
         more = flat("grow_one.grow/v1", 40.0, SIZES + (65536,))
@@ -257,7 +269,20 @@ class Malformed(Case):
             "has no 'name'": self.file("gb.json", json.dumps({"benchmarks": [{"x": 1}]})),
             "no instructions.json or gbench.json": os.path.join(self.tmp, "empty-folder"),
             "no such file or folder": os.path.join(self.tmp, "missing"),
+            "not UTF-8": self.file("latin1.json", "{\"benchmarks\": [\"caf\xe9\"]}"),
+            "nested too deeply": self.file("deep.json", "[" * 100000 + "]" * 100000),
+            "not a string": self.file("runname.json", json.dumps(
+                {"benchmarks": [{"name": "a", "run_name": ["a"], "real_time": 1}]})),
+            "only aggregates": self.file("aggregates.json", json.dumps(
+                {"benchmarks": [{"name": "a_median", "run_name": "a", "run_type": "aggregate",
+                                 "aggregate_name": "median", "real_time": 1}]})),
+            "holds no result at all": self.file("none.json", json.dumps(
+                {"schema": "mmfree-instructions/1", "results": []})),
+            "schema is 'mmfree-instructions/2'": self.file("v2.json", json.dumps(
+                {"schema": "mmfree-instructions/2", "results": []})),
         }
+        with open(cases["not UTF-8"], "w", encoding="latin-1") as f:
+            f.write('{"benchmarks": [{"name": "caf\xe9"}]}')
         os.mkdir(cases["no instructions.json or gbench.json"])
         for problem, path in cases.items():
             with self.subTest(problem):
