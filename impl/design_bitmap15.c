@@ -1,8 +1,22 @@
 /*
  * bitmap15: the seed design. Its header stays inside page 0 so that a V1
- * memory converts in place: the link15 layout (layout_link15.c has the
- * offset table, the write and crash notes and the V1 upgrade). This file
- * holds only its policy.
+ * memory converts in place: the link15 layout, shared with hbitmap15
+ * (layout_link15.c has its invariants, the bytes each op writes and the V1
+ * upgrade). Page 0 (integers little-endian):
+ *
+ *   offset  size             field
+ *   0       3                magic "MGR"
+ *   3       1                layout version 2 (0x82 while a V1 upgrade runs)
+ *   4       2                buckets carved ("count"), u16, <= 32,768
+ *   6       2                bucket size in pages, u16 (1..65,535)
+ *   8       32               reserved (kept from V1)
+ *   40      255 x 8          size of memory i in pages, u64
+ *   2080    255 x 2          first bucket of memory i, u16
+ *   2590    32,768 x 15 bits link of bucket b: (next - b - 1) mod 2^15
+ *   64030   ..65535          unused
+ *   page 1 + b*N             bucket b (N = bucket size in pages), as in V1
+ *
+ * This file holds only the policy.
  *
  * Policy: a grow takes the lowest free bucket, found the way the seed
  * found it: testing bucket after bucket from 0 in a bitmap of the carved
@@ -18,6 +32,11 @@
  *          most 9 bytes for a grow into fresh buckets).
  *   free   O(k) bit sets; one write of the size (1 byte, or 8 on a carry).
  *   open   one 64,030-byte read; O(512 + buckets allocated).
+ *
+ * Crash behaviour (the layout's): a grow writes links, then count, then the
+ * size, which commits it: a crash before the size write reopens to the
+ * state before the grow. A free is its one size write. An upgrade cut
+ * short after its first write is refused with MM_EINTERRUPTED.
  */
 #include "layout_link15.h"
 

@@ -2,7 +2,20 @@
  * hbitmap15: bitmap15's one-page header and in-place V1 upgrade, with grow
  * and free in time independent of the number of buckets. It writes exactly
  * the bytes bitmap15 writes (the link15 layout, layout_link15.c, version 2),
- * so each opens the other's memories; only the heap index differs.
+ * so each opens the other's memories; only the heap index differs. Page 0
+ * (integers little-endian; layout_link15.c has the invariants):
+ *
+ *   offset  size             field
+ *   0       3                magic "MGR"
+ *   3       1                layout version 2 (0x82 while a V1 upgrade runs)
+ *   4       2                buckets carved ("count"), u16, <= 32,768
+ *   6       2                bucket size in pages, u16 (1..65,535)
+ *   8       32               reserved (kept from V1)
+ *   40      255 x 8          size of memory i in pages, u64
+ *   2080    255 x 2          first bucket of memory i, u16
+ *   2590    32,768 x 15 bits link of bucket b: (next - b - 1) mod 2^15
+ *   64030   ..65535          unused
+ *   page 1 + b*N             bucket b (N = bucket size in pages), as in V1
  *
  * The seed's cost was never the header: it was finding the lowest free
  * bucket by testing one bit at a time. Here the bitmap gets a hierarchy

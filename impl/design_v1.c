@@ -1,7 +1,19 @@
 /*
  * v1: the baseline. Byte for byte the V1 layout of ic-stable-structures
- * 0.7 (layout_v1.c has the offset table). It cannot free, so every figure
- * of the freeing designs is divided by this one's.
+ * 0.7. It cannot free, so every figure of the freeing designs is divided
+ * by this one's. Persisted layout, page 0 (integers little-endian; the
+ * invariants and the encoder are in layout_v1.c, shared with v1reclaim):
+ *
+ *   offset  size          field
+ *   0       3             magic "MGR"
+ *   3       1             layout version (1)
+ *   4       2             buckets allocated ("count"), u16, <= 32,768
+ *   6       2             bucket size in pages, u16 (1..65,535)
+ *   8       32            reserved, zero
+ *   40      255 x 8       size of memory i in pages, u64
+ *   2080    32,768 x 1    owner of bucket b, or 255 when unallocated
+ *   34848   ..65535       unused, zero
+ *   page 1 + b*N          bucket b (N = bucket size in pages)
  *
  * Policy: a memory's next bucket is always bucket `count`, the first never
  * carved; the linear memory grows to 1 + count * N pages to hold it.

@@ -3,9 +3,21 @@
  * shipped in 2025 (`reclaim_memory`) and then reverted. It is here as the
  * measured proof of why that approach failed.
  *
- * Layout: V1, byte for byte, version byte 1 (layout_v1.c has the offset
- * table), so `v1` opens whatever this design writes. A freed bucket is one
- * below `count` whose owner byte is 255; V1 readers accept such buckets.
+ * Layout: V1, byte for byte, version byte 1, so `v1` opens whatever this
+ * design writes. A freed bucket is one below `count` whose owner byte is
+ * 255; V1 readers accept such buckets. Page 0 (integers little-endian;
+ * layout_v1.c has the invariants and the shared encoder):
+ *
+ *   offset  size          field
+ *   0       3             magic "MGR"
+ *   3       1             layout version (1)
+ *   4       2             buckets allocated ("count"), u16, <= 32,768
+ *   6       2             bucket size in pages, u16 (1..65,535)
+ *   8       32            reserved, zero
+ *   40      255 x 8       size of memory i in pages, u64
+ *   2080    32,768 x 1    owner of bucket b, or 255 when unallocated
+ *   34848   ..65535       unused, zero
+ *   page 1 + b*N          bucket b (N = bucket size in pages)
  *
  * Policy: V1 translates through each memory's buckets in ascending order,
  * so a memory can only take buckets above its highest one. A grow of memory

@@ -204,7 +204,9 @@ typedef struct mm mm;
  * MM_DEFAULT_BUCKET_PAGES). A linear memory that holds this design's layout
  * is loaded with its stored bucket size. A V1 layout is upgraded in place by
  * the designs flagged MM_DESIGN_READS_V1. Anything else is refused and left
- * untouched, unless flags has MM_OPEN_FORMAT.
+ * untouched, unless flags has MM_OPEN_FORMAT. (A first format that a crash
+ * cut short leaves one page of zeros: refused as MM_EMAGIC, like any page
+ * without a layout; nothing was stored, so MM_OPEN_FORMAT is the repair.)
  *
  * Errors: MM_EINVAL (bucket_pages > 65535, unknown flags, a NULL argument,
  * a manager already open over mem),
