@@ -60,6 +60,12 @@
  *   max    4096 + 6648 * 7281 = 48,408,184 buckets (the directory full at
  *          one page per bucket; the same limit for every bucket size).
  *
+ * Fuzz builds only (-DMMFREE_FUZZ_SMALL_PAGE0, tests/fuzz/README.md):
+ * segment 0 holds entries 0..7 (records at 2080, slots at 2120), the
+ * directory 16 chunks at 2152 (bytes 2216..65535 are reserved), and E = 4
+ * for every bucket size, so max = 8 + 16 * 4 = 72 buckets: the fuzzers'
+ * few dozen buckets then need several chunks. No other build defines it.
+ *
  * A crash between the writes of one op (records and slots are written
  * before the counters, the size last) leaves a bucket both free and owned
  * or neither; open refuses both as corrupt. Like V1, no op is atomic.
@@ -90,14 +96,25 @@ enum {
     FS_OFF_RESERVED = 20,
     FS_OFF_SIZES = 40,
     FS_OFF_SEG0 = 2080,
-    FS_SEG0_ENTRIES = 4096,
     FS_RECORD_BYTES = 5,
     FS_SLOT_BYTES = 4,
     FS_ENTRY_BYTES = FS_RECORD_BYTES + FS_SLOT_BYTES,
-    FS_OFF_DIR = FS_OFF_SEG0 + FS_SEG0_ENTRIES * FS_ENTRY_BYTES,
     FS_HEADER_BYTES = 65536,
+#ifndef MMFREE_FUZZ_SMALL_PAGE0
+    FS_SEG0_ENTRIES = 4096,
+    FS_OFF_DIR = FS_OFF_SEG0 + FS_SEG0_ENTRIES * FS_ENTRY_BYTES,
     FS_DIR_ENTRIES = (FS_HEADER_BYTES - FS_OFF_DIR) / 4,
     FS_MIN_CHUNK_ENTRIES = 65536 / FS_ENTRY_BYTES, /* one-page buckets */
+#else
+    /* Fuzz builds: the fuzzers carve at most a few dozen buckets, so with
+     * 4,096 entries in segment 0 they would never reach a chunk. Small
+     * chunks make them fill several; a small directory keeps the limit
+     * (72 buckets) near them, where corrupted counts cross it. */
+    FS_SEG0_ENTRIES = 8,
+    FS_OFF_DIR = FS_OFF_SEG0 + FS_SEG0_ENTRIES * FS_ENTRY_BYTES,
+    FS_DIR_ENTRIES = 16,
+    FS_MIN_CHUNK_ENTRIES = 4, /* E, for every bucket size */
+#endif
     FS_MAX_BUCKETS = FS_SEG0_ENTRIES + FS_DIR_ENTRIES * FS_MIN_CHUNK_ENTRIES,
     FS_NO_OWNER = 255,
     FS_BATCH = 4096, /* entries encoded per write or decoded per read */
@@ -106,10 +123,17 @@ enum {
 static_assert((int)FS_OFF_SIZES == (int)MM_V1_OFF_SIZES, "sizes stay where V1 has them");
 static_assert((int)FS_OFF_BUCKET_PAGES == (int)MM_V1_OFF_BUCKET_PAGES, "as V1");
 static_assert(FS_OFF_SIZES + 8 * MM_MAX_MEMORIES == FS_OFF_SEG0, "segment 0 follows the sizes");
+#ifndef MMFREE_FUZZ_SMALL_PAGE0
 static_assert(FS_OFF_DIR == 38944, "the offset table above");
 static_assert(FS_OFF_DIR + 4 * FS_DIR_ENTRIES == FS_HEADER_BYTES, "dir ends page 0");
-static_assert(FS_HEADER_BYTES == MM_PAGE_SIZE, "the header is page 0: data starts at page 1");
 static_assert(FS_MAX_BUCKETS == 48408184, "the limit the comment states");
+#else
+static_assert(FS_OFF_DIR == 2152, "the fuzz build's offsets in the comment above");
+static_assert(FS_OFF_DIR + 4 * FS_DIR_ENTRIES <= FS_HEADER_BYTES, "dir fits in page 0");
+static_assert(FS_MIN_CHUNK_ENTRIES * FS_ENTRY_BYTES <= MM_PAGE_SIZE, "a chunk fits a bucket");
+static_assert(FS_MAX_BUCKETS == 72, "the limit the comment states");
+#endif
+static_assert(FS_HEADER_BYTES == MM_PAGE_SIZE, "the header is page 0: data starts at page 1");
 static_assert(FS_MAX_BUCKETS < UINT32_MAX, "ids are u32");
 
 /* The in-heap mirror of the stack and the directory. Their depths are
@@ -176,7 +200,11 @@ static int fs_reserve(uint32_t **ids, uint64_t *cap, uint64_t need) {
 static int fs_new_state(mm *m) {
     fs_state *s = calloc(1, sizeof *s);
     if (!s) return mm__fail(MM_ENOMEM, "cannot allocate the freestack state");
+#ifndef MMFREE_FUZZ_SMALL_PAGE0
     s->chunk_entries = m->bucket_bytes / FS_ENTRY_BYTES;
+#else
+    s->chunk_entries = FS_MIN_CHUNK_ENTRIES;
+#endif
     m->ds = s;
     m->data_page = 1;
     return MM_OK;

@@ -61,6 +61,12 @@
  *          buckets past 15,092, byte 3, page 0's 5,168 bytes of fields, the
  *          links in page 0 (4 B per bucket), byte 3 again.
  *
+ * Fuzz builds only (-DMMFREE_FUZZ_SMALL_PAGE0, tests/fuzz/README.md): page
+ * 0 holds the links of buckets 0..7 only (bytes 5200..65535 are reserved)
+ * and P = 4 for every bucket size, so that the fuzzers' few dozen buckets
+ * fill a chain of several metadata buckets. No other build defines it: a
+ * memory written under it is not a list memory of a normal build.
+ *
  * What a crash leaves (the design has no atomic multi-write commit, like V1):
  *   grow   writes new metadata headers, new links, the old tail's link, the
  *          global block, then the record. Up to the global block nothing it
@@ -106,7 +112,14 @@ enum {
     MEM_OFF_HEAD = 12,
     MEM_OFF_TAIL = 16,
     OFF_LINKS = 5168,
+#ifndef MMFREE_FUZZ_SMALL_PAGE0
     PAGE0_LINKS = (MM_PAGE_SIZE - OFF_LINKS) / 4,
+#else
+    /* Fuzz builds: the fuzzers carve at most a few dozen buckets, so with
+     * 15,092 links in page 0 they would never reach the metadata chain. */
+    PAGE0_LINKS = 8,
+    FUZZ_META_LINKS = 4, /* P: links per metadata bucket */
+#endif
     META_OFF_NEXT = 0,
     META_OFF_SEQ = 4,
     META_HDR = 8,
@@ -117,8 +130,14 @@ enum {
 static_assert(G_FREE_TAIL + 4 == GLOBALS_BYTES, "the global block is seven u32");
 static_assert(OFF_GLOBALS + GLOBALS_BYTES <= OFF_MEMS, "globals end before the records");
 static_assert(OFF_MEMS + MEM_BYTES * MM_MAX_MEMORIES <= OFF_LINKS, "records end before links");
+#ifndef MMFREE_FUZZ_SMALL_PAGE0
 static_assert(OFF_LINKS % 4 == 0 && PAGE0_LINKS == 15092, "page 0 holds 15,092 links");
 static_assert(OFF_LINKS + 4 * PAGE0_LINKS == MM_PAGE_SIZE, "links fill page 0");
+#else
+static_assert(OFF_LINKS % 4 == 0 && OFF_LINKS + 4 * PAGE0_LINKS <= MM_PAGE_SIZE,
+              "the fuzz build's links fit in page 0");
+static_assert(META_HDR + 4 * FUZZ_META_LINKS <= MM_PAGE_SIZE, "and in a one-page bucket");
+#endif
 
 /* The global block, in its persisted order. */
 typedef struct list_globals {
@@ -164,6 +183,16 @@ static void put_mem(uint8_t *p, uint64_t size, const mm_table *t) {
     mm_put_u32(p + MEM_OFF_COUNT, t->len);
     mm_put_u32(p + MEM_OFF_HEAD, t->len ? t->ids[0] : NONE);
     mm_put_u32(p + MEM_OFF_TAIL, mm__table_last(t));
+}
+
+/* P: the links a metadata bucket of bucket_bytes holds after its header. */
+static uint64_t links_per_meta(uint64_t bucket_bytes) {
+#ifndef MMFREE_FUZZ_SMALL_PAGE0
+    return (bucket_bytes - META_HDR) / 4;
+#else
+    (void)bucket_bytes;
+    return FUZZ_META_LINKS;
+#endif
 }
 
 static void set_header_bytes(mm *m) {
@@ -277,7 +306,7 @@ static int create(mm *m) {
     list *ds = calloc(1, sizeof *ds);
     if (!ds) return mm__fail(MM_ENOMEM, "cannot allocate list's state");
     ds->g = (list_globals){0, 0, NONE, NONE, 0, NONE, NONE};
-    ds->per_meta = (m->bucket_bytes - META_HDR) / 4;
+    ds->per_meta = links_per_meta(m->bucket_bytes);
     m->data_page = 1;
     m->ds = ds;
     return MM_OK;
@@ -380,7 +409,7 @@ static int read_fixed(mm *m, list_image *img, int err) {
                  (unsigned long long)mm_memory_size(m->mem));
         goto out;
     }
-    uint64_t per_meta = ((uint64_t)n * MM_PAGE_SIZE - META_HDR) / 4;
+    uint64_t per_meta = links_per_meta((uint64_t)n * MM_PAGE_SIZE);
     if (PAGE0_LINKS + (uint64_t)g->nmeta * per_meta < g->nbuckets) {
         mm__fail(err, "list: %u metadata buckets hold too few links for %u buckets", g->nmeta,
                  g->nbuckets);
@@ -455,7 +484,7 @@ static int read_links_of(mm *m, list_image *img, int err) {
                             b, g->meta_tail);
         b = mm_get_u32(h + META_OFF_NEXT);
     }
-    uint64_t per_meta = (m->bucket_bytes - META_HDR) / 4;
+    uint64_t per_meta = links_per_meta(m->bucket_bytes);
     return read_links(m, per_meta, img->meta, g->nbuckets, img->next);
 }
 
