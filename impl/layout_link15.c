@@ -57,6 +57,13 @@
  *   open: one read of the 64,030 header bytes; O(32,768 / 64 + buckets
  *     allocated) work. Upgrade from V1: three writes (see below).
  *
+ * What no check can see: a header whose size of memory i was lowered (by
+ * damage, not by a free) still meets every invariant, since a chain's
+ * length follows from the size. The buckets past the new length become
+ * free with their bytes in them, and a later grow hands those bytes out.
+ * V1's owner bytes would disagree with such a size; link15 trades that
+ * redundancy for its one-byte commits. (tests/fuzz/README.md)
+ *
  * Crash behaviour. A grow writes links, then count, then size; the size
  * write is the commit. Before it lands the old chain length hides every new
  * link, and a larger count only carves free buckets: reopening gives the

@@ -93,10 +93,12 @@ typedef struct fz_group {
     mm_model md;
     uint32_t bucket_pages;
     bool can_free;
-    /* Adopted from a corrupted image (fuzz_open): the unused pages of a
-     * memory's last bucket may hold bytes (a size lowered by the corruption
-     * leaves them), so a grow into them takes what they hold. */
-    bool dirty_tails;
+    /* Adopted from a corrupted image (fuzz_open): a size lowered by the
+     * corruption leaves bytes in the unused pages of a memory's last bucket
+     * and, where the layout derives a chain's length from the size (link15),
+     * in buckets that the header now calls free. No header can tell such
+     * bytes from data, so a grow into them takes what they hold. */
+    bool dirty_buckets;
 } fz_group;
 
 void fz_group_init(fz_group *g, uint32_t bucket_pages, bool can_free);

@@ -520,7 +520,7 @@ static void lane_grow(fz_lane *l, const fz_step *st) {
     bool reused = now.buckets_free < before.buckets_free;
     uint64_t tail_end = buckets_for(size, b) * b;
     for (uint64_t p = size; p < size + pages; p++) {
-        bool tail = p < tail_end && l->g->dirty_tails;
+        bool tail = l->g->dirty_buckets && (p < tail_end || reused);
         if (!reused && !tail && p != size && p != size + pages - 1) continue;
         err = mm_read(l->m, id, p * PAGE, page_a, PAGE);
         if (err) fz_fail(l, "reading new page %llu: %s", (unsigned long long)p, mm_strerror(err));
@@ -691,7 +691,7 @@ void fz_lane_adopt(fz_lane *l, size_t design_index, fz_group *g, mm_memory *mem,
     *l = (fz_lane){.d = mm_design_get(design_index), .design_index = design_index, .g = g,
                    .mem = mem, .m = m, .context = context};
     fz_group_init(g, mm_bucket_pages(m), l->d->flags & MM_DESIGN_CAN_FREE);
-    g->dirty_tails = true;
+    g->dirty_buckets = true;
     /* Whatever a design accepts, its buckets lie inside the linear memory,
      * so no size can pass the linear memory's pages. */
     uint64_t linear = mm_memory_size(mem);
