@@ -338,7 +338,8 @@ static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
         /* A stack slot for every carved bucket now, so that free, which
          * runs after the manager has zeroed the buckets, never allocates. */
         int err = fs_reserve(&s->chunks, &s->chunks_cap, nchunks);
-        if (!err) err = fs_reserve(&s->stack, &s->stack_cap, count);
+        if (!err && mm_unlikely(count > s->stack_cap))
+            err = fs_reserve(&s->stack, &s->stack_cap, count);
         if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, count));
         if (err) return err;
         for (uint64_t j = m->nmeta; j < nchunks; j++)
