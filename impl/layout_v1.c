@@ -33,6 +33,20 @@ static_assert(MM_V1_OFF_SIZES + 8 * MM_MAX_MEMORIES == MM_V1_OFF_OWNERS, "sizes 
 static_assert(MM_V1_OFF_OWNERS + MM_V1_MAX_BUCKETS == MM_V1_HEADER_BYTES, "owners end the header");
 static_assert(MM_V1_HEADER_BYTES <= MM_PAGE_SIZE, "the header fits in page 0");
 
+/* The first bucket at or past `from` whose owner byte is not 255, or
+ * MM_V1_MAX_BUCKETS: eight owner bytes per compare, because every open and
+ * check looks at all 32,768 of them while a memory has few buckets. */
+static uint32_t first_owned_from(const uint8_t *owners, uint32_t from) {
+    uint32_t b = from;
+    for (; b % 8 && b < MM_V1_MAX_BUCKETS; b++)
+        if (owners[b] != MM_V1_UNALLOCATED) return b;
+    for (; b < MM_V1_MAX_BUCKETS; b += 8) {
+        uint64_t held = ~mm_get_u64(owners + b); /* a non-zero byte is an owner */
+        if (held) return b + mm_ctz64(held) / 8;
+    }
+    return MM_V1_MAX_BUCKETS;
+}
+
 int mm__v1_read(mm_memory *mem, struct mm_v1_image *img) {
     uint8_t fixed[MM_V1_OFF_OWNERS];
     int err = mm_memory_read(mem, 0, fixed, sizeof fixed);
@@ -44,15 +58,12 @@ int mm__v1_read(mm_memory *mem, struct mm_v1_image *img) {
         return mm__fail(MM_ECORRUPT, "V1 header: %u buckets allocated, over the maximum of %u",
                         img->count, MM_V1_MAX_BUCKETS);
     if (img->bucket_pages == 0) return mm__fail(MM_ECORRUPT, "V1 header: bucket size is 0 pages");
-    uint32_t owned[MM_MAX_MEMORIES] = {0};
-    for (uint32_t b = 0; b < MM_V1_MAX_BUCKETS; b++) {
-        uint8_t o = img->owners[b];
-        if (o == MM_V1_UNALLOCATED) continue;
-        if (b >= img->count)
-            return mm__fail(MM_ECORRUPT, "V1 header: bucket %u is owned by memory %u, but only "
-                            "%u buckets are allocated", b, o, img->count);
-        owned[o]++;
-    }
+    uint32_t stray = first_owned_from(img->owners, img->count);
+    if (stray < MM_V1_MAX_BUCKETS)
+        return mm__fail(MM_ECORRUPT, "V1 header: bucket %u is owned by memory %u, but only "
+                        "%u buckets are allocated", stray, img->owners[stray], img->count);
+    uint32_t owned[MM_V1_UNALLOCATED + 1] = {0}; /* the last counts unallocated buckets */
+    for (uint32_t b = 0; b < img->count; b++) owned[img->owners[b]]++;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         uint64_t size = mm_get_u64(fixed + MM_V1_OFF_SIZES + 8 * i);
         uint64_t want = size / img->bucket_pages + (size % img->bucket_pages != 0);

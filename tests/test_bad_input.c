@@ -118,6 +118,11 @@ Test(bad_input, v1_owner_byte_at_or_past_the_count) {
     poke(mem, V1T_OFF_OWNERS + 6, 7, 1); /* bucket 6 == count */
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "bucket 6", "memory 7");
     poke(mem, V1T_OFF_OWNERS + 6, V1T_UNALLOCATED, 1);
+    /* Past the first eight the bytes are read eight at a time: a byte
+     * inside such a word must be named exactly. */
+    poke(mem, V1T_OFF_OWNERS + 13, 254, 1);
+    REFUSED_BY_ALL(mem, MM_ECORRUPT, "bucket 13", "memory 254");
+    poke(mem, V1T_OFF_OWNERS + 13, V1T_UNALLOCATED, 1);
     poke(mem, V1T_OFF_OWNERS + 32767, 0, 1); /* the very last owner byte */
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "bucket 32767");
     mm_memory_close(mem);
