@@ -71,6 +71,7 @@ class Results:
         self.instructions = {}
         self.times = {}
         self.time_errors = {}  # key -> reason (skipped or n/a in Google Benchmark)
+        self.time_context = {}  # Google Benchmark's context: machine, load average
 
 
 def _read_json(path):
@@ -144,8 +145,10 @@ def load_gbench(path, into):
     doc = _read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise ResultsError(f"{path}: not a Google Benchmark JSON file (no 'benchmarks' list)")
-    if not into.meta and isinstance(doc.get("context"), dict):
-        into.meta = {"context": doc["context"]}
+    if isinstance(doc.get("context"), dict):
+        into.time_context = doc["context"]
+        if not into.meta:
+            into.meta = {"context": doc["context"]}
     aggregates = 0
     for i, b in enumerate(doc["benchmarks"]):
         where = f"benchmark {i}"

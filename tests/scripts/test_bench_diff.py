@@ -216,6 +216,25 @@ class Times(Case):
         self.assertEqual(len(doc["warnings"]), 1)
         self.assertIn("only 3 repetitions", doc["warnings"][0])
 
+    def test_a_busy_machine_is_named_in_a_warning(self):
+        k = "rw_large.rw/v1/1024"
+        base, new = self.pair({k: 1.0}, {k: 1.0}, {k: 50.0}, {k: 50.0})
+        doc = self.diff_json(base, new, expect_exit=0)
+        self.assertEqual(doc["warnings"], [])
+        gb = os.path.join(new, "gbench.json")
+        with open(gb) as f:
+            timed = json.load(f)
+        timed["context"].update(num_cpus=2, load_avg=[3.4, 2.4, 1.2])
+        with open(gb, "w") as f:
+            json.dump(timed, f)
+        doc = self.diff_json(base, new, expect_exit=0)
+        self.assertEqual(len(doc["warnings"]), 1)
+        self.assertIn("NEW was timed with a load average of 3.4 on 2 CPUs", doc["warnings"][0])
+        timed["context"].update(load_avg=[1.9, 2.4, 1.2])  # below the CPU count: quiet
+        with open(gb, "w") as f:
+            json.dump(timed, f)
+        self.assertEqual(self.diff_json(base, new, expect_exit=0)["warnings"], [])
+
     def test_plain_google_benchmark_files_of_another_project(self):
         def gbench(path, copy_ns):
             bms = [{"name": "BM_Copy/8", "run_name": "BM_Copy/8", "run_type": "iteration",
