@@ -1,24 +1,22 @@
 /*
  * The registry: every design, in the order tests, benchmarks and mmrun list
- * them. Adding a design is its file plus one line here.
+ * them. Adding a design is its file plus one X(name) line in MM_DESIGNS,
+ * for a `const struct mm_ops mm_design_<name>`.
  */
 #include "mm_internal.h"
 
-extern const struct mm_ops mm_design_v1;
-extern const struct mm_ops mm_design_v1reclaim;
-extern const struct mm_ops mm_design_bitmap15;
-extern const struct mm_ops mm_design_hbitmap15;
-extern const struct mm_ops mm_design_list;
-extern const struct mm_ops mm_design_freestack;
+#define MM_DESIGNS(X) \
+    X(v1)             \
+    X(v1reclaim)      \
+    X(bitmap15)       \
+    X(hbitmap15)      \
+    X(list)           \
+    X(freestack)
 
-static const struct mm_ops *const designs[] = {
-    &mm_design_v1,
-    &mm_design_v1reclaim,
-    &mm_design_bitmap15,
-    &mm_design_hbitmap15,
-    &mm_design_list,
-    &mm_design_freestack,
-};
+#define DECLARE(name) extern const struct mm_ops mm_design_##name;
+MM_DESIGNS(DECLARE)
+#define ENTRY(name) &mm_design_##name,
+static const struct mm_ops *const designs[] = {MM_DESIGNS(ENTRY)};
 
 #define NDESIGNS (sizeof designs / sizeof designs[0])
 
