@@ -23,7 +23,8 @@
  *          count (2 bytes) when buckets are added, and the size (8 bytes).
  *          Upstream rewrites the whole 2,080-byte fixed header instead.
  *   free   not supported (MM_ENOTSUP, nothing changed).
- *   open   O(32,768 + 255): one 34,848-byte header read.
+ *   open   O(32,768 + 255): two reads, the 2,080 fixed bytes and the
+ *          32,768 owner bytes.
  *
  * Crash between the writes of one grow: owner bytes first, then count,
  * then size. A crash leaves owner bytes past the count, or a size that

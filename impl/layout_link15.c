@@ -41,16 +41,17 @@
  *     the next adjacent fresh one), the k-1 links between the new buckets
  *     (nothing for adjacent fresh ones), count when it changes (<= 2 bytes)
  *     and the size (its low byte when only that changes, as in most grows,
- *     else the whole 8 bytes). A grow into fresh buckets thus writes 1 + 1
- *     + 3 bytes at most in the common case and 3 + 2 + 8 when carries cross
- *     a byte, against V1's k + 2 + 8; one that adds no bucket writes 1 or 8
- *     bytes of size. A grow into freed buckets writes each link that
- *     changes (<= 3 bytes): one bucket costs <= 3 + 8, under V1's 11, but
- *     k >= 3 scattered ones
- *     can cost more than V1's k + 10 (which V1, unable to reuse, never
- *     faces). Measured (tests/test_link15.c logs them): 2.0 bytes per
- *     one-page grow of one memory, 3.9 round-robin, 1.0 inside a bucket.
- *   free: the size only (one write of 1 or 8 bytes, whatever the number of
+ *     else its bytes up to the highest that changes: 2 on a carry past a
+ *     byte, 4 at most, as sizes stay under 2^32 pages). A grow into fresh
+ *     buckets thus writes 1 + 1 + 3 bytes at most in the common case and
+ *     3 + 2 + 4 when every field carries, against V1's k + 2 + 8; one that
+ *     adds no bucket writes 1 to 4 bytes of size. A grow into freed
+ *     buckets writes each link that changes (<= 3 bytes): one bucket costs
+ *     <= 3 + 4, under V1's 11, but k >= 3 scattered ones can cost more
+ *     than V1's k + 10 (which V1, unable to reuse, never faces). Measured
+ *     (tests/test_link15.c logs them): 2.0 bytes per one-page grow of one
+ *     memory, 3.9 round-robin, 1.0 inside a bucket.
+ *   free: the size only (one write of 1 to 4 bytes, whatever the number of
  *     buckets): the chain is unreachable once the size is 0, and a later
  *     grow overwrites first[i]. Stale links of freed buckets stay; a grow
  *     that reuses a bucket rewrites its link only if it changes.
@@ -68,8 +69,8 @@
  * write is the commit. Before it lands the old chain length hides every new
  * link, and a larger count only carves free buckets: reopening gives the
  * state before the grow. A free is the one size write. Sizes are 8-byte
- * aligned fields written whole or by their low byte, so storage that writes
- * an aligned word atomically makes each grow and free atomic. (The
+ * aligned fields, each written as its first 1 to 4 bytes, so storage that
+ * writes an aligned word atomically makes each grow and free atomic. (The
  * manager zeroes a memory's buckets before free's size write: a crash in
  * between leaves the memory whole in the header, with zeroed bytes.)
  *
@@ -115,10 +116,12 @@ static void mark_carved_free(struct mm_l15 *h, uint32_t count) {
 
 /* Writes a little-endian field of `width` bytes that changes from old to
  * new: nothing when nothing changes, the low byte when only it changes (a
- * size or count that steps by one, mostly), else the whole field. The
- * mirror takes the new bytes first and is the write's source; a failed
- * write puts the old ones back. Inline with a constant width, every write
- * here is one store of a constant size. */
+ * size or count that steps by one, mostly), else its bytes from the low
+ * one up to the highest that changes (2 on a carry past one byte; never
+ * more than 4 of a size's 8, as sizes stay under 2^32 pages). The write
+ * starts at the field's aligned start, so it stays inside the aligned word
+ * that makes a size write atomic. The mirror takes the new bytes first and
+ * is the write's source; a failed write puts the old ones back. */
 static inline void put_width(uint8_t *p, uint64_t v, unsigned width) {
     if (width == 8) {
         mm_put_u64(p, v);
@@ -133,7 +136,8 @@ static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new, unsign
     if (!diff) return MM_OK;
     uint8_t *held = state(m)->hdr + off;
     put_width(held, new, width);
-    int err = diff < 256 ? mm__hwrite(m, off, held, 1) : mm__hwrite(m, off, held, width);
+    int err = diff < 256 ? mm__hwrite(m, off, held, 1)
+                         : mm__hwrite(m, off, held, mm_fls64(diff) / 8 + 1);
     if (err) put_width(held, old, width);
     return err;
 }

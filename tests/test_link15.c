@@ -693,6 +693,46 @@ LINK15_TEST(bytes_per_grow_that_adds_none) {
     compare_bytes(design, 128, false, false);
 }
 
+/* The worst one-bucket grow into a fresh bucket: its link spans 3 bytes,
+ * the count carries (1023 -> 1024) and so does the size (255 -> 256
+ * pages). Memory 1 takes buckets 0..2, memory 0 buckets 3..257, memory 1
+ * the next 765, then memory 0 grows by a page into bucket 1023: link 765
+ * at bit 7 of its window (bits 7..22), so bytes 0 and 2 of it change. */
+LINK15_TEST(bytes_per_grow_when_link_count_and_size_carry) {
+    mm_memory *vmem, *dmem;
+    mm *v1, *d;
+    OK(mm_memory_ram(0, &vmem));
+    OK(mm_memory_ram(0, &dmem));
+    mm *both[2];
+    OK(mm_open(vmem, "v1", 1, 0, &v1));
+    OK(mm_open(dmem, design, 1, 0, &d));
+    both[0] = v1;
+    both[1] = d;
+    uint64_t v;
+    for (int k = 0; k < 2; k++) {
+        OK_CHECK(both[k], mm_grow(both[k], 1, 3, &v));
+        for (int page = 0; page < 255; page++) OK_CHECK(both[k], mm_grow(both[k], 0, 1, &v));
+        OK_CHECK(both[k], mm_grow(both[k], 1, 765, &v));
+    }
+    uint64_t v0 = written(v1), d0 = written(d);
+    OK(mm_grow(v1, 0, 1, &v));
+    OK_CHECK(d, mm_grow(d, 0, 1, &v));
+    uint64_t dv = written(v1) - v0, dd = written(d) - d0;
+    cr_assert_eq(dv, 11u, "v1 wrote %llu bytes: owner byte, count and size are 11",
+                 (unsigned long long)dv);
+    cr_assert_geq(dd, 3u + 2 + 1, "[%s] the grow wrote %llu bytes: not the link, count and size "
+                  "this case is about", design, (unsigned long long)dd);
+    cr_assert_leq(dd, dv, "[%s] the grow wrote %llu header bytes; v1 wrote %llu", design,
+                  (unsigned long long)dd, (unsigned long long)dv);
+    mm_stats st;
+    OK(mm_stats_get(d, &st));
+    cr_assert_eq(st.buckets_allocated, 1024u);
+    mm_close(v1);
+    mm_close(d);
+    mm_memory_close(vmem);
+    mm_memory_close(dmem);
+}
+
 /* One-bucket grows into freed buckets also write no more than v1's grow
  * of one new bucket (a grow that reuses k >= 3 scattered buckets may: its
  * k links cost up to 3 bytes each, where V1 writes one owner byte). */
