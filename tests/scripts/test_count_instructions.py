@@ -44,6 +44,38 @@ def registry():
 
 
 @unittest.skipUnless(os.access(MMRUN, os.X_OK), f"{MMRUN} is not built")
+class WriteCosts(unittest.TestCase):
+    """scripts/write-costs: bytes written per grow and free, from mmrun's stats."""
+
+    def run_costs(self, *args):
+        return subprocess.run([os.path.join(ROOT, "scripts", "write-costs"), *args],
+                              capture_output=True, text=True, cwd=ROOT,
+                              env=dict(os.environ, MMRUN=MMRUN), timeout=120)
+
+    def test_a_line_per_design_with_v1s_exact_bytes(self):
+        p = self.run_costs("40")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        lines = p.stdout.splitlines()[1:]
+        rows = {line.split()[0]: line for line in lines}
+        designs = [x.split()[0] for x in mmrun("designs").stdout.splitlines()]
+        self.assertEqual(list(rows), designs)
+        # V1 writes one owner byte, the count (2) and the size (8) per new
+        # bucket, and cannot free, so the second 40 grows carve 40 more pages.
+        v1 = rows["v1"].split()
+        self.assertEqual(v1[1:4], ["34848", "11.0", "B"])
+        self.assertEqual(v1[-3:], ["41", "->", "81"])
+        for d in designs:
+            if d not in ("v1", "v1reclaim"):  # both later grows reuse every bucket
+                self.assertEqual(rows[d].split()[-3:], ["41", "->", "41"], rows[d])
+
+    def test_bad_n_is_a_usage_error(self):
+        for bad in ("0", "x", "-3"):
+            p = self.run_costs(bad)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn("usage", p.stderr)
+
+
+@unittest.skipUnless(os.access(MMRUN, os.X_OK), f"{MMRUN} is not built")
 class MmrunRun(unittest.TestCase):
     """mmrun run: one JSON line, n/a is not an error, usage errors exit 2."""
 
