@@ -30,7 +30,7 @@
  *   grow   O(position of the k-th lowest free bucket, or count when none
  *          is free) bit tests: up to 32,768; writes as the layout says (at
  *          most 9 bytes for a grow into fresh buckets).
- *   free   O(k) bit sets; one write of the size (1 byte; 2 to 4 on a carry).
+ *   free   O(k) bit sets; one write of the size (1 byte; 2 to 4 from 256 pages).
  *   open   one 64,030-byte read; O(512 + buckets allocated).
  *
  * Crash behaviour (the layout's): a grow writes links, then count, then the

@@ -39,7 +39,7 @@
  *          writes as the layout says: into a fresh bucket usually 2 to 5
  *          bytes in 2 or 3 writes, at most 9 (v1: 11), no link for
  *          adjacent buckets.
- *   free   O(k) bit sets; one write of the size (1 byte; 2 to 4 on a carry).
+ *   free   O(k) bit sets; one write of the size (1 byte; 2 to 4 from 256 pages).
  *   open   one 64,030-byte read; O(512 + buckets allocated).
  * Crash behaviour: the layout's (each grow and free commits with its size
  * write; an interrupted V1 upgrade is refused with MM_EINTERRUPTED).
