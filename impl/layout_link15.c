@@ -50,7 +50,7 @@
  *     <= 3 + 4, under V1's 11, but k >= 3 scattered ones can cost more
  *     than V1's k + 10 (which V1, unable to reuse, never faces). Measured
  *     (the workloads' header_bytes_written, N = 1,024 to 32,768): 2.0
- *     bytes per grow in grow_pages, 3.6 to 3.8 in grow_spread (round-robin
+ *     bytes per grow in grow_pages, 3.57 to 3.75 in grow_spread (round-robin
  *     over 255 memories), 1.0 in grow_one (mostly inside a bucket).
  *   free: the size only (one write of 1 to 4 bytes, whatever the number of
  *     buckets): the chain is unreachable once the size is 0, and a later

@@ -68,6 +68,14 @@ class WriteCosts(unittest.TestCase):
             if d not in ("v1", "v1reclaim"):  # both later grows reuse every bucket
                 self.assertEqual(rows[d].split()[-3:], ["41", "->", "41"], rows[d])
 
+    def test_a_design_out_of_buckets_is_counted_not_failed(self):
+        # v1 holds 32,768 one-page buckets: of the second 16,400 grows,
+        # the last 32 find none.
+        p = self.run_costs("16400")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        v1 = [x for x in p.stdout.splitlines() if x.startswith("v1 ")][0].split()
+        self.assertEqual(v1[-6:], ["16401", "->", "32769", "32", "grows", "refused"])
+
     def test_bad_n_is_a_usage_error(self):
         for bad in ("0", "x", "-3"):
             p = self.run_costs(bad)
