@@ -137,6 +137,8 @@ static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new, unsign
     if (!diff) return MM_OK;
     uint8_t *held = state(m)->hdr + off;
     put_width(held, new, width);
+    /* For diff < 256, fls / 8 + 1 is 1 as well: testing it first keeps most
+     * grows' write a store of constant size. */
     int err = diff < 256 ? mm__hwrite(m, off, held, 1)
                          : mm__hwrite(m, off, held, mm_fls64(diff) / 8 + 1);
     if (err) put_width(held, old, width);
