@@ -362,6 +362,7 @@ static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     m->nfree -= npop;
     m->nmeta = nchunks;
     m->header_bytes = FS_HEADER_BYTES + nchunks * m->bucket_bytes;
+    m->sizes[id] = new_size;
     return MM_OK;
 }
 

@@ -636,6 +636,7 @@ static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     if (reuse && carve_data) ds->next[last_reused] = (uint32_t)nb;
     if (old_len && nnew) ds->next[old_tail] = t->ids[old_len];
     commit_globals(m, &ng);
+    m->sizes[id] = new_size;
     return MM_OK;
 }
 

@@ -379,6 +379,7 @@ int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
         return err;
     }
     m->nfree -= nnew; /* persist_grow counted the newly carved ones free */
+    m->sizes[id] = new_size;
     return MM_OK;
 }
 

@@ -168,6 +168,7 @@ int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
         return err;
     }
     m->nbuckets = new_count;
+    m->sizes[id] = new_size;
     return MM_OK;
 }
 

@@ -29,12 +29,30 @@ int mm__hread(mm *m, uint64_t off, void *buf, size_t len) {
     return mm_memory_read(m->mem, off, buf, len);
 }
 
+static inline int check_id(const mm *m, unsigned id) {
+    if (mm_likely(m && id < MM_MAX_MEMORIES)) return MM_OK;
+    if (!m) return mm__fail(MM_EINVAL, "the manager handle is NULL");
+    return mm__fail(MM_EINVAL, "memory id %u is not in 0..254", id);
+}
+
+/* A handle whose header write failed refuses every grow (m->grow). */
+static int grow_broken(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    int err = check_id(m, id);
+    if (err) return err;
+    if (pages == 0) {
+        if (old_pages) *old_pages = m->sizes[id];
+        return MM_OK;
+    }
+    return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+}
+
 int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
     int err = mm_memory_write(m->mem, off, buf, len);
     if (mm_unlikely(err)) {
         /* The header may now be half-written: refuse further changes rather
          * than build on it (LMDB's MDB_FATAL_ERROR). */
         m->broken = true;
+        m->grow = grow_broken;
         return err;
     }
     m->hbytes_written += len;
@@ -43,47 +61,43 @@ int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
 }
 
 /* Only this manager grows its memory (mm_open marks it managed), so the
- * RAM bytes it caches move only here. */
+ * RAM bytes and the reservation it caches change only here. */
 static void set_fast_base(mm *m) {
-    uint8_t *base = m->mem->base;
+    mm_memory *mem = m->mem;
+    uint8_t *base = mem->base;
     m->fast_base = base && m->bucket_shift ? base + m->data_page * MM_PAGE_SIZE : NULL;
     m->ram = base;
-    m->ram_bytes = base ? m->mem->pages * MM_PAGE_SIZE : 0;
+    m->mem_pages = &mem->pages;
+    uint64_t ready = base ? mem->ready_pages : 0;
+    if (ready > m->suspect_lo) ready = m->suspect_lo;
+    /* Before the format or load has set the bucket size, nothing is carved. */
+    uint64_t last = m->bucket_pages ? mm__bucket_page(m, m->ops->info.max_buckets) : 0;
+    m->ready_pages = ready < last ? ready : last;
 }
 
-static inline int grow_linear(mm *m, uint64_t pages) {
-    int err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
-    if (mm_likely(m->mem->base == m->ram && m->ram))
-        m->ram_bytes = m->mem->pages * MM_PAGE_SIZE; /* grown in place */
-    else
-        set_fast_base(m);
+/* The cold side of mm__ensure_pages: growing the backing, and the rarer
+ * zeroing of pages that held bytes when the memory was opened. */
+int mm__prepare_pages(mm *m, uint64_t pages) {
+    int err = MM_OK;
+    if (mm_unlikely(pages > m->suspect_lo)) {
+        uint64_t hi = pages < m->suspect_hi ? pages : m->suspect_hi;
+        err = mm_memory_discard(m->mem, m->suspect_lo, hi - m->suspect_lo);
+        if (!err) m->suspect_lo = hi < m->suspect_hi ? hi : UINT64_MAX;
+    }
+    if (!err && pages > m->mem->pages) err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
+    set_fast_base(m);
     return err;
 }
 
-/* The cold side of mm__ensure_pages: growing the linear memory, and the
- * rarer zeroing of pages that held bytes when the memory was opened. */
-mm_noinline static int prepare_pages(mm *m, uint64_t pages) {
-    if (mm_unlikely(pages > m->suspect_lo)) {
-        uint64_t hi = pages < m->suspect_hi ? pages : m->suspect_hi;
-        int err = mm_memory_discard(m->mem, m->suspect_lo, hi - m->suspect_lo);
-        if (err) return err;
-        m->suspect_lo = hi < m->suspect_hi ? hi : UINT64_MAX;
-    }
-    return pages > m->mem->pages ? grow_linear(m, pages) : MM_OK;
-}
-
-int mm__ensure_pages(mm *m, uint64_t pages) {
-    if (mm_likely(pages <= m->mem->pages && pages <= m->suspect_lo)) return MM_OK;
-    return prepare_pages(m, pages);
-}
-
-int mm__table_grow(mm_table *t, uint64_t n) {
+int mm__table_grow(mm_table *t, uint64_t n, uint64_t limit) {
     uint64_t need = (uint64_t)t->len + n;
-    if (need > UINT32_MAX)
-        return mm__fail(MM_EOVERFLOW, "a memory cannot hold more than %u buckets", UINT32_MAX);
+    if (limit > UINT32_MAX) limit = UINT32_MAX;
+    if (need > limit)
+        return mm__fail(MM_EOVERFLOW, "a memory cannot hold more than %llu buckets",
+                        (unsigned long long)limit);
     uint64_t cap = t->cap ? (uint64_t)t->cap * 2 : 8;
+    if (cap > limit) cap = limit;
     if (cap < need) cap = need;
-    if (cap > UINT32_MAX) cap = UINT32_MAX;
     uint32_t *ids = realloc(t->ids, (size_t)cap * sizeof *ids);
     if (!ids) return mm__fail(MM_ENOMEM, "cannot grow a bucket table to %llu entries",
                               (unsigned long long)cap);
@@ -243,6 +257,7 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     m->mem = mem;
     m->ops = ops;
     m->suspect_lo = UINT64_MAX;
+    set_fast_base(m);
     int err;
     if (mem->pages == 0 || (flags & MM_OPEN_FORMAT)) {
         /* Old buckets must read as zero once a new layout hands them out. */
@@ -258,11 +273,13 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
         destroy(m);
         return err;
     }
+    m->grow = ops->grow_fast ? ops->grow_fast : mm__grow_general;
 #ifdef MM_TEST_SLOW_GROW
     /* A deliberate slowdown of one design's grow, for the regression
      * tracker's own test (tests/scripts); never defined in a normal build.
      * Decided here once, so the other designs pay nothing on their grows. */
     m->test_slow_grow = strcmp(ops->info.name, MM_TEST_SLOW_GROW) == 0;
+    if (m->test_slow_grow) m->grow = mm__grow_general;
 #endif
     set_fast_base(m);
     mem->managed = true;
@@ -276,11 +293,6 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
  * Operations
  * ---------------------------------------------------------------------- */
 
-static inline int check_id(const mm *m, unsigned id) {
-    if (mm_likely(m && id < MM_MAX_MEMORIES)) return MM_OK;
-    if (!m) return mm__fail(MM_EINVAL, "the manager handle is NULL");
-    return mm__fail(MM_EINVAL, "memory id %u is not in 0..254", id);
-}
 
 int mm_size(const mm *m, unsigned id, uint64_t *pages) {
     int err = check_id(m, id);
@@ -290,38 +302,45 @@ int mm_size(const mm *m, unsigned id, uint64_t *pages) {
     return MM_OK;
 }
 
-int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+/* The general grow: every check with its error, room reserved in the
+ * table, then the design's grow. The fast entries of designs fall back to
+ * it for anything but their common case. */
+int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     int err = check_id(m, id);
-    if (mm_unlikely(err)) return err;
+    if (err) return err;
     uint64_t size = m->sizes[id];
-    if (pages) {
-        if (mm_unlikely(m->broken))
-            return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
-        if (mm_unlikely(pages > MM_MAX_PAGES - size))
-            return mm__fail(MM_EOVERFLOW, "memory %u of %llu pages cannot grow by %llu pages",
-                            id, (unsigned long long)size, (unsigned long long)pages);
-        uint64_t new_size = size + pages;
-        uint64_t nnew = mm__buckets_for(m, new_size) - m->tables[id].len;
-        if (nnew) {
-            if (mm_unlikely(nnew > m->ops->info.max_buckets))
-                return mm__fail(MM_EOVERFLOW, "%llu pages need %llu buckets; %s addresses at "
-                                "most %llu", (unsigned long long)new_size,
-                                (unsigned long long)nnew, m->ops->info.name,
-                                (unsigned long long)m->ops->info.max_buckets);
-            err = mm__table_reserve(&m->tables[id], nnew);
-            if (err) return err;
-        }
-#ifdef MM_TEST_SLOW_GROW
-        if (m->test_slow_grow)
-            for (volatile int spin = 0; spin < 64; spin = spin + 1) {
-            }
-#endif
-        err = m->ops->grow(m, id, new_size, nnew);
-        if (err) return err;
-        m->sizes[id] = new_size;
+    if (pages == 0) {
+        if (old_pages) *old_pages = size;
+        return MM_OK;
     }
-    if (old_pages) *old_pages = size;
-    return MM_OK;
+    if (m->broken) return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+    if (pages > MM_MAX_PAGES - size)
+        return mm__fail(MM_EOVERFLOW, "memory %u of %llu pages cannot grow by %llu pages", id,
+                        (unsigned long long)size, (unsigned long long)pages);
+    uint64_t new_size = size + pages;
+    uint64_t nnew = mm__buckets_for(m, new_size) - m->tables[id].len;
+    if (nnew > m->ops->info.max_buckets)
+        return mm__fail(MM_EOVERFLOW, "%llu pages need %llu buckets; %s addresses at most %llu",
+                        (unsigned long long)new_size, (unsigned long long)nnew,
+                        m->ops->info.name, (unsigned long long)m->ops->info.max_buckets);
+    mm_table *t = &m->tables[id];
+    if (nnew > (uint64_t)(t->cap - t->len)) {
+        err = mm__table_grow(t, nnew, m->ops->info.max_buckets);
+        if (err) return err;
+    }
+#ifdef MM_TEST_SLOW_GROW
+    if (m->test_slow_grow)
+        for (volatile int spin = 0; spin < 64; spin = spin + 1) {
+        }
+#endif
+    err = m->ops->grow(m, id, new_size, nnew);
+    if (!err && old_pages) *old_pages = size;
+    return err;
+}
+
+int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    if (mm_unlikely(!m)) return check_id(m, id);
+    return m->grow(m, id, pages, old_pages);
 }
 
 static mm_noinline int out_of_bounds(const mm *m, unsigned id, uint64_t off, size_t len) {
