@@ -85,6 +85,7 @@ const struct mm_ops mm_design_bitmap15 = {
     .load = b15_load,
     .upgrade_v1 = b15_upgrade_v1,
     .grow = mm__l15_grow,
+    .grow_fast = mm__l15_grow_fast,
     .free = mm__l15_free,
     .check = mm__l15_check,
     .destroy = mm__l15_destroy,

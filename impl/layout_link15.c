@@ -139,8 +139,8 @@ static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new, unsign
     put_width(held, new, width);
     /* For diff < 256, fls / 8 + 1 is 1 as well: testing it first keeps most
      * grows' write a store of constant size. */
-    int err = diff < 256 ? mm__hwrite(m, off, held, 1)
-                         : mm__hwrite(m, off, held, mm_fls64(diff) / 8 + 1);
+    int err = diff < 256 ? mm__hwrite0(m, off, held, 1)
+                         : mm__hwrite0(m, off, held, mm_fls64(diff) / 8 + 1);
     if (err) put_width(held, old, width);
     return err;
 }
@@ -154,24 +154,38 @@ static int put_first(mm *m, unsigned id, uint32_t b) {
     return put_le(m, off, mm_get_u16(state(m)->hdr + off), b, 2);
 }
 
-/* A link shares its bytes with its neighbours: its window is the field. */
-static int put_link(mm *m, uint32_t b, uint32_t next) {
+/* A link shares its bytes with its neighbours: its window is the field.
+ * Sets the link of b to next in the mirror; *old gets the window before,
+ * *at the offset of the first byte that changed and the result the number
+ * of bytes that changed from there: 0 (nothing), or 1 to 3, each length a
+ * constant-size store for the caller. */
+static inline unsigned set_link(uint8_t *hdr, uint32_t b, uint32_t next, uint32_t *old,
+                                uint32_t *at) {
     uint32_t bit = b * MM_L15_LINK_BITS, off = MM_L15_OFF_LINKS + bit / 8;
-    uint8_t *held = state(m)->hdr + off;
-    uint32_t old = mm__l15_window(held, bit % 8);
-    uint32_t new = mm__l15_window_with(old, bit % 8, next - b - 1);
-    if (old == new) return MM_OK;
-    /* Only the bytes of the window that change: 1 to 3, each length a
-     * constant-size store. */
-    unsigned width = mm__l15_window_bytes(bit % 8);
-    put_width(held, new, width);
-    uint32_t diff = old ^ new;
+    uint8_t *held = hdr + off;
+    *old = mm__l15_window(held, bit % 8);
+    uint32_t new = mm__l15_window_with(*old, bit % 8, next - b - 1);
+    if (*old == new) return 0;
+    put_width(held, new, mm__l15_window_bytes(bit % 8));
+    uint32_t diff = *old ^ new;
     unsigned lo = (diff & 0xFF) ? 0 : (diff & 0xFF00) ? 1 : 2;
     unsigned hi = (diff >> 16) ? 2 : (diff >> 8) ? 1 : 0;
-    int err = hi == lo       ? mm__hwrite(m, off + lo, held + lo, 1)
-              : hi == lo + 1 ? mm__hwrite(m, off + lo, held + lo, 2)
-                             : mm__hwrite(m, off, held, 3);
-    if (err) put_width(held, old, width);
+    *at = off + lo;
+    return hi - lo + 1;
+}
+
+static int put_link(mm *m, uint32_t b, uint32_t next) {
+    uint8_t *hdr = state(m)->hdr;
+    uint32_t old, at;
+    unsigned n = set_link(hdr, b, next, &old, &at);
+    int err = n == 0   ? MM_OK
+              : n == 1 ? mm__hwrite0(m, at, hdr + at, 1)
+              : n == 2 ? mm__hwrite0(m, at, hdr + at, 2)
+                       : mm__hwrite0(m, at, hdr + at, 3);
+    if (err) { /* the old window back */
+        uint32_t bit = b * MM_L15_LINK_BITS;
+        put_width(hdr + MM_L15_OFF_LINKS + bit / 8, old, mm__l15_window_bytes(bit % 8));
+    }
     return err;
 }
 
@@ -380,6 +394,145 @@ int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     }
     m->nfree -= nnew; /* persist_grow counted the newly carved ones free */
     m->sizes[id] = new_size;
+    return MM_OK;
+}
+
+/* The fast grow of a RAM memory (mm__l15_grow_fast): the writes of
+ * mm__l15_grow as stores into the mirror and page 0, which cannot fail, so
+ * without its undo; the counts are those of the general path's writes,
+ * added once at the end. */
+typedef struct ram_writes {
+    uint64_t bytes, writes;
+} ram_writes;
+
+/* put_le's rule, without a call: the low n bytes of the field, n from the
+ * highest byte that changes, stored into the mirror and page 0. */
+static inline void ram_put_le(mm *m, ram_writes *w, uint32_t off, uint64_t old, uint64_t new,
+                              unsigned width) {
+    uint64_t diff = old ^ new;
+    if (!diff) return;
+    uint8_t *held = state(m)->hdr + off, *ram = m->ram + off;
+    put_width(held, new, width);
+    unsigned n = diff < 256 ? 1 : mm_fls64(diff) / 8 + 1;
+    if (mm_likely(n == 1)) {
+        ram[0] = held[0];
+    } else if (n == 2) {
+        memcpy(ram, held, 2);
+    } else {
+        for (unsigned i = 0; i < n; i++) ram[i] = held[i];
+    }
+    w->bytes += n;
+    w->writes += 1;
+}
+
+static inline void ram_put_link(mm *m, ram_writes *w, uint32_t b, uint32_t next) {
+    uint8_t *hdr = state(m)->hdr, *ram = m->ram;
+    uint32_t old, at;
+    unsigned n = set_link(hdr, b, next, &old, &at);
+    if (n == 1)
+        ram[at] = hdr[at];
+    else if (n == 2)
+        memcpy(ram + at, hdr + at, 2);
+    else if (n == 3)
+        memcpy(ram + at, hdr + at, 3);
+    w->bytes += n;
+    w->writes += n != 0;
+}
+
+/* Takes bucket b (count: a fresh one, whose pages are ready) for memory id
+ * and sets its size. Out of line, apart from the checks, so that neither
+ * part saves registers it does not need. */
+static mm_noinline int ram_grow(mm *m, unsigned id, uint64_t new_size, uint64_t pages,
+                                uint64_t *old_pages, uint32_t b) {
+    ram_writes w = {0, 0};
+    if (b != MM_L15_MAX_BUCKETS) {
+        uint32_t count = (uint32_t)m->nbuckets;
+        if (b == count) {
+            ram_put_le(m, &w, MM_V1_OFF_COUNT, count, count + 1, 2);
+            m->nbuckets = count + 1;
+        } else {
+            m->nfree--;
+        }
+        mm_table *t = &m->tables[id];
+        if (t->len) {
+            uint32_t last = t->ids[t->len - 1];
+            if (mm__l15_link(state(m)->hdr, last) != ((b - last - 1) & MM_L15_LINK_MASK))
+                ram_put_link(m, &w, last, b);
+        } else {
+            uint32_t off = MM_L15_OFF_FIRST + 2 * id;
+            ram_put_le(m, &w, off, mm_get_u16(state(m)->hdr + off), b, 2);
+        }
+        mm__table_push(t, b);
+    }
+    ram_put_le(m, &w, MM_V1_OFF_SIZES + 8u * id, m->sizes[id], new_size, 8);
+    m->hbytes_written += w.bytes;
+    m->hwrites += w.writes;
+    m->sizes[id] = new_size;
+    if (old_pages) *old_pages = new_size - pages;
+    return MM_OK;
+}
+
+/* The lowest free bucket, or a fresh one when there is none. */
+static mm_noinline int ram_grow_taking(mm *m, unsigned id, uint64_t new_size, uint64_t pages,
+                                       uint64_t *old_pages) {
+    uint32_t b = state(m)->ix->take(m, 0);
+    if (b == MM_L15_MAX_BUCKETS) {
+        uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
+        if (mm_unlikely(end > m->ready_pages)) return mm__grow_general(m, id, pages, old_pages);
+        if (end > *m->mem_pages) *m->mem_pages = end;
+        b = (uint32_t)m->nbuckets;
+    }
+    return ram_grow(m, id, new_size, pages, old_pages, b);
+}
+
+/* The most common grows of a RAM memory, checked before anything is
+ * stored so that any other case can still go to ram_grow: a size whose
+ * low byte alone changes, and with a fresh bucket, a count whose low byte
+ * alone changes and a chain whose link (or first) already names it. Two
+ * byte stores (three with a count), each into the mirror and page 0. */
+static inline bool ram_grow_bytes(mm *m, unsigned id, uint64_t new_size, uint32_t b) {
+    uint8_t *hdr = state(m)->hdr, *ram = m->ram;
+    uint32_t size_off = MM_V1_OFF_SIZES + 8u * id;
+    if ((m->sizes[id] ^ new_size) >> 8) return false;
+    if (b != MM_L15_MAX_BUCKETS) {
+        uint32_t count = (uint32_t)m->nbuckets; /* b == count: fresh */
+        mm_table *t = &m->tables[id];
+        if (((count ^ (count + 1)) >> 8) || !t->len) return false;
+        uint32_t last = t->ids[t->len - 1];
+        if (mm__l15_link(hdr, last) != ((b - last - 1) & MM_L15_LINK_MASK)) return false;
+        mm__table_push(t, b);
+        m->nbuckets = count + 1;
+        hdr[MM_V1_OFF_COUNT] = ram[MM_V1_OFF_COUNT] = (uint8_t)(count + 1);
+        m->hbytes_written++;
+        m->hwrites++;
+    }
+    hdr[size_off] = ram[size_off] = (uint8_t)new_size;
+    m->hbytes_written++;
+    m->hwrites++;
+    m->sizes[id] = new_size;
+    return true;
+}
+
+/* mm_grow for the link15 designs: a grow of a RAM memory into at most one
+ * bucket, the lowest free one or else bucket count; anything else takes
+ * the general path. */
+int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    uint64_t new_size, nnew;
+    if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew) || !m->ram))
+        return mm__grow_general(m, id, pages, old_pages);
+    uint32_t b = MM_L15_MAX_BUCKETS;
+    if (nnew) {
+        if (m->nfree || !state(m)->ix->trusts_nfree)
+            return ram_grow_taking(m, id, new_size, pages, old_pages);
+        uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
+        /* Within ready_pages, the bucket is within the layout's. */
+        if (mm_unlikely(end > m->ready_pages)) return mm__grow_general(m, id, pages, old_pages);
+        if (end > *m->mem_pages) *m->mem_pages = end;
+        b = (uint32_t)m->nbuckets;
+    }
+    if (!ram_grow_bytes(m, id, new_size, b))
+        return ram_grow(m, id, new_size, pages, old_pages, b);
+    if (old_pages) *old_pages = new_size - pages;
     return MM_OK;
 }
 

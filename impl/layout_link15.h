@@ -47,6 +47,12 @@ static inline uint32_t mm__l15_next(const uint8_t *hdr, uint32_t b) {
     uint32_t w = mm__l15_window(hdr + MM_L15_OFF_LINKS + bit / 8, bit % 8);
     return (b + 1 + (w >> bit % 8)) & MM_L15_LINK_MASK;
 }
+/** The link of bucket b in a mirror (struct mm_l15's hdr, padded for it):
+ *  one 4-byte load from the link's first byte. */
+static inline uint32_t mm__l15_link(const uint8_t *hdr, uint32_t b) {
+    uint32_t bit = b * MM_L15_LINK_BITS;
+    return mm_get_u32(hdr + MM_L15_OFF_LINKS + bit / 8) >> bit % 8 & MM_L15_LINK_MASK;
+}
 /** Makes next follow bucket b in a header image. */
 static inline void mm__l15_set_next(uint8_t *hdr, uint32_t b, uint32_t next) {
     uint32_t bit = b * MM_L15_LINK_BITS, shift = bit % 8;
@@ -84,8 +90,9 @@ struct mm_l15 {
     uint64_t free_map[MM_L15_WORDS];
     /* The header bytes as the linear memory holds them: a write is issued
      * only for the bytes that differ, and the mirror follows each write
-     * that succeeds. */
-    uint8_t hdr[MM_L15_HEADER_BYTES];
+     * that succeeds. Two bytes of padding, zero, so that any link can be
+     * read as one 4-byte load (mm__l15_link). */
+    uint8_t hdr[MM_L15_HEADER_BYTES + 2];
 };
 
 static inline bool mm__l15_is_free(const struct mm_l15 *h, uint32_t b) {
@@ -102,5 +109,6 @@ void mm__l15_destroy(mm *m);
 
 
 int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew);
+int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
 #endif /* MM_LAYOUT_LINK15_H */

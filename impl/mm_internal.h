@@ -279,6 +279,19 @@ static inline int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
 
 /** mm__ensure_pages's general path: grows the backing, zeroes suspect pages. */
 int mm__prepare_pages(mm *m, uint64_t pages);
+/** mm__hwrite for a span inside page 0, which a RAM memory always holds
+ *  (m->ram): no bounds test on the fast path. */
+static inline int mm__hwrite0(mm *m, uint32_t off, const void *buf, size_t len) {
+    assert(off + len <= MM_PAGE_SIZE);
+    if (mm_likely(m->ram != NULL)) {
+        memcpy(m->ram + off, buf, len);
+        m->hbytes_written += len;
+        m->hwrites++;
+        return MM_OK;
+    }
+    return mm__hwrite_slow(m, off, buf, len);
+}
+
 /** Makes pages [0, pages) ready to carve buckets in: grows the linear
  *  memory to at least pages, and zeroes pages that held bytes past the last
  *  carved bucket when the memory was opened. Designs call it before they
