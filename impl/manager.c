@@ -391,15 +391,15 @@ static inline uint64_t translate(const mm *m, const mm_table *t, uint64_t off, u
  * path, which also reports errors. */
 static inline uint8_t *fast_span(const mm *m, unsigned id, uint64_t off, size_t len) {
     if (mm_unlikely(id >= MM_MAX_MEMORIES || !m->fast_base)) return NULL;
-    uint64_t end = m->sizes[id] * MM_PAGE_SIZE;
-    uint64_t in = off & (m->bucket_bytes - 1);
-    /* off < end, so end - off >= 1, and len - 1 < end - off holds exactly
-     * for len in 1..end-off: empty spans (whose buf may be NULL) and spans
-     * at the very end take the general path. */
-    if (mm_unlikely(off >= end || len - 1 >= end - off || len > m->bucket_bytes - in))
+    /* The span's last byte: below off when len is 0 (buf may then be NULL)
+     * or the sum wraps; both go to the general path, as do spans past the
+     * size and spans that leave the bucket of their first byte. */
+    uint64_t last = off + len - 1;
+    if (mm_unlikely(last < off || last >= m->sizes[id] * MM_PAGE_SIZE ||
+                    (off ^ last) >= m->bucket_bytes))
         return NULL;
-    uint64_t bucket = m->tables[id].ids[off >> m->bucket_shift];
-    return m->fast_base + (bucket << m->bucket_shift) + in;
+    uint64_t k = off >> m->bucket_shift, bucket = m->tables[id].ids[k];
+    return m->fast_base + off + ((bucket - k) << m->bucket_shift);
 }
 
 /* Everything else: checks with errors, spans across buckets, backings
