@@ -50,9 +50,9 @@ static uint32_t b15_take(mm *m, uint32_t from) {
     return MM_L15_MAX_BUCKETS;
 }
 
-static void b15_give(mm *m, uint32_t b) {
+static void b15_give(mm *m, const uint32_t *ids, uint64_t n) {
     struct mm_l15 *h = m->ds;
-    mm_bit_set(h->free_map, b);
+    for (uint64_t k = 0; k < n; k++) mm_bit_set(h->free_map, ids[k]);
 }
 
 static const struct mm_l15_index b15_index = {

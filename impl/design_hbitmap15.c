@@ -71,11 +71,16 @@ static uint32_t hb_take(mm *m, uint32_t from) {
     return b;
 }
 
-static void hb_give(mm *m, uint32_t b) {
+static void hb_give(mm *m, const uint32_t *ids, uint64_t n) {
     hbitmap15 *s = m->ds;
-    mm_bit_set(s->l.free_map, b);
-    mm_bit_set(s->mid, b / 64);
-    mm_bit_set(&s->top, b / 64 / 64);
+    uint64_t top = s->top;
+    for (uint64_t k = 0; k < n; k++) {
+        uint32_t b = ids[k];
+        mm_bit_set(s->l.free_map, b);
+        mm_bit_set(s->mid, b / 64);
+        top |= 1ull << (b / 64 / 64);
+    }
+    s->top = top;
 }
 
 /* The summary words the leaf words imply. */

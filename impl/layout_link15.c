@@ -388,7 +388,7 @@ int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     if (err) { /* what is carved now (the count may have landed) is free */
         for (uint64_t k = 0; k < nnew; k++) {
             uint32_t b = t->ids[--t->len];
-            if (b < m->nbuckets) h->ix->give(m, b);
+            if (b < m->nbuckets) h->ix->give(m, &b, 1);
         }
         return err;
     }
@@ -541,7 +541,7 @@ int mm__l15_free(mm *m, unsigned id) {
     int err = put_size(m, id, 0);
     if (err) return err;
     const mm_table *t = &m->tables[id];
-    for (uint32_t k = 0; k < t->len; k++) h->ix->give(m, t->ids[k]);
+    h->ix->give(m, t->ids, t->len);
     m->nfree += t->len;
     return MM_OK;
 }

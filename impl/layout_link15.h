@@ -73,8 +73,9 @@ struct mm_l15_index {
      * a grow need not ask take(). False for bitmap15, whose grow scans as
      * the seed's did, free buckets or not. */
     bool trusts_nfree;
-    /* Marks carved bucket b free. */
-    void (*give)(mm *m, uint32_t b);
+    /* Marks the carved buckets ids[0..n) free (a whole memory's, at a
+     * free: one call, not one per bucket). */
+    void (*give)(mm *m, const uint32_t *ids, uint64_t n);
     /* Derives the design's index from free_map[] after format/load/upgrade.
      * May be NULL. */
     void (*rebuild)(mm *m);

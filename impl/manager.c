@@ -436,11 +436,18 @@ int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t len) {
 /* Zeroes a memory's buckets so that whoever reuses them reads zeros, as
  * from fresh pages; runs of adjacent buckets go in one call. */
 static int discard_buckets(mm *m, const mm_table *t) {
-    for (uint32_t k = 0; k < t->len;) {
-        uint32_t first = t->ids[k], run = 1;
-        while (k + run < t->len && t->ids[k + run] == first + run) run++;
-        int err = mm_memory_discard(m->mem, mm__bucket_page(m, first),
-                                    (uint64_t)run * m->bucket_pages);
+    /* Locals: the calls below could otherwise make the compiler reload them. */
+    const uint32_t *ids = t->ids;
+    uint32_t len = t->len, bp = m->bucket_pages;
+    mm_memory *mem = m->mem;
+    bool ram = m->ram != NULL;
+    for (uint32_t k = 0; k < len;) {
+        uint32_t first = ids[k], run = 1;
+        while (k + run < len && ids[k + run] == first + run) run++;
+        uint64_t page = mm__bucket_page(m, first), pages = (uint64_t)run * bp;
+        /* Carved buckets lie inside the memory: a RAM one needs no bounds
+         * test per run. */
+        int err = ram ? mem->vt->discard(mem, page, pages) : mm_memory_discard(mem, page, pages);
         if (err) return err;
         k += run;
     }
