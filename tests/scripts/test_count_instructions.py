@@ -93,7 +93,7 @@ class MmrunRun(unittest.TestCase):
         self.assertEqual(p.stdout, "")
         lines = p.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, p.stderr)
-        self.assertTrue(lines[0].startswith("mmrun: "), lines[0])
+        self.assertTrue(lines[0].startswith("mmrun run: "), lines[0])
         self.assertIn(says, lines[0])
 
     def test_unknown_design(self):
@@ -129,6 +129,7 @@ class MmrunRun(unittest.TestCase):
         self.assertEqual(len(lines), 1)
         r = json.loads(lines[0])
         self.assertEqual((r["status"], r["ops"], r["buckets_new"]), ("ok", 100, 100))
+        self.assertGreater(r["phases"][0].pop("ns_per_op"), 0)  # its wall clock, per op
         self.assertEqual(r["phases"], [{"phase": "grow", "ops": 100,
                                         "key": f"grow_pages.grow/{registry()[0]}/100"}])
 
