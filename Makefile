@@ -92,10 +92,16 @@ bench-baseline: bench-build
 
 # ---- report: charts of a results folder (scripts/plot) --------------------
 # make report [BENCH_OUT=dir] [BASE=dir] [HISTORY=dir] [REPORT_OUT=dir]
-# (BENCH_OUT defaults to results/latest, in the benchmarks section.)
+# (BENCH_OUT defaults to results/latest, in the benchmarks section.) It needs
+# only python3 and gnuplot, so it checks for those itself rather than run
+# deps (which would install a compiler and a browser); without results it
+# says in one line (make's own error line, exit 2) how to get some.
 REPORT_OUT ?= results/report
+REPORT_NEEDS := /usr/bin/python3:python3 gnuplot:gnuplot-nox
 .PHONY: report
-report: deps
+report:
+	$(if $(wildcard $(BENCH_OUT)/instructions.json),,$(error no results in $(BENCH_OUT): run `make bench` first, or pass BENCH_OUT=results/baseline))
+	$(foreach n,$(REPORT_NEEDS),$(if $(shell command -v $(firstword $(subst :, ,$(n)))),,$(error make report needs $(firstword $(subst :, ,$(n))): apt-get install $(lastword $(subst :, ,$(n))))))
 	scripts/plot $(BENCH_OUT) --out $(REPORT_OUT) $(if $(BASE),--base $(BASE)) $(if $(HISTORY),--history $(HISTORY))
 
 # ---- fuzzing (tests/fuzz/README.md) ---------------------------------------
