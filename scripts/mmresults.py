@@ -344,6 +344,7 @@ def per_op_of(entry, field):
 # ---------------------------------------------------------------------------
 
 CRASH_SCHEMA = "mmfree-crash/1"
+WRITE_COSTS_SCHEMA = "mmfree-write-costs/1"
 DESIGNS_SCHEMA = "mmfree-designs/1"
 
 
@@ -388,6 +389,19 @@ def load_crash(path):
     return out
 
 
+def load_write_costs(path):
+    """write-costs.json (scripts/write-costs --json): (n, [{"design", ...}])
+    with the totals of n grows, one free and n grows after it."""
+    rows = _listed(path, WRITE_COSTS_SCHEMA, "write-costs", "results")
+    n = _need(path, _read_json(path), "n", int, "the document")
+    for i, r in enumerate(rows):
+        _need(path, r, "design", str, f"result {i}")
+        for f in ("header_bytes", "grow_bytes", "grow_writes", "free_bytes", "free_writes",
+                  "regrow_bytes", "regrow_writes", "pages_after_grows", "pages_end"):
+            _need(path, r, f, int, f"result {i}")
+    return n, rows
+
+
 def load_hyperfine(path):
     """hyperfine.json: [(command name, [seconds per run])] and its context
     ({"load_avg": [...]} when scripts/hyperfine recorded it, else {})."""
@@ -410,11 +424,12 @@ def load_hyperfine(path):
 def load_report(path):
     """load(path) and, for a folder, the files the reports add when present:
     res.wasm (instructions_wasm.json, a Results), res.crash (crash.json),
-    res.designs (designs.json), res.hyperfine and res.hyperfine_context
-    (hyperfine.json). Each is None (hyperfine: []) when absent."""
+    res.designs (designs.json), res.write_costs (write-costs.json),
+    res.hyperfine and res.hyperfine_context (hyperfine.json). Each is None
+    (hyperfine: []) when absent."""
     res = load(path)
-    res.wasm, res.crash, res.designs, res.hyperfine, res.hyperfine_context = (
-        None, None, None, [], {})
+    res.wasm, res.crash, res.designs, res.write_costs = None, None, None, None
+    res.hyperfine, res.hyperfine_context = [], {}
     if not os.path.isdir(path):
         return res
     def there(name):
@@ -427,6 +442,8 @@ def load_report(path):
         res.crash = load_crash(there("crash.json"))
     if there("designs.json"):
         res.designs = load_designs(there("designs.json"))
+    if there("write-costs.json"):
+        res.write_costs = load_write_costs(there("write-costs.json"))
     if there("hyperfine.json"):
         res.hyperfine, res.hyperfine_context = load_hyperfine(there("hyperfine.json"))
     return res

@@ -190,11 +190,13 @@ def _figure(c, e):
 
 
 def pick_n(table):
-    """The N at which the most designs have a figure, the largest of those:
-    every design compared at one N, and as many as can be."""
-    counts = collections.Counter(n for per_n in table.values() for n, v in per_n.items()
-                                 if v is not None)
-    return max(counts, key=lambda n: (counts[n], n)) if counts else None
+    """The largest N at which more than half of the designs with a figure
+    anywhere have one: the scale that matters, with most designs compared
+    at one N (a design left out there says why)."""
+    designs = [d for d, per_n in table.items() if any(v is not None for v in per_n.values())]
+    counts = collections.Counter(n for d in designs for n, v in table[d].items() if v is not None)
+    enough = [n for n, k in counts.items() if k > len(designs) / 2]
+    return max(enough) if enough else (max(counts) if counts else None)
 
 
 def apply(res, c, designs):
@@ -327,7 +329,7 @@ def verdict(res):
     losses = []
     if pick:
         for row in rows.values():
-            if row.best and pick not in row.best:
+            if row.best and pick not in row.best and pick in row.values:
                 losses.append((row, row.best[0]))
 
     big = None
@@ -362,11 +364,15 @@ def sentences(v):
     out = []
     if v.pick:
         out.append(("Recommended", f"{v.pick}. Rule: {v.rule}"))
+        cannot = [f"{row.criterion.name} ({row.reasons.get(v.pick, 'no figure')})"
+                  for row in v.rows if v.pick not in row.values]
         if v.losses:
             out.append((f"Where {v.pick} loses",
                         "; ".join(_loss_phrase(v, row, best) for row, best in v.losses) + "."))
         else:
             out.append((f"Where {v.pick} loses", "nowhere among these criteria."))
+        if cannot:
+            out.append((f"What {v.pick} cannot do", "; ".join(cannot) + "."))
     else:
         out.append(("Recommended", f"none: no design meets the rule. Rule: {v.rule}"))
     if v.big:
