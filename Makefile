@@ -87,8 +87,13 @@ bench: bench-build
 bench-full: bench-build
 	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_FULL_SIZES)" --reps $(BENCH_FULL_REPS) \
 	    --budget 2e10 --max-run-ms 5000
+# The baseline it replaces is kept aside and compared with the new one
+# (results/baseline/drift.json): the README says how far times drifted.
 bench-baseline: bench-build
+	@rm -rf $(B)/baseline-before && mkdir -p $(B) && cp -r results/baseline $(B)/baseline-before
 	@$(BENCH_RUN) --out results/baseline --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
+	@scripts/bench-diff --format json -o results/baseline/drift.json $(B)/baseline-before \
+	    results/baseline || [ $$? -eq 1 ]
 
 # ---- report: charts of a results folder (scripts/plot) --------------------
 # make report [BENCH_OUT=dir] [BASE=dir] [HISTORY=dir] [REPORT_OUT=dir]

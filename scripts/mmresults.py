@@ -402,6 +402,11 @@ def load_write_costs(path):
     return n, rows
 
 
+def read_json(path):
+    """Any JSON file of a results folder, with the one-line errors of this module."""
+    return _read_json(path)
+
+
 def load_hyperfine(path):
     """hyperfine.json: [(command name, [seconds per run])] and its context
     ({"load_avg": [...]} when scripts/hyperfine recorded it, else {})."""

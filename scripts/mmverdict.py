@@ -15,6 +15,7 @@ out, and the verdict says which.
 
 import collections
 import html as htmllib
+import re
 
 import mmresults
 from mmresults import fmt_n, fmt_ratio, fmt_value
@@ -392,11 +393,19 @@ def sentences(v):
     return out
 
 
+def short_reason(why):
+    """An n/a reason in one clause, for a note among many: what is in
+    brackets and after the first ';' is left to the full tables."""
+    cut = re.sub(r" \((?:[^()]|\([^()]*\))*\)", "", why)
+    return cut.split("; ")[0]
+
+
 def _na_notes(v):
     """n/a reasons, one line per reason: which designs, on which criteria."""
     by_reason = collections.OrderedDict()
     for row in v.rows:
         for d, why in row.reasons.items():
+            why = short_reason(why)
             by_reason.setdefault(why, collections.OrderedDict()).setdefault(d, []).append(
                 row.criterion.name)
     return [f"{'; '.join(f'{d} ({_and(cs)})' for d, cs in who.items())}: {why}"
