@@ -17,7 +17,6 @@ import collections
 import html as htmllib
 import re
 
-import mmresults
 from mmresults import fmt_n, fmt_ratio, fmt_value
 
 RAW_DESIGN = "none"
