@@ -4,14 +4,14 @@ scripts/write-costs --json, which one of the blocks reads.
 Run from the repository root:  /usr/bin/python3 -m unittest discover -s tests/report
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import unittest
+
+from test_report import load_script
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 README_SCRIPT = os.path.join(ROOT, "scripts", "readme")
@@ -20,11 +20,7 @@ MMRUN = os.path.join(ROOT, os.environ.get("B", "build"), "mmrun")
 
 
 def load_readme_module():
-    loader = importlib.machinery.SourceFileLoader("readme_script", README_SCRIPT)
-    spec = importlib.util.spec_from_loader("readme_script", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
+    return load_script(README_SCRIPT)
 
 
 def run(*args):
@@ -35,10 +31,8 @@ def run(*args):
 class Readme(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="mmfree-readme-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.readme = os.path.join(self.tmp, "README.md")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def write(self, text):
         with open(self.readme, "w", encoding="utf-8") as f:

@@ -43,12 +43,18 @@ import mmverdict  # noqa: E402
 FIXTURE_PICK = "bitmap2l"
 
 
-def load_plot_module():
-    loader = importlib.machinery.SourceFileLoader("plot_script", PLOT)
-    spec = importlib.util.spec_from_loader("plot_script", loader)
+def load_script(path):
+    """A script of scripts/ (no .py) as a module."""
+    name = os.path.basename(path).replace("-", "_") + "_script"
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    spec = importlib.util.spec_from_loader(name, loader)
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
     return mod
+
+
+def load_plot_module():
+    return load_script(PLOT)
 
 
 def fixture_designs():
@@ -360,9 +366,7 @@ class Verdict(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="mmfree-verdict-")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def test_the_fixture_picks_the_cheapest_grow_among_the_eligible(self):
         v = verdict_of(FIXTURE)
