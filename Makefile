@@ -87,15 +87,26 @@ bench: bench-build
 bench-full: bench-build
 	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_FULL_SIZES)" --reps $(BENCH_FULL_REPS) \
 	    --budget 2e10 --max-run-ms 5000
+# The baseline it replaces is kept aside and compared with the new one
+# (results/baseline/drift.json): the README says how far times drifted.
 bench-baseline: bench-build
+	@rm -rf $(B)/baseline-before && mkdir -p $(B) && cp -r results/baseline $(B)/baseline-before
 	@$(BENCH_RUN) --out results/baseline --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
+	@scripts/bench-diff --format json -o results/baseline/drift.json $(B)/baseline-before \
+	    results/baseline || [ $$? -eq 1 ]
 
 # ---- report: charts of a results folder (scripts/plot) --------------------
 # make report [BENCH_OUT=dir] [BASE=dir] [HISTORY=dir] [REPORT_OUT=dir]
-# (BENCH_OUT defaults to results/latest, in the benchmarks section.)
+# (BENCH_OUT defaults to results/latest, in the benchmarks section.) It needs
+# only python3 and gnuplot, so it checks for those itself rather than run
+# deps (which would install a compiler and a browser); without results it
+# says in one line (make's own error line, exit 2) how to get some.
 REPORT_OUT ?= results/report
+REPORT_NEEDS := /usr/bin/python3:python3 gnuplot:gnuplot-nox
 .PHONY: report
-report: deps
+report:
+	$(if $(wildcard $(BENCH_OUT)/instructions.json),,$(error no results in $(BENCH_OUT): run `make bench` first, or pass BENCH_OUT=results/baseline))
+	$(foreach n,$(REPORT_NEEDS),$(if $(shell command -v $(firstword $(subst :, ,$(n)))),,$(error make report needs $(firstword $(subst :, ,$(n))): apt-get install $(lastword $(subst :, ,$(n))))))
 	scripts/plot $(BENCH_OUT) --out $(REPORT_OUT) $(if $(BASE),--base $(BASE)) $(if $(HISTORY),--history $(HISTORY))
 
 # ---- fuzzing (tests/fuzz/README.md) ---------------------------------------

@@ -5,8 +5,9 @@
  *   mmrun run --design D --workload W --n N [--seed S]
  *   mmrun run --list [--n N[,N...]]
  *
- * Prints one JSON line: the result record and the ops of each phase (or
- * status "n/a" with the reason, exit 0). Exit 1 when the run fails (an
+ * Prints one JSON line: the result record and, for each phase, its ops and
+ * its wall-clock time per op, left out under valgrind (or status "n/a"
+ * with the reason, exit 0). Exit 1 when the run fails (an
  * error or a failed self-check), 2 on a usage error. --design, --workload
  * and --n also take comma-separated lists: every combination then runs in
  * a child process of its own, one line each (raw only with design none). Under callgrind
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <valgrind/callgrind.h>
 
@@ -44,45 +46,31 @@
  * JSON output
  * ---------------------------------------------------------------------- */
 
-static void json_string(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void json_phases(const mm_workload *w) {
     fputs("\"phases\":[", stdout);
     for (unsigned i = 0; i < w->nphases; i++) {
         if (i) putchar(',');
-        json_string(w->phases[i]);
+        mmrun_json_string(w->phases[i]);
     }
     putchar(']');
 }
 
 static void json_head(const mm_workload *w, const char *design, uint64_t n) {
     fputs("{\"workload\":", stdout);
-    json_string(w->name);
+    mmrun_json_string(w->name);
     fputs(",\"design\":", stdout);
-    json_string(design);
+    mmrun_json_string(design);
     printf(",\"n\":%llu,", (unsigned long long)n);
 }
 
 static void json_result(const mm_workload *w, const char *design, uint64_t n, uint64_t seed,
-                        const mm_wl_result *r) {
+                        const mm_wl_result *r, const double *ns) {
     json_head(w, design, n);
     printf("\"seed\":%llu,", (unsigned long long)seed);
     if (r->status != MM_WL_OK) {
         fputs(r->status == MM_WL_NA ? "\"status\":\"n/a\",\"reason\":"
                                     : "\"status\":\"failed\",\"reason\":", stdout);
-        json_string(r->reason);
+        mmrun_json_string(r->reason);
         puts("}");
         return;
     }
@@ -95,9 +83,10 @@ static void json_result(const mm_workload *w, const char *design, uint64_t n, ui
     fputs("\"phases\":[", stdout);
     for (unsigned i = 0; i < w->nphases; i++) {
         printf("%s{\"phase\":", i ? "," : "");
-        json_string(w->phases[i]);
-        printf(",\"ops\":%llu,\"key\":\"%s.%s/%s/%llu\"}", (unsigned long long)r->phase_ops[i],
-               w->name, w->phases[i], design, (unsigned long long)n);
+        mmrun_json_string(w->phases[i]);
+        printf(",\"ops\":%llu,", (unsigned long long)r->phase_ops[i]);
+        if (ns && r->phase_ops[i]) printf("\"ns_per_op\":%.4g,", ns[i] / (double)r->phase_ops[i]);
+        printf("\"key\":\"%s.%s/%s/%llu\"}", w->name, w->phases[i], design, (unsigned long long)n);
     }
     puts("]}");
 }
@@ -139,6 +128,43 @@ static void cg_toggle(void *ctx, unsigned phase) {
 }
 
 /* ------------------------------------------------------------------------
+ * Clock hooks: each phase's wall-clock time, pauses (setup inside a phase)
+ * left out. Used when not under valgrind, where a time means nothing and
+ * the clock reads would cost counted instructions in the hooks.
+ * ---------------------------------------------------------------------- */
+
+typedef struct clock_ctx {
+    double ns[MM_WL_MAX_PHASES];
+    double started;
+} clock_ctx;
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static void clock_pause(void *ctx, unsigned phase) {
+    clock_ctx *c = ctx;
+    c->ns[phase] += now_ns() - c->started;
+}
+
+static void clock_resume(void *ctx, unsigned phase) {
+    (void)phase;
+    ((clock_ctx *)ctx)->started = now_ns();
+}
+
+static void clock_begin(void *ctx, unsigned phase, mm *m) {
+    (void)m;
+    clock_resume(ctx, phase);
+}
+
+static void clock_end(void *ctx, unsigned phase, uint64_t ops) {
+    (void)ops;
+    clock_pause(ctx, phase);
+}
+
+/* ------------------------------------------------------------------------
  * Arguments
  * ---------------------------------------------------------------------- */
 
@@ -167,18 +193,14 @@ static bool parse_sizes(const char *s, uint64_t *sizes, unsigned *count) {
     return true;
 }
 
-/* "a, b, c": the registered names, for error messages. */
-static const char *names(bool designs) {
+static const char *workload_name(size_t i) {
+    return mm_workload_get(i)->name;
+}
+
+/* "grow_pages, grow_one, ...": the workloads, for error messages. */
+static const char *workload_names(void) {
     static char buf[1024];
-    size_t len = 0, count = designs ? mm_design_count() : mm_workload_count();
-    buf[0] = 0;
-    for (size_t i = 0; i < count; i++) {
-        const char *name = designs ? mm_design_get(i)->name : mm_workload_get(i)->name;
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "", name);
-        if (len >= sizeof buf) break;
-    }
-    if (designs && len < sizeof buf)
-        snprintf(buf + len, sizeof buf - len, ", %s (raw only)", MM_WL_NO_DESIGN);
+    mmrun_join(buf, sizeof buf, mm_workload_count(), workload_name, ", ");
     return buf;
 }
 
@@ -198,7 +220,7 @@ static int list(const uint64_t *sizes, unsigned nsizes) {
                            (unsigned long long)mm_workload_linear_pages(w, design, sizes[k]));
                 } else {
                     fputs(",\"status\":\"n/a\",\"reason\":", stdout);
-                    json_string(why);
+                    mmrun_json_string(why);
                     puts("}");
                 }
             }
@@ -214,12 +236,16 @@ static int list(const uint64_t *sizes, unsigned nsizes) {
 /* One run in this process: prints its line; 1 when it failed. */
 static int run_one(const mm_workload *w, const char *design, uint64_t n, uint64_t seed,
                    unsigned extra) {
-    cg_ctx ctx = {w, design, n};
-    mm_wl_hooks hooks = {&ctx, cg_begin, cg_end, cg_toggle, cg_toggle};
+    cg_ctx cg = {w, design, n};
+    clock_ctx clock = {{0}, 0};
+    bool valgrind = RUNNING_ON_VALGRIND;
+    mm_wl_hooks hooks = valgrind ? (mm_wl_hooks){&cg, cg_begin, cg_end, cg_toggle, cg_toggle}
+                                 : (mm_wl_hooks){&clock, clock_begin, clock_end, clock_pause,
+                                                 clock_resume};
     mm_wl_params params = {.design = design, .n = n, .seed = seed, .extra_setup = extra};
     mm_wl_result r;
     mm_workload_run(w, &params, &hooks, &r);
-    json_result(w, design, n, seed, &r);
+    json_result(w, design, n, seed, &r, valgrind ? NULL : clock.ns);
     fflush(stdout);
     if (r.status != MM_WL_FAILED) return 0;
     fprintf(stderr, "mmrun: %s on %s at N = %llu failed: %s\n", w->name, design,
@@ -248,45 +274,80 @@ static int run_forked(const mm_workload *w, const char *design, uint64_t n, uint
     return 1;
 }
 
+/* What the options of mmrun run set. */
+typedef struct run_args {
+    const char *design, *workload, *n;
+    uint64_t seed, extra;
+    bool list;
+} run_args;
+
+static bool set_design(void *ctx, const char *v) {
+    ((run_args *)ctx)->design = v;
+    return true;
+}
+
+static bool set_workload(void *ctx, const char *v) {
+    ((run_args *)ctx)->workload = v;
+    return true;
+}
+
+static bool set_n(void *ctx, const char *v) {
+    ((run_args *)ctx)->n = v;
+    return true;
+}
+
+static bool set_seed(void *ctx, const char *v) {
+    if (mmrun_parse_u64(v, &((run_args *)ctx)->seed)) return true;
+    return USAGE_FALSE("bad --seed '%s': not a number", v);
+}
+
+static bool set_extra(void *ctx, const char *v) {
+    uint64_t *extra = &((run_args *)ctx)->extra;
+    if (mmrun_parse_u64(v, extra) && *extra <= 1000) return true;
+    return USAGE_FALSE("bad --extra-setup '%s': a number in 0..1000", v);
+}
+
+static bool set_list(void *ctx, const char *v) {
+    (void)v;
+    ((run_args *)ctx)->list = true;
+    return true;
+}
+
+const mmrun_option mmrun_run_options[] = {
+    {"--design", "D[,D...]", "the design(s) to run, or none for workload raw", set_design},
+    {"--workload", "W[,W...]", "the workload(s) to run", set_workload},
+    {"--n", "N[,N...]", "the size(s): what N counts is in each workload's line below", set_n},
+    {"--seed", "S", "the seed of the workloads that draw random numbers (default 1)", set_seed},
+    {"--extra-setup", "K",
+     "for tests: K extra passes (0..1000) of setup work before each phase, to show that "
+     "setup is not measured (default 0)",
+     set_extra},
+    {"--list", NULL,
+     "print what can run instead: one JSON line per workload, design and N (default 1024) "
+     "with its phases and status \"ok\", with what a run needs (resident_bytes of RAM, about "
+     "linear_pages pages), or \"n/a\" and the reason; takes only --n",
+     set_list},
+    {0},
+};
+
 int mmrun_cmd_run(int argc, char **argv) {
     /* Output is buffered in static memory: the heap stays as it was when
      * each run starts. */
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    const char *design_arg = NULL, *workload_arg = NULL, *n_arg = NULL;
-    uint64_t seed = 1, extra = 0;
-    bool want_list = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--list") == 0) {
-            want_list = true;
-            continue;
-        }
-        if (strcmp(a, "--design") && strcmp(a, "--workload") && strcmp(a, "--n") &&
-            strcmp(a, "--seed") && strcmp(a, "--extra-setup"))
-            return mmrun_usage("run: unknown option '%s'", a);
-        if (!v) return mmrun_usage("run: %s needs a value", a);
-        i++;
-        if (strcmp(a, "--design") == 0) {
-            design_arg = v;
-        } else if (strcmp(a, "--workload") == 0) {
-            workload_arg = v;
-        } else if (strcmp(a, "--n") == 0) {
-            n_arg = v;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!mmrun_parse_u64(v, &seed)) return mmrun_usage("bad seed '%s': not a number", v);
-        } else if (!mmrun_parse_u64(v, &extra) || extra > 1000) {
-            return mmrun_usage("bad --extra-setup '%s': a number in 0..1000", v);
-        }
-    }
+    run_args args = {.seed = 1};
+    int rc = mmrun_parse_options(mmrun_run_options, argc, argv, &args);
+    if (rc) return rc;
+    const char *design_arg = args.design, *workload_arg = args.workload, *n_arg = args.n;
+    uint64_t seed = args.seed, extra = args.extra;
     uint64_t sizes[MAX_SIZES];
     unsigned nsizes = 0;
-    if (want_list) {
-        if (design_arg || workload_arg) return mmrun_usage("run --list takes only --n");
+    if (args.list) {
+        if (design_arg || workload_arg) return mmrun_usage("--list takes only --n");
         return parse_sizes(n_arg ? n_arg : "1024", sizes, &nsizes) ? list(sizes, nsizes) : 2;
     }
     if (!design_arg || !workload_arg || !n_arg)
-        return mmrun_usage("run needs --design, --workload and --n");
+        return mmrun_usage("needs --design, --workload and --n");
     char dbuf[1024], wbuf[1024], *dnames[MAX_NAMES], *wnames[MAX_NAMES];
     unsigned nd, nw;
     if (!split_list("--design", design_arg, dbuf, sizeof dbuf, dnames, MAX_NAMES, &nd) ||
@@ -297,10 +358,11 @@ int mmrun_cmd_run(int argc, char **argv) {
     for (unsigned i = 0; i < nw; i++)
         if (!(ws[i] = mm_workload_find(wnames[i])))
             return mmrun_usage("no workload is named '%s' (workloads: %s)", wnames[i],
-                               names(false));
+                               workload_names());
     for (unsigned i = 0; i < nd; i++)
         if (strcmp(dnames[i], MM_WL_NO_DESIGN) != 0 && !mm_design_find(dnames[i]))
-            return mmrun_usage("no design is named '%s' (designs: %s)", dnames[i], names(true));
+            return mmrun_usage("no design is named '%s' (designs: %s)", dnames[i],
+                               mmrun_design_names(true));
     if (nd == 1 && nw == 1) {
         bool none = strcmp(dnames[0], MM_WL_NO_DESIGN) == 0;
         if (ws[0]->raw && !none)
@@ -317,7 +379,7 @@ int mmrun_cmd_run(int argc, char **argv) {
     for (unsigned i = 0; i < nw; i++)
         for (unsigned j = 0; j < nd; j++)
             runs += (ws[i]->raw == (strcmp(dnames[j], MM_WL_NO_DESIGN) == 0)) * nsizes;
-    int rc = 0;
+    rc = 0;
     for (unsigned i = 0; i < nw; i++)
         for (unsigned j = 0; j < nd; j++) {
             if (ws[i]->raw != (strcmp(dnames[j], MM_WL_NO_DESIGN) == 0)) continue;

@@ -9,6 +9,7 @@ malformed file gives the same one-line error everywhere:
 import json
 import math
 import os
+import statistics
 
 SCHEMA = "mmfree-instructions/1"
 TIME_UNITS_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -39,11 +40,16 @@ def split_family(family):
     return family, ""
 
 
+# Space figures of a phase (results/FORMAT.md): optional integers beside
+# `instructions`; readers divide by `ops` themselves (per_op_of).
+SPACE_FIELDS = ("pages_end", "header_bytes_written", "dirty_pages", "heap_bytes")
+
+
 class Entry:
     """One measured figure: a design x workload phase at one N."""
 
     __slots__ = ("workload", "phase", "design", "n", "status", "reason", "instructions",
-                 "ops", "per_op", "record")
+                 "ops", "per_op", "record") + SPACE_FIELDS + ("instructions_with_fees",)
 
     def __init__(self, **kw):
         for s in self.__slots__:
@@ -105,6 +111,8 @@ def _need(path, obj, field, kind, where):
         raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not a number")
     if kind is str and not isinstance(v, str):
         raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not a string")
+    if kind is list and not isinstance(v, list):
+        raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not a list")
     return v
 
 
@@ -132,6 +140,9 @@ def load_instructions(path, into):
                 raise ResultsError(f"{path}: {where} has 'ops' = {e.ops}, not positive")
             e.per_op = e.instructions / e.ops
             e.record = r.get("record") if isinstance(r.get("record"), dict) else {}
+            for field in SPACE_FIELDS + ("instructions_with_fees",):
+                if field in r:
+                    setattr(e, field, _need(path, r, field, int, where))
         elif e.status == "n/a":
             e.reason = r.get("reason") or "not applicable"
         else:
@@ -254,3 +265,190 @@ def fit_complexity(points):
         if best is None or rms / mean < best[2] * 0.999:
             best = (name, slope, rms / mean)
     return best or ("O(1)", 0.0, flat_rms)
+
+
+# ---------------------------------------------------------------------------
+# Figures as every report writes them (summary.md, REPORT.md, index.html,
+# the verdict, the README): one rounding rule and one statistic, here only.
+# ---------------------------------------------------------------------------
+
+def fmt_value(v):
+    """Three significant digits, but whole numbers from 100 up, with
+    thousands separators: 0.0123, 1.04, 63.7, 289, 22,838. None is 'n/a'."""
+    if v is None:
+        return "n/a"
+    v = float(f"{v:.3g}") if abs(v) < 100 else v
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if v == 0:
+        return "0"
+    return f"{v:.{max(0, 2 - math.floor(math.log10(abs(v))))}f}"
+
+
+def fmt_ratio(v):
+    """A ratio by the same rule, with its x: 1.04x, 79.4x, 1,361x."""
+    return "n/a" if v is None else fmt_value(v) + "x"
+
+
+def fmt_n(n):
+    return f"{n:,}"
+
+
+def time_stats(samples):
+    """(median, first quartile, third quartile) of the repetitions of one
+    timed run, or None. The one statistic of every time in every report:
+    the median and the interquartile range (quartiles by linear
+    interpolation, statistics.quantiles' 'inclusive' method, numpy's
+    default; one repetition gives a range of zero width)."""
+    if not samples:
+        return None
+    med = statistics.median(samples)
+    if len(samples) < 2:
+        return med, med, med
+    q = statistics.quantiles(samples, n=4, method="inclusive")
+    return med, q[0], q[2]
+
+
+def fmt_time(stats, unit=""):
+    """'17.0 (16.7–17.9)' from time_stats: median (first–third quartile)."""
+    if stats is None:
+        return "n/a"
+    med, lo, hi = stats
+    return f"{fmt_value(med)}{unit} ({fmt_value(lo)}–{fmt_value(hi)}{unit})"
+
+
+def complexity_label(points):
+    """The complexity of a cost over N as every report writes it: the class
+    fit_complexity gives from three sizes or more, the measured exponent
+    with two ('~N^0.96, 2 sizes'), '' with fewer."""
+    pts = {n: y for n, y in points.items() if n and y is not None and y > 0}
+    cls = fit_complexity(pts)[0]
+    if cls:
+        return cls
+    if len(pts) == 2:
+        (n1, y1), (n2, y2) = sorted(pts.items())
+        if n1 != n2:
+            return f"~N^{math.log(y2 / y1) / math.log(n2 / n1):.2f}, 2 sizes"
+    return ""
+
+
+def per_op_of(entry, field):
+    """A space figure of a phase divided by its operations, or None when the
+    results do not have it (older files, or an n/a entry)."""
+    v = getattr(entry, field, None) if entry is not None and entry.ok else None
+    return None if v is None else v / entry.ops
+
+
+# ---------------------------------------------------------------------------
+# The other files of a results folder, for the reports: each optional.
+# ---------------------------------------------------------------------------
+
+CRASH_SCHEMA = "mmfree-crash/1"
+WRITE_COSTS_SCHEMA = "mmfree-write-costs/1"
+DESIGNS_SCHEMA = "mmfree-designs/1"
+
+
+def _listed(path, schema, what, field):
+    """The list `field` of a JSON file whose schema must be `schema`."""
+    doc = _read_json(path)
+    if not isinstance(doc, dict) or doc.get("schema") != schema:
+        raise ResultsError(f"{path}: not an mmfree {what} file (schema is not '{schema}')")
+    if not isinstance(doc.get(field), list):
+        raise ResultsError(f"{path}: '{field}' is missing or not a list")
+    return doc[field]
+
+
+def load_designs(path):
+    """designs.json (`mmrun designs --json`): {name: {"max_buckets": int,
+    "can_free": bool, "reads_v1": bool, "reuses_all": bool}} in registry order."""
+    out = {}
+    for i, d in enumerate(_listed(path, DESIGNS_SCHEMA, "designs", "designs")):
+        where = f"design {i}"
+        name = _need(path, d, "name", str, where)
+        out[name] = {"max_buckets": _need(path, d, "max_buckets", int, where)}
+        for flag in ("can_free", "reads_v1", "reuses_all"):
+            v = _need(path, d, flag, object, where)
+            if not isinstance(v, bool):
+                raise ResultsError(f"{path}: {where} has '{flag}' = {v!r}, not true or false")
+            out[name][flag] = v
+    return out
+
+
+def load_crash(path):
+    """crash.json: [{"design", "scenario", "mode", "points", "survived"}]."""
+    out = []
+    for i, r in enumerate(_listed(path, CRASH_SCHEMA, "crash", "results")):
+        where = f"result {i}"
+        row = {f: _need(path, r, f, str, where) for f in ("design", "scenario", "mode")}
+        for f in ("points", "survived"):
+            row[f] = _need(path, r, f, int, where)
+        if not 0 <= row["survived"] <= row["points"]:
+            raise ResultsError(f"{path}: {where} survived {row['survived']} of "
+                               f"{row['points']} points")
+        out.append(row)
+    return out
+
+
+def load_write_costs(path):
+    """write-costs.json (scripts/write-costs --json): (n, [{"design", ...}])
+    with the totals of n grows, one free and n grows after it."""
+    rows = _listed(path, WRITE_COSTS_SCHEMA, "write-costs", "results")
+    n = _need(path, _read_json(path), "n", int, "the document")
+    for i, r in enumerate(rows):
+        _need(path, r, "design", str, f"result {i}")
+        for f in ("header_bytes", "grow_bytes", "grow_writes", "free_bytes", "free_writes",
+                  "regrow_bytes", "regrow_writes", "pages_after_grows", "pages_end"):
+            _need(path, r, f, int, f"result {i}")
+    return n, rows
+
+
+def read_json(path):
+    """Any JSON file of a results folder, with the one-line errors of this module."""
+    return _read_json(path)
+
+
+def load_hyperfine(path):
+    """hyperfine.json: [(command name, [seconds per run])] and its context
+    ({"load_avg": [...]} when scripts/hyperfine recorded it, else {})."""
+    doc = _read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        raise ResultsError(f"{path}: not a hyperfine --export-json file (no 'results' list)")
+    runs = []
+    for i, r in enumerate(doc["results"]):
+        where = f"result {i}"
+        name = _need(path, r, "command", str, where)
+        times = _need(path, r, "times", list, where) if "times" in r else []
+        if not times or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
+                                for t in times):
+            raise ResultsError(f"{path}: {where} has no list of times")
+        runs.append((name, [float(t) for t in times]))
+    context = doc.get("context") if isinstance(doc.get("context"), dict) else {}
+    return runs, context
+
+
+def load_report(path):
+    """load(path) and, for a folder, the files the reports add when present:
+    res.wasm (instructions_wasm.json, a Results), res.crash (crash.json),
+    res.designs (designs.json), res.write_costs (write-costs.json),
+    res.hyperfine and res.hyperfine_context (hyperfine.json). Each is None
+    (hyperfine: []) when absent."""
+    res = load(path)
+    res.wasm, res.crash, res.designs, res.write_costs = None, None, None, None
+    res.hyperfine, res.hyperfine_context = [], {}
+    if not os.path.isdir(path):
+        return res
+    def there(name):
+        p = os.path.join(path, name)
+        return p if os.path.exists(p) else None
+    if there("instructions_wasm.json"):
+        res.wasm = Results(there("instructions_wasm.json"))
+        load_instructions(res.wasm.path, res.wasm)
+    if there("crash.json"):
+        res.crash = load_crash(there("crash.json"))
+    if there("designs.json"):
+        res.designs = load_designs(there("designs.json"))
+    if there("write-costs.json"):
+        res.write_costs = load_write_costs(there("write-costs.json"))
+    if there("hyperfine.json"):
+        res.hyperfine, res.hyperfine_context = load_hyperfine(there("hyperfine.json"))
+    return res
