@@ -93,8 +93,8 @@ class SideBySide(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="mmfree-wasm-summary-")
-        self.wasm_section = runpy.run_path(os.path.join(ROOT, "scripts", "bench"),
-                                           run_name="mmfree_bench")["wasm_section"]
+        bench = runpy.run_path(os.path.join(ROOT, "scripts", "bench"), run_name="mmfree_bench")
+        self.wasm_section, self.wasm_readme = bench["wasm_section"], bench["wasm_readme"]
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -127,6 +127,19 @@ class SideBySide(unittest.TestCase):
         self.assertIn("- grow_pages.grow at N = 64: x86 v1 < a < b; Wasm v1 < b < a; "
                       "with fees v1 < b < a", text)
         self.assertNotIn("The same on both targets", text)
+
+    def test_readme_block(self):
+        self.folder(15000)
+        lines = self.wasm_readme(self.tmp, n=64)
+        self.assertEqual(lines[0], "| per operation, N = 64 | v1 | a | b |")
+        self.assertIn("| grow_pages.grow, x86 | 100 | 200 | 300 |", lines)
+        self.assertIn("| grow_pages.grow, Wasm + fees | 1,050 | 2,050 | 1,550 |", lines)
+        self.assertIn("| worst_scan.grow, Wasm | n/a | n/a | n/a |", lines)
+        self.assertIn("v1's grow (grow_pages, N = 64): 1,000 Wasm instructions, 1,050 with fees, "
+                      "2,050 in the IC's weighted instructions with fees, against 10,857 for "
+                      "upstream's Rust in canbench (347,433,966 for 32,000 grows).", lines)
+        self.assertEqual(lines[-1], "The designs rank differently on Wasm than on x86 in 1 of the "
+                         "1 workload phases x N that both measured (summary.md lists them).")
 
     def test_no_wasm_file_no_section(self):
         self.write("instructions.json", [result("grow_pages", "grow", "v1", 64, 1000)])
