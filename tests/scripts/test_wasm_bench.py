@@ -141,6 +141,14 @@ class SideBySide(unittest.TestCase):
         self.assertEqual(lines[-1], "The designs rank differently on Wasm than on x86 in 1 of the "
                          "1 workload phases x N that both measured (summary.md lists them).")
 
+    def test_without_x86_counts_nothing_is_ranked(self):
+        self.folder(15000)
+        self.write("instructions.json", [])
+        text = "\n".join(self.wasm_section(self.tmp))
+        self.assertIn("| grow_pages.grow | 64 | b | n/a | — | 1,500 | 1.50x |", text)
+        self.assertIn("Nothing to compare", text)
+        self.assertNotIn("The same on both targets", text)
+
     def test_no_wasm_file_no_section(self):
         self.write("instructions.json", [result("grow_pages", "grow", "v1", 64, 1000)])
         self.assertEqual(self.wasm_section(self.tmp), [])
