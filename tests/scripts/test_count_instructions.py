@@ -206,6 +206,38 @@ class CountInstructions(unittest.TestCase):
         self.assertTrue(any(r["status"] == "ok" for k, r in res.items() if k[3] == 64))
 
 
+@unittest.skipUnless(os.access(MMRUN, os.X_OK) and shutil.which("valgrind"),
+                     "needs mmrun and valgrind")
+class Determinism(unittest.TestCase):
+    """A cell counts the same alone (one run, no fork) and in a batch (a
+    child per run, after other workloads), whatever the environment's size:
+    it moved the stack, and glibc's memcpy costs more or fewer instructions
+    by its buffers' alignment (12 more on reopen/v1 with 8 bytes more)."""
+
+    def counts(self, design, workloads, sizes, pad):
+        cg = load_script("count-instructions")
+        tmp = tempfile.mkdtemp(prefix="mmfree-determinism-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        p = subprocess.run(cg.VALGRIND + [f"--callgrind-out-file={tmp}/cg.%p", MMRUN, "run",
+                                          "--design", design, "--workload", workloads,
+                                          "--n", sizes],
+                           capture_output=True, text=True,
+                           env=dict(os.environ, MMFREE_TEST_PAD="x" * pad))
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        return cg.read_dumps(tmp)
+
+    def test_one_cell_alone_and_in_a_batch(self):
+        for design in ("v1", registry()[1]):
+            key = f"reopen.load/{design}/64"
+            seen = {}
+            for pad in (0, 8, 24, 40):
+                seen[f"alone, {pad} bytes more environment"] = self.counts(
+                    design, "reopen", "64", pad)[key]
+                seen[f"after grow_pages, {pad} bytes more"] = self.counts(
+                    design, "grow_pages,reopen", "128,64", pad)[key]
+            self.assertEqual(len(set(seen.values())), 1, f"{key}: {seen}")
+
+
 class Summary(unittest.TestCase):
     """scripts/bench's summary.md from a synthetic results folder."""
 
