@@ -45,6 +45,8 @@ $(A)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(A)/libmmfree.a
 # ---- tests ----------------------------------------------------------------
 # One Criterion binary, built twice: plainly and under ASan + UBSan.
 TEST_LIBS := -lcriterion
+# tests/test_space.c counts the library's allocations through these.
+TEST_LIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 $(B)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(B)/libmmfree.a | $(B)/tests
 	$(CC) $(CFLAGS) -Ibench -Itests $(TEST_SRC) $(WL_SRC) $(B)/libmmfree.a $(TEST_LIBS) -o $@
 $(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(A)/libmmfree.a | $(A)/tests

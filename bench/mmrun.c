@@ -239,12 +239,13 @@ static int op_stats(session *s, char **w) {
     mm_stats_get(s->m, &st);
     printf("memories_in_use=%u buckets_allocated=%llu buckets_in_use=%llu buckets_free=%llu "
            "buckets_meta=%llu linear_pages=%llu header_bytes=%llu header_bytes_written=%llu "
-           "header_writes=%llu bucket_pages=%u\n",
+           "header_writes=%llu bucket_pages=%u heap_bytes=%llu\n",
            st.memories_in_use, (unsigned long long)st.buckets_allocated,
            (unsigned long long)st.buckets_in_use, (unsigned long long)st.buckets_free,
            (unsigned long long)st.buckets_meta, (unsigned long long)st.linear_pages,
            (unsigned long long)st.header_bytes, (unsigned long long)st.header_bytes_written,
-           (unsigned long long)st.header_writes, mm_bucket_pages(s->m));
+           (unsigned long long)st.header_writes, mm_bucket_pages(s->m),
+           (unsigned long long)st.heap_bytes);
     return 0;
 }
 
@@ -278,7 +279,7 @@ static const struct op {
     {"stats", "", true,
      "prints the manager's counters as key=value pairs (memories_in_use, buckets_allocated, "
      "buckets_in_use, buckets_free, buckets_meta, linear_pages, header_bytes, "
-     "header_bytes_written, header_writes, bucket_pages)",
+     "header_bytes_written, header_writes, bucket_pages, heap_bytes)",
      op_stats},
 };
 

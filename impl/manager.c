@@ -453,6 +453,16 @@ int mm_check(mm *m) {
     return err ? err : m->ops->check(m);
 }
 
+/* What mm_open and the grows since allocated and still hold: the handle,
+ * the tables' capacity (kept after a free, for the next grow) and the
+ * design's state. Summed when asked, so no operation pays for it. */
+static uint64_t heap_bytes(const mm *m) {
+    uint64_t bytes = sizeof *m;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        bytes += (uint64_t)m->tables[i].cap * sizeof *m->tables[i].ids;
+    return bytes + (m->ops->heap_bytes ? m->ops->heap_bytes(m) : 0);
+}
+
 int mm_stats_get(const mm *m, mm_stats *out) {
     if (!m || !out) return mm__fail(MM_EINVAL, "m or out is NULL");
     *out = (mm_stats){
@@ -463,6 +473,7 @@ int mm_stats_get(const mm *m, mm_stats *out) {
         .header_bytes = m->header_bytes,
         .header_bytes_written = m->hbytes_written,
         .header_writes = m->hwrites,
+        .heap_bytes = heap_bytes(m),
     };
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         out->memories_in_use += m->sizes[i] != 0;

@@ -228,6 +228,9 @@ struct mm_ops {
     int (*check)(mm *m);
     /* Releases the design's heap state (m->ds). May be NULL. */
     void (*destroy)(mm *m);
+    /* The bytes the design's heap state holds (what destroy releases), for
+     * mm_stats_get. NULL: none. */
+    uint64_t (*heap_bytes)(const mm *m);
 };
 
 /** The registered design of that name, or NULL (designs.c). */
