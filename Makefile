@@ -37,8 +37,12 @@ $(B)/obj $(A)/obj $(B)/tests $(A)/tests:
 	mkdir -p $@
 
 # ---- mmrun: the CLI (ops, designs, run) -----------------------------------
+# -z now binds every symbol at load: lazily, the first call of a C library
+# function would resolve it inside whichever measured phase makes it first,
+# and its count would depend on what the process ran before.
+MMRUN_LDFLAGS := -Wl,-z,now
 $(B)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(B)/libmmfree.a
-	$(CC) $(CFLAGS) -Ibench $(MMRUN_SRC) $(B)/libmmfree.a -o $@
+	$(CC) $(CFLAGS) -Ibench $(MMRUN_SRC) $(B)/libmmfree.a $(MMRUN_LDFLAGS) -o $@
 $(A)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(A)/libmmfree.a
 	$(CC) $(CFLAGS) $(SANITIZE) -Ibench $(MMRUN_SRC) $(A)/libmmfree.a -o $@
 
