@@ -508,11 +508,13 @@ static const struct command {
      mmrun_cmd_run,
      "run one standardized workload and print its result record as JSON",
      {"mmrun run --design D[,D...] --workload W[,W...] --n N[,N...] [--seed S]",
+      "mmrun run --count-dirty --design D --workload W --n N [--seed S]",
       "mmrun run --list [--n N[,N...]]"},
      "Runs workload W at size N on a fresh RAM memory with a manager of design D, checks its "
      "effect, and prints one JSON line: the result record (ops, buckets_new, buckets_reused, "
-     "pages_end, header_bytes_written) and the ops of each measured phase with its key "
-     "workload.phase/design/N. A design that cannot run the workload gets status \"n/a\" and "
+     "pages_end, header_bytes_written) and each measured phase with its key "
+     "workload.phase/design/N, its ops and its space figures (pages_end, "
+     "header_bytes_written, heap_bytes; dirty_pages with --count-dirty). A design that cannot run the workload gets status \"n/a\" and "
      "the reason, with exit status 0; a failed run (an error or a failed self-check) gets "
      "status \"failed\" and exit status 1. --design, --workload and --n also take "
      "comma-separated lists: every combination then runs in a child process of its own, one "
@@ -523,6 +525,9 @@ static const struct command {
       {"--workload W[,W...]", "the workload(s) to run"},
       {"--n N[,N...]", "the size(s): what N counts is in each workload's line below"},
       {"--seed S", "the seed of the workloads that draw random numbers (default 1)"},
+      {"--count-dirty", "run over a memory that counts the distinct 4 KiB pages each phase "
+                        "writes (dirty_pages); every access then takes the general path, so "
+                        "leave it off to time or count instructions"},
       {"--extra-setup K", "for tests: K extra passes (0..1000) of setup work before each "
                           "phase, to show that setup is not measured (default 0)"},
       {"--list", "print what can run instead: one JSON line per workload, design and N "

@@ -80,7 +80,7 @@ static void json_head(const mm_workload *w, const char *design, uint64_t n) {
 }
 
 static void json_result(const mm_workload *w, const char *design, uint64_t n, uint64_t seed,
-                        const mm_wl_result *r) {
+                        bool dirty, const mm_wl_result *r) {
     json_head(w, design, n);
     printf("\"seed\":%llu,", (unsigned long long)seed);
     if (r->status != MM_WL_OK) {
@@ -100,8 +100,14 @@ static void json_result(const mm_workload *w, const char *design, uint64_t n, ui
     for (unsigned i = 0; i < w->nphases; i++) {
         printf("%s{\"phase\":", i ? "," : "");
         json_string(w->phases[i]);
-        printf(",\"ops\":%llu,\"key\":\"%s.%s/%s/%llu\"}", (unsigned long long)r->phase_ops[i],
+        printf(",\"ops\":%llu,\"key\":\"%s.%s/%s/%llu\"", (unsigned long long)r->phase_ops[i],
                w->name, w->phases[i], design, (unsigned long long)n);
+        const mm_wl_space *sp = &r->phase_space[i];
+        printf(",\"pages_end\":%llu,\"header_bytes_written\":%llu,\"heap_bytes\":%llu",
+               (unsigned long long)sp->pages_end, (unsigned long long)sp->header_bytes_written,
+               (unsigned long long)sp->heap_bytes);
+        if (dirty) printf(",\"dirty_pages\":%llu", (unsigned long long)sp->dirty_pages);
+        putchar('}');
     }
     puts("]}");
 }
@@ -215,15 +221,23 @@ static int list(const uint64_t *sizes, unsigned nsizes) {
  * Runs
  * ---------------------------------------------------------------------- */
 
+/* How every run of one `mmrun run` goes. */
+typedef struct run_opts {
+    uint64_t seed;
+    unsigned extra;
+    bool dirty; /* --count-dirty */
+} run_opts;
+
 /* One run in this process: prints its line; 1 when it failed. */
 static mm_noinline_run int run_here(const mm_workload *w, const char *design, uint64_t n,
-                                    uint64_t seed, unsigned extra) {
+                                    const run_opts *o) {
     cg_ctx ctx = {w, design, n};
     mm_wl_hooks hooks = {&ctx, cg_begin, cg_end, cg_toggle, cg_toggle};
-    mm_wl_params params = {.design = design, .n = n, .seed = seed, .extra_setup = extra};
+    mm_wl_params params = {.design = design, .n = n, .seed = o->seed, .extra_setup = o->extra,
+                           .count_dirty = o->dirty};
     mm_wl_result r;
     mm_workload_run(w, &params, &hooks, &r);
-    json_result(w, design, n, seed, &r);
+    json_result(w, design, n, o->seed, o->dirty, &r);
     fflush(stdout);
     if (r.status != MM_WL_FAILED) return 0;
     fprintf(stderr, "mmrun: %s on %s at N = %llu failed: %s\n", w->name, design,
@@ -242,26 +256,24 @@ static mm_noinline_run int run_here(const mm_workload *w, const char *design, ui
  * not. */
 #define RUN_STACK_ALIGN 4096u
 
-static int run_one(const mm_workload *w, const char *design, uint64_t n, uint64_t seed,
-                   unsigned extra) {
+static int run_one(const mm_workload *w, const char *design, uint64_t n, const run_opts *o) {
     size_t pad = (uintptr_t)__builtin_frame_address(0) % RUN_STACK_ALIGN;
     char *gap = alloca(pad + 1);
     __asm__ volatile("" : : "r"(gap) : "memory"); /* keep the gap */
-    return run_here(w, design, n, seed, extra);
+    return run_here(w, design, n, o);
 }
 
 /* Several runs: each in a child forked from the same state of this
  * process, so that one run's heap never shapes the next one's and each
  * count is the one a process of its own would give. */
-static int run_forked(const mm_workload *w, const char *design, uint64_t n, uint64_t seed,
-                      unsigned extra) {
+static int run_forked(const mm_workload *w, const char *design, uint64_t n, const run_opts *o) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "mmrun: fork failed: %s\n", strerror(errno));
         return 1;
     }
-    if (pid == 0) _exit(run_one(w, design, n, seed, extra));
+    if (pid == 0) _exit(run_one(w, design, n, o));
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return 1;
@@ -278,11 +290,15 @@ int mmrun_cmd_run(int argc, char **argv) {
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     const char *design_arg = NULL, *workload_arg = NULL, *n_arg = NULL;
     uint64_t seed = 1, extra = 0;
-    bool want_list = false;
+    bool want_list = false, count_dirty = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--list") == 0) {
             want_list = true;
+            continue;
+        }
+        if (strcmp(a, "--count-dirty") == 0) {
+            count_dirty = true;
             continue;
         }
         if (strcmp(a, "--design") && strcmp(a, "--workload") && strcmp(a, "--n") &&
@@ -305,7 +321,8 @@ int mmrun_cmd_run(int argc, char **argv) {
     uint64_t sizes[MAX_SIZES];
     unsigned nsizes = 0;
     if (want_list) {
-        if (design_arg || workload_arg) return mmrun_usage("run --list takes only --n");
+        if (design_arg || workload_arg || count_dirty)
+            return mmrun_usage("run --list takes only --n");
         return parse_sizes(n_arg ? n_arg : "1024", sizes, &nsizes) ? list(sizes, nsizes) : 2;
     }
     if (!design_arg || !workload_arg || !n_arg)
@@ -334,6 +351,7 @@ int mmrun_cmd_run(int argc, char **argv) {
                                MM_WL_NO_DESIGN, ws[0]->name);
     }
 
+    run_opts opts = {.seed = seed, .extra = (unsigned)extra, .dirty = count_dirty};
     /* Lists: every workload x design x N, but raw only with "none" and the
      * others never with it. */
     unsigned runs = 0;
@@ -345,8 +363,8 @@ int mmrun_cmd_run(int argc, char **argv) {
         for (unsigned j = 0; j < nd; j++) {
             if (ws[i]->raw != (strcmp(dnames[j], MM_WL_NO_DESIGN) == 0)) continue;
             for (unsigned k = 0; k < nsizes; k++)
-                rc |= runs > 1 ? run_forked(ws[i], dnames[j], sizes[k], seed, (unsigned)extra)
-                               : run_one(ws[i], dnames[j], sizes[k], seed, (unsigned)extra);
+                rc |= runs > 1 ? run_forked(ws[i], dnames[j], sizes[k], &opts)
+                               : run_one(ws[i], dnames[j], sizes[k], &opts);
         }
     return rc;
 }
