@@ -174,8 +174,9 @@ struct mm {
     uint64_t header_bytes;
     uint64_t hbytes_written, hwrites;
     bool broken;
-#ifdef MM_TEST_SLOW_GROW
-    bool test_slow_grow;
+#ifdef MM_TEST_INJECT
+    unsigned inject;     /* the extra work of this handle's design (manager.c) */
+    uint32_t inject_arg; /* its count, for MM_TEST_INJECT's spin */
 #endif
 };
 
