@@ -129,8 +129,20 @@ class MmrunRun(unittest.TestCase):
         self.assertEqual(len(lines), 1)
         r = json.loads(lines[0])
         self.assertEqual((r["status"], r["ops"], r["buckets_new"]), ("ok", 100, 100))
-        self.assertEqual(r["phases"], [{"phase": "grow", "ops": 100,
-                                        "key": f"grow_pages.grow/{registry()[0]}/100"}])
+        (ph,) = r["phases"]
+        self.assertEqual({k: ph[k] for k in ("phase", "ops", "key", "pages_end")},
+                         {"phase": "grow", "ops": 100, "pages_end": r["pages_end"],
+                          "key": f"grow_pages.grow/{registry()[0]}/100"})
+        self.assertEqual(ph["header_bytes_written"], r["header_bytes_written"])
+        self.assertGreater(ph["heap_bytes"], 100 * 4)
+        self.assertNotIn("dirty_pages", ph)
+        p = mmrun("run", "--count-dirty", "--design", registry()[0], "--workload",
+                  "grow_pages", "--n", "100")
+        counted = json.loads(p.stdout)
+        (phc,) = counted.pop("phases")
+        self.assertGreaterEqual(phc.pop("dirty_pages"), 1)
+        self.assertEqual(phc, ph)
+        self.assertEqual(counted, {k: v for k, v in r.items() if k != "phases"})
 
     def test_na_is_a_line_and_exit_0(self):
         p = mmrun("run", "--list", "--n", "64")
@@ -180,6 +192,14 @@ class CountInstructions(unittest.TestCase):
         self.assertTrue(ok)
         for r in ok:
             self.assertEqual(r["per_op"], round(r["instructions"] / r["ops"], 3))
+            for f in ("pages_end", "header_bytes_written", "dirty_pages", "heap_bytes"):
+                self.assertIsInstance(r[f], int, (f, r))
+            # Every grow of these workloads writes the header (one page at
+            # least) and the manager holds its tables.
+            self.assertGreaterEqual(r["dirty_pages"], 1, r)
+            self.assertGreater(r["header_bytes_written"], 0, r)
+            self.assertGreater(r["heap_bytes"], 0, r)
+            self.assertGreaterEqual(r["pages_end"], r["n"], r)
         self.assertEqual({k[3] for k in res}, {64, 128, 256})
         self.assertTrue(all(r["reason"] for r in res.values() if r["status"] == "n/a"))
 
@@ -210,11 +230,12 @@ class CountInstructions(unittest.TestCase):
                      "needs mmrun and valgrind")
 class Determinism(unittest.TestCase):
     """A cell counts the same alone (one run, no fork) and in a batch (a
-    child per run, after other workloads), whatever the environment's size:
-    it moved the stack, and glibc's memcpy costs more or fewer instructions
-    by its buffers' alignment (12 more on reopen/v1 with 8 bytes more)."""
+    child per run, after other workloads), whatever the environment's size
+    (it moved the stack, and glibc's memcpy costs more or fewer instructions
+    by its buffers' alignment: 12 more on reopen/v1 with 8 bytes more), and
+    whatever ran before it (mmrun binds every symbol at load)."""
 
-    def counts(self, design, workloads, sizes, pad):
+    def counts(self, design, workloads, sizes, pad, **env):
         cg = load_script("count-instructions")
         tmp = tempfile.mkdtemp(prefix="mmfree-determinism-")
         self.addCleanup(shutil.rmtree, tmp, True)
@@ -222,9 +243,19 @@ class Determinism(unittest.TestCase):
                                           "--design", design, "--workload", workloads,
                                           "--n", sizes],
                            capture_output=True, text=True,
-                           env=dict(os.environ, MMFREE_TEST_PAD="x" * pad))
+                           env=dict(os.environ, MMFREE_TEST_PAD="x" * pad, **env))
         self.assertEqual(p.returncode, 0, p.stderr[-2000:])
         return cg.read_dumps(tmp)
+
+    def test_symbols_are_bound_before_any_phase(self):
+        # Bound lazily, a C library function's first call resolved its symbol
+        # inside whichever phase made it first (600 to 1,500 instructions),
+        # so a count depended on what the process had run before.
+        for design in ("v1", registry()[1]):
+            workloads = "grow_pages,free_regrow,reopen,rw_small"
+            lazy = self.counts(design, workloads, "64", 0)
+            now = self.counts(design, workloads, "64", 0, LD_BIND_NOW="1")
+            self.assertEqual(lazy, now, design)
 
     def test_one_cell_alone_and_in_a_batch(self):
         for design in ("v1", registry()[1]):
