@@ -604,6 +604,41 @@ class Output(Case):
         self.assertNotIn("<b>", md)
 
 
+class Noise(Case):
+    """scripts/bench-noise: its summary of two runs and the README table."""
+
+    NOISE = os.path.join(ROOT, "scripts", "bench-noise")
+
+    def noise(self, *args):
+        return subprocess.run([self.NOISE, *args], capture_output=True, text=True, timeout=120)
+
+    def test_two_runs_summarized_and_the_readme_table(self):
+        out = os.path.join(self.tmp, "noise.json")
+        base, new = os.path.join(FIXTURES, "base"), os.path.join(FIXTURES, "new")
+        p = self.noise("--case", "idle", "--from", base, base, "--out", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out) as f:
+            idle = json.load(f)["cases"]["idle"]
+        self.assertEqual((idle["time"]["listed"], idle["time"]["compared"]), (0, 4))
+        self.assertEqual((idle["exact_rows_changed"], idle["claim_met"]), (0, True))
+        self.assertTrue(idle["same_commit"])
+        # Another commit: its listed rows break the claim, and it says so.
+        p = self.noise("--case", "busy", "--from", base, new, "--out", out)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        with open(out) as f:
+            cases = json.load(f)["cases"]
+        self.assertEqual(set(cases), {"idle", "busy"})
+        self.assertEqual((cases["busy"]["time"]["listed"], cases["busy"]["claim_met"]),
+                         (2, False))
+        self.assertEqual(cases["busy"]["listed_by_test_and_effect_alone"], 3)
+        table = self.noise("--readme", "--out", out).stdout.splitlines()
+        self.assertEqual(len(table), 4)
+        self.assertRegex(table[2], r"^\| idle, \d{4}-\d\d-\d\d \| 0\.5 on 2 CPUs \| 0 of 4 \| 0 "
+                                   r"\| 0 \| 0 of 2 \| 0 of \d+ \| [\d,]+ characters \| 0 time "
+                                   r"rows listed: met \|$")
+        self.assertIn("NOT met", table[3])
+
+
 COUNT = os.path.join(ROOT, "scripts", "count-instructions")
 
 
