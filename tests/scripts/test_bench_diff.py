@@ -634,9 +634,18 @@ class Noise(Case):
         table = self.noise("--readme", "--out", out).stdout.splitlines()
         self.assertEqual(len(table), 4)
         self.assertRegex(table[2], r"^\| idle, \d{4}-\d\d-\d\d \| 0\.5 on 2 CPUs \| 0 of 4 \| 0 "
-                                   r"\| 0 \| 0 of 2 \| 0 of \d+ \| [\d,]+ characters \| 0 time "
-                                   r"rows listed: met \|$")
+                                   r"\| 0 \| 0 \| 0 of 2 \| 0 of \d+ \| [\d,]+ characters \| 0 "
+                                   r"time rows listed: met \|$")
         self.assertIn("NOT met", table[3])
+
+    def test_the_readme_block_is_the_committed_summary(self):
+        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+            text = f.read()
+        begin, end = "<!-- BEGIN generated:bench-noise -->\n", "<!-- END generated:bench-noise -->"
+        block = text[text.index(begin) + len(begin):text.index(end)]
+        p = self.noise("--readme")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(block, p.stdout, "regenerate: scripts/bench-noise --readme")
 
 
 COUNT = os.path.join(ROOT, "scripts", "count-instructions")
