@@ -83,10 +83,9 @@ static void inject_open(mm *m) {
         }
 }
 
-/* The work but the spin, which mm_grow turns in line: a call here would
- * move the design's stack buffers, and the instructions glibc's memcpy
- * takes depend on their alignment, so a spin of K turns would not cost the
- * same at every N. */
+/* The work but the spin, which mm_grow turns in line so that its fixed
+ * cost stays small (8 + 6 K instructions per grow with GCC 12 -O2): 1% of
+ * a grow of 600 instructions is then in reach. */
 static mm_noinline int injected_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     if (m->inject & INJECT_LINEAR)
         for (volatile uint64_t b = 0; b < m->nbuckets; b = b + 1) {
