@@ -38,14 +38,20 @@ $(B)/obj $(A)/obj $(B)/tests $(A)/tests:
 	mkdir -p $@
 
 # ---- mmrun: the CLI (ops, designs, run) -----------------------------------
+# -z now binds every symbol at load: lazily, the first call of a C library
+# function would resolve it inside whichever measured phase makes it first,
+# and its count would depend on what the process ran before.
+MMRUN_LDFLAGS := -Wl,-z,now
 $(B)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(B)/libmmfree.a
-	$(CC) $(CFLAGS) -Ibench $(MMRUN_SRC) $(B)/libmmfree.a -o $@
+	$(CC) $(CFLAGS) -Ibench $(MMRUN_SRC) $(B)/libmmfree.a $(MMRUN_LDFLAGS) -o $@
 $(A)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(A)/libmmfree.a
 	$(CC) $(CFLAGS) $(SANITIZE) -Ibench $(MMRUN_SRC) $(A)/libmmfree.a -o $@
 
 # ---- tests ----------------------------------------------------------------
 # One Criterion binary, built twice: plainly and under ASan + UBSan.
 TEST_LIBS := -lcriterion
+# tests/test_space.c counts the library's allocations through these.
+TEST_LIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 $(B)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(B)/libmmfree.a | $(B)/tests
 	$(CC) $(CFLAGS) -Ibench -Itests $(TEST_SRC) $(WL_SRC) $(B)/libmmfree.a $(TEST_LIBS) -o $@
 $(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(A)/libmmfree.a | $(A)/tests

@@ -328,12 +328,13 @@ static int op_stats(session *s, char **w) {
     mm_stats_get(s->m, &st);
     printf("memories_in_use=%u buckets_allocated=%llu buckets_in_use=%llu buckets_free=%llu "
            "buckets_meta=%llu linear_pages=%llu header_bytes=%llu header_bytes_written=%llu "
-           "header_writes=%llu bucket_pages=%u\n",
+           "header_writes=%llu bucket_pages=%u heap_bytes=%llu\n",
            st.memories_in_use, (unsigned long long)st.buckets_allocated,
            (unsigned long long)st.buckets_in_use, (unsigned long long)st.buckets_free,
            (unsigned long long)st.buckets_meta, (unsigned long long)st.linear_pages,
            (unsigned long long)st.header_bytes, (unsigned long long)st.header_bytes_written,
-           (unsigned long long)st.header_writes, mm_bucket_pages(s->m));
+           (unsigned long long)st.header_writes, mm_bucket_pages(s->m),
+           (unsigned long long)st.heap_bytes);
     return 0;
 }
 
@@ -367,7 +368,7 @@ static const struct op {
     {"stats", "", true,
      "prints the manager's counters as key=value pairs (memories_in_use, buckets_allocated, "
      "buckets_in_use, buckets_free, buckets_meta, linear_pages, header_bytes, "
-     "header_bytes_written, header_writes, bucket_pages)",
+     "header_bytes_written, header_writes, bucket_pages, heap_bytes)",
      op_stats},
 };
 
@@ -616,16 +617,19 @@ static const struct command {
      mmrun_cmd_run,
      "run one standardized workload and print its result record as JSON",
      {"mmrun run --design D[,D...] --workload W[,W...] --n N[,N...] [--seed S]",
+      "mmrun run --count-dirty --design D --workload W --n N [--seed S]",
       "mmrun run --list [--n N[,N...]]"},
      "Runs workload W at size N on a fresh RAM memory with a manager of design D, checks its "
      "effect, and prints one JSON line: the result record (ops, buckets_new, buckets_reused, "
      "pages_end, header_bytes_written) and, for each measured phase, its key "
-     "workload.phase/design/N, its ops and its wall-clock time per op in ns (ns_per_op, "
-     "one run: make bench times the repetitions). A design that cannot run the workload "
-     "gets status \"n/a\" and the reason, with exit status 0; a failed run (an error or a "
-     "failed self-check) gets status \"failed\" and exit status 1. --design, --workload "
-     "and --n also take comma-separated lists: every combination then runs in a child "
-     "process of its own, one line each (workload raw only with design none).\n\n"
+     "workload.phase/design/N, its ops, its wall-clock time per op in ns (ns_per_op, "
+     "one run: make bench times the repetitions) and its space figures (pages_end, "
+     "header_bytes_written, heap_bytes; dirty_pages with --count-dirty). A design that "
+     "cannot run the workload gets status \"n/a\" and the reason, with exit status 0; a "
+     "failed run (an error or a failed self-check) gets status \"failed\" and exit "
+     "status 1. --design, --workload and --n also take comma-separated lists: every "
+     "combination then runs in a child process of its own, one line each (workload raw "
+     "only with design none).\n\n"
      "Under callgrind (valgrind --tool=callgrind --collect-atstart=no --instr-atstart=no) "
      "only the measured phases are counted, each dumped under its key; setup and the clock "
      "reads are not.",

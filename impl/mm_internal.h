@@ -174,8 +174,9 @@ struct mm {
     uint64_t header_bytes;
     uint64_t hbytes_written, hwrites;
     bool broken;
-#ifdef MM_TEST_SLOW_GROW
-    bool test_slow_grow;
+#ifdef MM_TEST_INJECT
+    unsigned inject;     /* the extra work of this handle's design (manager.c) */
+    uint32_t inject_arg; /* its count, for MM_TEST_INJECT's spin */
 #endif
 };
 
@@ -228,6 +229,9 @@ struct mm_ops {
     int (*check)(mm *m);
     /* Releases the design's heap state (m->ds). May be NULL. */
     void (*destroy)(mm *m);
+    /* The bytes the design's heap state holds (what destroy releases), for
+     * mm_stats_get. NULL: none. */
+    uint64_t (*heap_bytes)(const mm *m);
 };
 
 /** The registered design of that name, or NULL (designs.c). */

@@ -9,10 +9,22 @@ malformed file gives the same one-line error everywhere:
 import json
 import math
 import os
+import re
 import statistics
 
 SCHEMA = "mmfree-instructions/1"
 TIME_UNITS_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+# The space figures of a phase, integers measured over it (results/FORMAT.md);
+# files written before them have none, and read as None.
+SPACE_FIELDS = ("pages_end", "header_bytes_written", "dirty_pages", "heap_bytes")
+# Exact counts are 64-bit; a larger one is no count but a damaged file.
+MAX_COUNT = 2 ** 63 - 1
+# The names that key a figure: letters, digits, '_', '+', '-'; the key joins
+# them with '.' and '/', so neither may appear in one.
+NAME = re.compile(r"[A-Za-z0-9_+-]{1,64}")
+# Benchmark names of other projects may hold more, but never a control
+# character (a newline would inject lines into a report).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ResultsError(Exception):
@@ -40,11 +52,6 @@ def split_family(family):
     return family, ""
 
 
-# Space figures of a phase (results/FORMAT.md): optional integers beside
-# `instructions`; readers divide by `ops` themselves (per_op_of).
-SPACE_FIELDS = ("pages_end", "header_bytes_written", "dirty_pages", "heap_bytes")
-
-
 class Entry:
     """One measured figure: a design x workload phase at one N."""
 
@@ -67,6 +74,12 @@ class Entry:
     def ok(self):
         return self.status == "ok"
 
+    def per(self, field):
+        """A space figure per operation of the phase, or None when the file
+        predates it (dirty pages and header bytes are compared this way)."""
+        v = getattr(self, field)
+        return None if v is None or not self.ops else v / self.ops
+
 
 class Results:
     """instructions: key -> Entry ; times: key -> [ns per op, one per repetition]."""
@@ -78,6 +91,10 @@ class Results:
         self.times = {}
         self.time_errors = {}  # key -> reason (skipped or n/a in Google Benchmark)
         self.time_context = {}  # Google Benchmark's context: machine, load average
+        self.process_times = {}  # hyperfine: command -> [seconds, one per run]
+        self.hyperfine = []  # the same, in the file's order: [(command, [seconds])]
+        self.hyperfine_context = {}  # load_avg and cpus, when scripts/hyperfine recorded them
+        self.sources = []  # the files read, for messages
 
 
 def _read_json(path):
@@ -100,19 +117,35 @@ def _read_json(path):
         raise ResultsError(f"{path}: JSON nested too deeply to be a results file") from None
 
 
+def _shown(v):
+    """A bad value for a one-line message: its repr, cut short."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _need(path, obj, field, kind, where):
+    """obj[field] as kind: int (a count, 0..2^63-1), float (finite, >= 0),
+    str, or "name" (a key part, NAME) and "label" (any text without control
+    characters). One line naming the file and the field otherwise."""
     if not isinstance(obj, dict) or field not in obj:
         raise ResultsError(f"{path}: {where} has no '{field}'")
     v = obj[field]
-    if kind is int and (isinstance(v, bool) or not isinstance(v, int)):
-        raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not an integer")
-    if kind is float and (isinstance(v, bool) or not isinstance(v, (int, float))
-                          or not math.isfinite(v)):
-        raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not a number")
-    if kind is str and not isinstance(v, str):
-        raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not a string")
-    if kind is list and not isinstance(v, list):
-        raise ResultsError(f"{path}: {where} has '{field}' = {v!r}, not a list")
+    bad = None
+    if kind is int and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_COUNT):
+        bad = "not a count (an integer from 0 to 2^63-1)"
+    elif kind is float and (isinstance(v, bool) or not isinstance(v, (int, float))
+                            or not math.isfinite(v) or v < 0):
+        bad = "not a finite number >= 0"
+    elif kind in (str, "name", "label") and not isinstance(v, str):
+        bad = "not a string"
+    elif kind == "name" and not NAME.fullmatch(v):
+        bad = "not a name (1 to 64 letters, digits, '_', '+' or '-')"
+    elif kind == "label" and (CONTROL.search(v) or not v or len(v) > 300):
+        bad = "not a benchmark name (1 to 300 characters, none a control character)"
+    elif kind is list and not isinstance(v, list):
+        bad = "not a list"
+    if bad:
+        raise ResultsError(f"{path}: {where} has '{field}' = {_shown(v)}, {bad}")
     return v
 
 
@@ -126,11 +159,12 @@ def load_instructions(path, into):
     if not isinstance(results, list):
         raise ResultsError(f"{path}: 'results' is missing or not a list")
     into.meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    into.sources.append(path)
     for i, r in enumerate(results):
         where = f"result {i}"
-        e = Entry(workload=_need(path, r, "workload", str, where),
-                  phase=_need(path, r, "phase", str, where),
-                  design=_need(path, r, "design", str, where),
+        e = Entry(workload=_need(path, r, "workload", "name", where),
+                  phase=_need(path, r, "phase", "name", where),
+                  design=_need(path, r, "design", "name", where),
                   n=_need(path, r, "n", int, where),
                   status=_need(path, r, "status", str, where))
         if e.status == "ok":
@@ -140,9 +174,9 @@ def load_instructions(path, into):
                 raise ResultsError(f"{path}: {where} has 'ops' = {e.ops}, not positive")
             e.per_op = e.instructions / e.ops
             e.record = r.get("record") if isinstance(r.get("record"), dict) else {}
-            for field in SPACE_FIELDS + ("instructions_with_fees",):
-                if field in r:
-                    setattr(e, field, _need(path, r, field, int, where))
+            for f in SPACE_FIELDS + ("instructions_with_fees",):
+                if f in r:
+                    setattr(e, f, _need(path, r, f, int, where))
         elif e.status == "n/a":
             e.reason = r.get("reason") or "not applicable"
         else:
@@ -156,6 +190,7 @@ def load_gbench(path, into):
     doc = _read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise ResultsError(f"{path}: not a Google Benchmark JSON file (no 'benchmarks' list)")
+    into.sources.append(path)
     if isinstance(doc.get("context"), dict):
         into.time_context = doc["context"]
         if not into.meta:
@@ -163,8 +198,8 @@ def load_gbench(path, into):
     aggregates = 0
     for i, b in enumerate(doc["benchmarks"]):
         where = f"benchmark {i}"
-        name = _need(path, b, "name", str, where)
-        run_name = _need(path, b, "run_name", str, where) if "run_name" in b else name
+        name = _need(path, b, "name", "label", where)
+        run_name = _need(path, b, "run_name", "label", where) if "run_name" in b else name
         if b.get("error_occurred"):
             into.time_errors[run_name] = str(b.get("error_message", "skipped"))
             continue
@@ -186,18 +221,42 @@ def load_gbench(path, into):
                            f"--benchmark_report_aggregates_only)")
 
 
+def load_hyperfine(path, into):
+    """hyperfine's --export-json: each command's run times, in seconds, and
+    the context scripts/hyperfine adds (load_avg, cpus) when it is there."""
+    doc = _read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        raise ResultsError(f"{path}: not a hyperfine JSON file (no 'results' list)")
+    into.sources.append(path)
+    for i, r in enumerate(doc["results"]):
+        where = f"result {i}"
+        command = _need(path, r, "command", "label", where)
+        times = r.get("times")
+        if not isinstance(times, list) or not times:
+            raise ResultsError(f"{path}: {where} has 'times' = {_shown(times)}, not a list of "
+                               f"run times")
+        into.process_times[command] = [_need(path, {"times": t}, "times", float, where)
+                                       for t in times]
+        into.hyperfine.append((command, into.process_times[command]))
+    if isinstance(doc.get("context"), dict):
+        into.hyperfine_context = doc["context"]
+
+
 def load(path):
     """A results folder, or a single Google Benchmark (or instructions) JSON file."""
     res = Results(path)
     if os.path.isdir(path):
         ins = os.path.join(path, "instructions.json")
         gb = os.path.join(path, "gbench.json")
+        hf = os.path.join(path, "hyperfine.json")
         if not os.path.exists(ins) and not os.path.exists(gb):
             raise ResultsError(f"{path}: no instructions.json or gbench.json in this folder")
         if os.path.exists(ins):
             load_instructions(ins, res)
         if os.path.exists(gb):
             load_gbench(gb, res)
+        if os.path.exists(hf):
+            load_hyperfine(hf, res)
     elif os.path.exists(path):
         doc = _read_json(path)
         if isinstance(doc, dict) and "schema" in doc:
@@ -335,8 +394,7 @@ def complexity_label(points):
 def per_op_of(entry, field):
     """A space figure of a phase divided by its operations, or None when the
     results do not have it (older files, or an n/a entry)."""
-    v = getattr(entry, field, None) if entry is not None and entry.ok else None
-    return None if v is None else v / entry.ops
+    return entry.per(field) if entry is not None and entry.ok else None
 
 
 # ---------------------------------------------------------------------------
@@ -407,34 +465,14 @@ def read_json(path):
     return _read_json(path)
 
 
-def load_hyperfine(path):
-    """hyperfine.json: [(command name, [seconds per run])] and its context
-    ({"load_avg": [...]} when scripts/hyperfine recorded it, else {})."""
-    doc = _read_json(path)
-    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-        raise ResultsError(f"{path}: not a hyperfine --export-json file (no 'results' list)")
-    runs = []
-    for i, r in enumerate(doc["results"]):
-        where = f"result {i}"
-        name = _need(path, r, "command", str, where)
-        times = _need(path, r, "times", list, where) if "times" in r else []
-        if not times or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
-                                for t in times):
-            raise ResultsError(f"{path}: {where} has no list of times")
-        runs.append((name, [float(t) for t in times]))
-    context = doc.get("context") if isinstance(doc.get("context"), dict) else {}
-    return runs, context
-
-
 def load_report(path):
     """load(path) and, for a folder, the files the reports add when present:
     res.wasm (instructions_wasm.json, a Results), res.crash (crash.json),
     res.designs (designs.json), res.write_costs (write-costs.json),
-    res.hyperfine and res.hyperfine_context (hyperfine.json). Each is None
-    (hyperfine: []) when absent."""
+    (res.hyperfine and res.hyperfine_context come from load). Each is None
+    when absent."""
     res = load(path)
     res.wasm, res.crash, res.designs, res.write_costs = None, None, None, None
-    res.hyperfine, res.hyperfine_context = [], {}
     if not os.path.isdir(path):
         return res
     def there(name):
@@ -449,6 +487,4 @@ def load_report(path):
         res.designs = load_designs(there("designs.json"))
     if there("write-costs.json"):
         res.write_costs = load_write_costs(there("write-costs.json"))
-    if there("hyperfine.json"):
-        res.hyperfine, res.hyperfine_context = load_hyperfine(there("hyperfine.json"))
     return res
