@@ -1,5 +1,6 @@
 # mmfree. The two commands: `make bench` (the main job) and `make test`.
-# Every target that needs a Debian package depends on `deps` first.
+# Every target that needs a Debian package depends on the set of packages it
+# needs first (`deps-test`, `deps-bench`, ...; `make deps` installs them all).
 
 CC       ?= cc
 CXX      ?= c++
@@ -52,15 +53,17 @@ $(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(A)/libmmfree
 
 TEST_BINS := $(B)/tests/mmtest $(A)/tests/mmtest $(B)/mmrun $(A)/mmrun
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory $(TEST_BINS)
 	@scripts/run-tests
 
 # ---- benchmarks (bench/workloads.h, scripts/bench) -------------------------
 # make bench [BENCH_OUT=dir] [BENCH_SIZES="1024 4096"] [BENCH_REPS=9]
 #            [BENCH_DESIGNS="v1 list"] [BENCH_WORKLOADS="grow_pages"]
-#            [BENCH_HARNESSES="gbench callgrind hyperfine"]
-# Empty BENCH_DESIGNS / BENCH_WORKLOADS mean every registered one.
+#            [BENCH_HARNESSES="gbench callgrind hyperfine"] [SHARD=K/N]
+# Empty BENCH_DESIGNS / BENCH_WORKLOADS mean every registered one. SHARD=K/N
+# measures the K-th of N parts of the design x workload x size matrix
+# (bench-full too); scripts/merge-results joins the N folders into one.
 BENCH_OUT       ?= results/latest
 BENCH_SIZES     ?= 1024 4096 16384 32768
 BENCH_REPS      ?= 9
@@ -78,9 +81,9 @@ $(B)/gbench: bench/gbench.cc $(WL_SRC:bench/%.c=$(B)/obj/bench_%.o) $(BENCH_HDR)
 
 BENCH_RUN = scripts/bench --mmrun $(B)/mmrun --gbench $(B)/gbench \
             --designs "$(BENCH_DESIGNS)" --workloads "$(BENCH_WORKLOADS)" \
-            --harnesses "$(BENCH_HARNESSES)"
+            --harnesses "$(BENCH_HARNESSES)" $(if $(SHARD),--shard $(SHARD))
 .PHONY: bench bench-full bench-baseline bench-build
-bench-build: deps
+bench-build: deps-bench
 	@$(MAKE) --no-print-directory OPT=-O2 $(B)/mmrun $(B)/gbench
 bench: bench-build
 	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
@@ -95,7 +98,7 @@ bench-baseline: bench-build
 # (BENCH_OUT defaults to results/latest, in the benchmarks section.)
 REPORT_OUT ?= results/report
 .PHONY: report
-report: deps
+report: deps-report
 	scripts/plot $(BENCH_OUT) --out $(REPORT_OUT) $(if $(BASE),--base $(BASE)) $(if $(HISTORY),--history $(HISTORY))
 
 # ---- fuzzing (tests/fuzz/README.md) ---------------------------------------
@@ -133,7 +136,7 @@ TEST_BINS += $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-fuzz: deps
+fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run-fuzz fuzz $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
@@ -208,8 +211,14 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 # ---- setup ----------------------------------------------------------------
+# make deps-SET installs one set of Debian packages (scripts/deps says which
+# packages and why); make deps installs every set.
+DEPS_SETS := build bench diff report fuzz lint test
+.PHONY: $(DEPS_SETS:%=deps-%)
 deps:
 	@scripts/deps
+$(DEPS_SETS:%=deps-%):
+	@scripts/deps $(@:deps-%=%)
 
 clean:
 	rm -rf build $(B) $(A)
