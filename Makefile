@@ -176,6 +176,8 @@ $(B)/examples $(A)/examples:
 
 all: $(B)/libmmfree.so $(B)/examples/persist
 TEST_BINS += $(B)/libmmfree.so $(B)/examples/persist $(A)/examples/persist
+# The shard test (tests/ci) runs Google Benchmark too.
+TEST_BINS += $(B)/gbench
 
 PREFIX       ?= /usr/local
 BINDIR       ?= $(PREFIX)/bin
