@@ -81,5 +81,31 @@ class Workflows(unittest.TestCase):
                     self.assertRegex(ref, r"@[0-9a-f]{40}$", f"{name}: {ref} is not pinned")
 
 
+class SetupTimes(unittest.TestCase):
+    """README's setup times are scripts/ci-setup-times' table of the
+    committed measurement, not figures typed by hand."""
+
+    def test_readme_block_is_generated_from_the_measurement(self):
+        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        m = re.search(r"<!-- BEGIN generated:ci-setup -->\n(.*?)<!-- END generated:ci-setup -->",
+                      readme, re.S)
+        self.assertIsNotNone(m, "README.md has no generated:ci-setup block")
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "ci-setup-times"),
+                            "markdown"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(m.group(1), p.stdout)
+
+    def test_a_malformed_measurement_is_one_line(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            f.write('{"schema": "other"}')
+            f.flush()
+            p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "ci-setup-times"),
+                                "markdown", f.name], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
