@@ -1,5 +1,6 @@
 # mmfree. The two commands: `make bench` (the main job) and `make test`.
-# Every target that needs a Debian package depends on `deps` first.
+# Every target that needs a Debian package depends on the set of packages it
+# needs first (`deps-test`, `deps-bench`, ...; `make deps` installs them all).
 
 CC       ?= cc
 CXX      ?= c++
@@ -59,15 +60,17 @@ $(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(A)/libmmfree
 
 TEST_BINS := $(B)/tests/mmtest $(A)/tests/mmtest $(B)/mmrun $(A)/mmrun
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory $(TEST_BINS)
 	@scripts/run-tests
 
 # ---- benchmarks (bench/workloads.h, scripts/bench) -------------------------
 # make bench [BENCH_OUT=dir] [BENCH_SIZES="1024 4096"] [BENCH_REPS=9]
 #            [BENCH_DESIGNS="v1 list"] [BENCH_WORKLOADS="grow_pages"]
-#            [BENCH_HARNESSES="gbench callgrind hyperfine wasm"]
-# Empty BENCH_DESIGNS / BENCH_WORKLOADS mean every registered one.
+#            [BENCH_HARNESSES="gbench callgrind hyperfine wasm"] [SHARD=K/N]
+# Empty BENCH_DESIGNS / BENCH_WORKLOADS mean every registered one. SHARD=K/N
+# measures the K-th of N parts of the design x workload x size matrix
+# (bench-full too); scripts/merge-results joins the N folders into one.
 BENCH_OUT       ?= results/latest
 BENCH_SIZES     ?= 1024 4096 16384 32768
 BENCH_REPS      ?= 9
@@ -85,9 +88,10 @@ $(B)/gbench: bench/gbench.cc $(WL_SRC:bench/%.c=$(B)/obj/bench_%.o) $(BENCH_HDR)
 
 BENCH_RUN = scripts/bench --mmrun $(B)/mmrun --gbench $(B)/gbench \
             --designs "$(BENCH_DESIGNS)" --workloads "$(BENCH_WORKLOADS)" \
-            --harnesses "$(BENCH_HARNESSES)" --wasm-module $(WASM_MODULE)
+            --harnesses "$(BENCH_HARNESSES)" --wasm-module $(WASM_MODULE) \
+            $(if $(SHARD),--shard $(SHARD))
 .PHONY: bench bench-full bench-baseline bench-build
-bench-build: deps
+bench-build: deps-bench
 	@$(MAKE) --no-print-directory OPT=-O2 $(B)/mmrun $(B)/gbench $(WASM_MODULE)
 bench: bench-build
 	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
@@ -128,7 +132,7 @@ $(WASM_MODULE): $(B)/wasm/mmfree.wasm wasm/instrument.mjs wasm/package-lock.json
 	$(NODE) wasm/instrument.mjs $< $@
 TEST_BINS += $(WASM_MODULE)
 
-.PHONY: wasm bench-wasm deps-wasm
+.PHONY: wasm bench-wasm
 wasm: deps-wasm
 	@$(MAKE) --no-print-directory $(WASM_MODULE)
 bench-wasm: wasm
@@ -136,21 +140,16 @@ bench-wasm: wasm
 	    --out "$(BENCH_OUT)/instructions_wasm.json" --sizes "$(BENCH_SIZES)" \
 	    --designs "$(BENCH_DESIGNS)" --workloads "$(BENCH_WORKLOADS)" --budget $(WASM_BUDGET) \
 	    --summary "$(BENCH_OUT)"
-deps-wasm:
-	@scripts/deps wasm
 
 # ---- report: charts of a results folder (scripts/plot) --------------------
 # make report [BENCH_OUT=dir] [BASE=dir] [HISTORY=dir] [REPORT_OUT=dir]
 # (BENCH_OUT defaults to results/latest, in the benchmarks section.) It needs
-# only python3 and gnuplot, so it checks for those itself rather than run
-# deps (which would install a compiler and a browser); without results it
-# says in one line (make's own error line, exit 2) how to get some.
+# only python3 and gnuplot (deps-report: no compiler, no browser); without
+# results it says in one line (make's own error line, exit 2) how to get some.
 REPORT_OUT ?= results/report
-REPORT_NEEDS := /usr/bin/python3:python3 gnuplot:gnuplot-nox
 .PHONY: report
-report:
+report: deps-report
 	$(if $(wildcard $(BENCH_OUT)/instructions.json),,$(error no results in $(BENCH_OUT): run `make bench` first, or pass BENCH_OUT=results/baseline))
-	$(foreach n,$(REPORT_NEEDS),$(if $(shell command -v $(firstword $(subst :, ,$(n)))),,$(error make report needs $(firstword $(subst :, ,$(n))): apt-get install $(lastword $(subst :, ,$(n))))))
 	scripts/plot $(BENCH_OUT) --out $(REPORT_OUT) $(if $(BASE),--base $(BASE)) $(if $(HISTORY),--history $(HISTORY))
 
 # ---- fuzzing (tests/fuzz/README.md) ---------------------------------------
@@ -188,7 +187,7 @@ TEST_BINS += $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-fuzz: deps
+fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run-fuzz fuzz $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
@@ -228,6 +227,8 @@ $(B)/examples $(A)/examples:
 
 all: $(B)/libmmfree.so $(B)/examples/persist
 TEST_BINS += $(B)/libmmfree.so $(B)/examples/persist $(A)/examples/persist
+# The shard test (tests/ci) runs Google Benchmark too.
+TEST_BINS += $(B)/gbench
 
 PREFIX       ?= /usr/local
 BINDIR       ?= $(PREFIX)/bin
@@ -263,8 +264,14 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 # ---- setup ----------------------------------------------------------------
+# make deps-SET installs one set of Debian packages (scripts/deps says which
+# packages and why); make deps installs every set.
+DEPS_SETS := build bench diff report fuzz lint wasm test
+.PHONY: $(DEPS_SETS:%=deps-%)
 deps:
 	@scripts/deps
+$(DEPS_SETS:%=deps-%):
+	@scripts/deps $(@:deps-%=%)
 
 clean:
 	rm -rf build $(B) $(A)

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --disable-warning=ExperimentalWarning
+#!/usr/bin/env -S node --no-warnings
 // The host of mmfree's WebAssembly build: runs the metered module
 // (wasm/instrument.mjs) as a canister runs, with a stable memory behind
 // the "ic0" system calls, and measures each workload phase.
