@@ -458,7 +458,12 @@ class MakeReport(unittest.TestCase):
                             f"BENCH_OUT={FIXTURE}"], cwd=ROOT, capture_output=True, text=True,
                            env=clean_env())
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertNotIn("scripts/deps", r.stdout)
+        # It installs its own set only, and that set is python3 and gnuplot.
+        deps = [line for line in r.stdout.splitlines() if line.startswith("scripts/deps")]
+        self.assertEqual(deps, ["scripts/deps report"])
+        listed = subprocess.run(["scripts/deps", "--list", "report"], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout.split()
+        self.assertEqual(sorted(listed), ["gnuplot-nox", "python3"])
         self.assertIn("scripts/plot", r.stdout)
 
 
