@@ -30,8 +30,12 @@
  *   8       4             buckets carved, u32 (count)
  *   12      4             stack depth = free buckets, u32 (depth)
  *   16      4             chunks, u32 (nchunks)
- *   20      20            reserved, zero
- *   40      255 x 8       size of memory i in pages, u64 (as V1)
+ *   20      8             last size: the size of memory (last - 1), u64
+ *   28      1             last: 1 + the memory whose size the last commit
+ *                         wrote at 20; 0: none
+ *   29      11            reserved, zero
+ *   40      255 x 8       size of memory i in pages, u64 (as V1); for
+ *                         i = last - 1 the last size holds instead
  *   2080    4096 x 5      segment 0 records
  *   22560   4096 x 4      segment 0 stack slots
  *   38944   6648 x 4      dir: bucket id of chunk j
@@ -93,7 +97,9 @@ enum {
     FS_OFF_COUNT = 8,
     FS_OFF_DEPTH = 12,
     FS_OFF_CHUNKS = 16,
-    FS_OFF_RESERVED = 20,
+    FS_OFF_LAST_SIZE = 20,
+    FS_OFF_LAST = 28,
+    FS_OFF_RESERVED = 29,
     FS_OFF_SIZES = 40,
     FS_OFF_SEG0 = 2080,
     FS_RECORD_BYTES = 5,
@@ -123,6 +129,8 @@ enum {
 static_assert((int)FS_OFF_SIZES == (int)MM_V1_OFF_SIZES, "sizes stay where V1 has them");
 static_assert((int)FS_OFF_BUCKET_PAGES == (int)MM_V1_OFF_BUCKET_PAGES, "as V1");
 static_assert(FS_OFF_SIZES + 8 * MM_MAX_MEMORIES == FS_OFF_SEG0, "segment 0 follows the sizes");
+static_assert(FS_OFF_CHUNKS + 4 == FS_OFF_LAST_SIZE && FS_OFF_LAST_SIZE + 8 == FS_OFF_LAST,
+              "the commit's span: counters, last size, last");
 #ifndef MMFREE_FUZZ_SMALL_PAGE0
 static_assert(FS_OFF_DIR == 38944, "the offset table above");
 static_assert(FS_OFF_DIR + 4 * FS_DIR_ENTRIES == FS_HEADER_BYTES, "dir ends page 0");
@@ -142,6 +150,7 @@ typedef struct fs_state {
     uint32_t *stack, *chunks;
     uint64_t stack_cap, chunks_cap;
     uint64_t chunk_entries; /* E */
+    unsigned last;          /* as persisted: 1 + the memory whose size is the last size */
 } fs_state;
 
 enum region { RECORDS, SLOTS };
@@ -270,29 +279,33 @@ static int write_dir(mm *m, uint64_t first, uint64_t n) {
     return MM_OK;
 }
 
-/* The three counters; only the span of those that change is written. */
-static int write_counters(mm *m, uint64_t count, uint64_t depth, uint64_t nchunks) {
-    const uint64_t now[3] = {m->nbuckets, m->nfree, m->nmeta}, next[3] = {count, depth, nchunks};
-    int lo = 3, hi = -1;
-    for (int f = 0; f < 3; f++)
-        if (now[f] != next[f]) {
-            if (lo == 3) lo = f;
-            hi = f;
-        }
-    if (hi < 0) return MM_OK;
-    uint8_t b[12];
-    for (int f = lo; f <= hi; f++) mm_put_u32(b + 4 * f, (uint32_t)next[f]);
-    return mm__hwrite(m, FS_OFF_COUNT + 4 * lo, b + 4 * lo, (size_t)(hi - lo + 1) * 4);
-}
-
 static int write_size(mm *m, unsigned id, uint64_t pages) {
     uint8_t b[8];
     mm_put_u64(b, pages);
     return mm__hwrite(m, FS_OFF_SIZES + 8u * id, b, sizeof b);
 }
 
-static int write_version(mm *m, uint8_t version) {
-    return mm__hwrite(m, MM_OFF_VERSION, &version, 1);
+/* The commit of a grow or free of memory id: one write of the counters
+ * from the first that changes, id's new size as the last size, and last =
+ * id + 1 when it changes. When the last size was another memory's, that
+ * size is first written to its own place, where open reads it once last
+ * names id: until the commit lands both say the same. */
+static int commit(mm *m, unsigned id, uint64_t size, uint64_t count, uint64_t depth,
+                  uint64_t nchunks) {
+    fs_state *s = m->ds;
+    int err = s->last && s->last != id + 1 ? write_size(m, s->last - 1, m->sizes[s->last - 1])
+                                           : MM_OK;
+    const uint64_t now[3] = {m->nbuckets, m->nfree, m->nmeta}, next[3] = {count, depth, nchunks};
+    unsigned lo = 0;
+    while (lo < 3 && now[lo] == next[lo]) lo++;
+    uint8_t b[FS_OFF_LAST + 1 - FS_OFF_COUNT];
+    for (unsigned f = lo; f < 3; f++) mm_put_u32(b + 4 * f, (uint32_t)next[f]);
+    mm_put_u64(b + FS_OFF_LAST_SIZE - FS_OFF_COUNT, size);
+    b[FS_OFF_LAST - FS_OFF_COUNT] = (uint8_t)(id + 1);
+    size_t end = s->last == id + 1 ? FS_OFF_LAST - FS_OFF_COUNT : sizeof b;
+    if (!err) err = mm__hcommit(m, FS_OFF_COUNT + 4 * lo, b + 4 * lo, end - 4 * lo);
+    if (!err) s->last = id + 1;
+    return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -352,8 +365,7 @@ static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
      * nothing reads them. */
     int err = write_records(m, id, first, nnew);
     if (!err) err = write_dir(m, m->nmeta, nchunks - m->nmeta);
-    if (!err) err = write_counters(m, count, m->nfree - npop, nchunks);
-    if (!err) err = write_size(m, id, new_size);
+    if (!err) err = commit(m, id, new_size, count, m->nfree - npop, nchunks);
     if (err) {
         t->len = first;
         return err;
@@ -376,8 +388,7 @@ static int fs_free(mm *m, unsigned id) {
                         (unsigned long long)(m->nfree + t->len));
     for (uint32_t k = 0; k < t->len; k++) s->stack[m->nfree + k] = t->ids[t->len - 1 - k];
     int err = write_slots(m, m->nfree, t->len);
-    if (!err) err = write_counters(m, m->nbuckets, m->nfree + t->len, m->nmeta);
-    if (!err) err = write_size(m, id, 0);
+    if (!err) err = commit(m, id, 0, m->nbuckets, m->nfree + t->len, m->nmeta);
     if (err) return err;
     m->nfree += t->len;
     return MM_OK;
@@ -464,6 +475,7 @@ static int parse(mm *m, int bad) {
     err = fs_new_state(m);
     if (err) return err;
     fs_state *s = m->ds;
+    s->last = h[FS_OFF_LAST];
     uint64_t count = mm_get_u32(h + FS_OFF_COUNT), depth = mm_get_u32(h + FS_OFF_DEPTH);
     uint64_t nchunks = mm_get_u32(h + FS_OFF_CHUNKS);
     if (count > FS_MAX_BUCKETS || nchunks > FS_DIR_ENTRIES || capacity(s, nchunks) < count)
@@ -482,7 +494,7 @@ static int parse(mm *m, int bad) {
                         (unsigned long long)mm_memory_size(m->mem));
     uint64_t owned = 0;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        m->sizes[i] = mm_get_u64(h + FS_OFF_SIZES + 8 * i);
+        m->sizes[i] = mm_get_u64(i + 1 == s->last ? h + FS_OFF_LAST_SIZE : h + FS_OFF_SIZES + 8 * i);
         uint64_t len = mm__buckets_for(m, m->sizes[i]);
         if (len > count - owned)
             return mm__fail(bad, "freestack: memory %u has %llu pages, more than the %llu "
@@ -542,6 +554,9 @@ static int fs_check(mm *m) {
                        (unsigned long long)p->nfree, (unsigned long long)p->nmeta,
                        m->bucket_pages, (unsigned long long)m->nbuckets,
                        (unsigned long long)m->nfree, (unsigned long long)m->nmeta);
+    if (!err && ps->last != s->last)
+        err = mm__fail(MM_ECHECK, "freestack: the last size is memory %d's, the heap says "
+                       "memory %d's", (int)ps->last - 1, (int)s->last - 1);
     if (!err && s->stack_cap < m->nbuckets)
         err = mm__fail(MM_ECHECK, "freestack: the heap stack has room for %llu ids, not for "
                        "every one of the %llu carved buckets (a free could not push them)",
@@ -595,8 +610,11 @@ static int fs_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
     if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, count));
     if (err) return err; /* nothing written: the memory is still V1 */
 
-    err = write_version(m, FS_UPGRADING);
-    /* V1's owner bytes give way to zeros; then the entries are written. */
+    /* The journal first: from its commit on, the next open completes the
+     * upgrade from it (or a V1 design rolls it back), whatever of the
+     * writes below landed. V1's owner bytes give way to zeros; then the
+     * entries are written. */
+    err = mm__upgrade_begin(m, mm__bucket_page(m, count), FS_UPGRADING);
     static const uint8_t zeros[FS_HEADER_BYTES - FS_OFF_SEG0];
     if (!err) err = mm__hwrite(m, FS_OFF_SEG0, zeros, sizeof zeros);
     for (unsigned i = 0; i < MM_MAX_MEMORIES && !err; i++)
@@ -609,10 +627,10 @@ static int fs_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
         mm_put_u32(c + FS_OFF_COUNT - FS_OFF_V1_COUNT, (uint32_t)count);
         mm_put_u32(c + FS_OFF_DEPTH - FS_OFF_V1_COUNT, (uint32_t)depth);
         mm_put_u32(c + FS_OFF_CHUNKS - FS_OFF_V1_COUNT, (uint32_t)nchunks);
-        static_assert(FS_OFF_RESERVED + 20 == FS_OFF_SIZES, "reserved ends at the sizes");
+        static_assert(FS_OFF_RESERVED + 11 == FS_OFF_SIZES, "reserved ends at the sizes");
         err = mm__hwrite(m, FS_OFF_V1_COUNT, c, sizeof c);
     }
-    if (!err) err = write_version(m, FS_VERSION);
+    if (!err) err = mm__upgrade_end(m, FS_VERSION);
     if (err) return err;
     m->nbuckets = count;
     m->nfree = depth;

@@ -19,8 +19,12 @@
  *   24      4           free_count, u32
  *   28      4           free_head, or NONE
  *   32      4           free_tail, or NONE
- *   36      28          reserved, zero
- *   64      255 x 20    memory i: size u64 (pages), count u32, head u32, tail u32
+ *   36      20          last record: memory (last - 1)'s record, as below
+ *   56      1           last: 1 + the memory whose record the last commit
+ *                       wrote at 36; 0: none
+ *   57      7           reserved, zero
+ *   64      255 x 20    memory i: size u64 (pages), count u32, head u32, tail u32;
+ *                       for i = last - 1 the record at 36 holds instead
  *   5164    4           reserved, zero
  *   5168    15,092 x 4  link of bucket b, for b < 15,092
  *
@@ -105,6 +109,11 @@ enum {
     G_FREE_HEAD = 20,
     G_FREE_TAIL = 24,
     GLOBALS_BYTES = 28,
+    /* The commit slot: the global block, the last record and last, written
+     * as one span (see "What a crash leaves"). */
+    OFF_LAST_MEM = 36,
+    OFF_LAST = 56,
+    SLOT_BYTES = OFF_LAST + 1 - OFF_GLOBALS,
     OFF_MEMS = 64,
     MEM_BYTES = 20,
     MEM_OFF_SIZE = 0,
@@ -128,7 +137,8 @@ enum {
 #define LIST_MAX_BUCKETS (UINT32_MAX - 1ull)
 
 static_assert(G_FREE_TAIL + 4 == GLOBALS_BYTES, "the global block is seven u32");
-static_assert(OFF_GLOBALS + GLOBALS_BYTES <= OFF_MEMS, "globals end before the records");
+static_assert(OFF_GLOBALS + GLOBALS_BYTES == OFF_LAST_MEM, "the last record follows the globals");
+static_assert(OFF_LAST_MEM + MEM_BYTES == OFF_LAST && OFF_LAST < OFF_MEMS, "then last");
 static_assert(OFF_MEMS + MEM_BYTES * MM_MAX_MEMORIES <= OFF_LINKS, "records end before links");
 #ifndef MMFREE_FUZZ_SMALL_PAGE0
 static_assert(OFF_LINKS % 4 == 0 && PAGE0_LINKS == 15092, "page 0 holds 15,092 links");
@@ -151,6 +161,7 @@ typedef struct list {
     uint64_t next_cap;
     uint32_t *meta; /* metadata buckets in chain order, g.nmeta of them */
     uint64_t meta_cap;
+    unsigned last; /* as persisted: 1 + the memory whose record is at OFF_LAST_MEM; 0: none */
 } list;
 
 /* ------------------------------------------------------------------------
@@ -266,16 +277,29 @@ static int write_meta_header(mm *m, uint32_t bucket, uint32_t next, uint32_t seq
     return mm__hwrite(m, mm__bucket_page(m, bucket) * MM_PAGE_SIZE, h, sizeof h);
 }
 
-static int write_globals(mm *m, const list_globals *g) {
-    uint8_t p[GLOBALS_BYTES];
-    put_globals(p, g);
-    return mm__hwrite(m, OFF_GLOBALS, p, sizeof p);
+/* The record of memory id, in its own place, from the heap. */
+static int write_mem(mm *m, unsigned id) {
+    uint8_t p[MEM_BYTES];
+    put_mem(p, m->sizes[id], &m->tables[id]);
+    return mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * id, p, sizeof p);
 }
 
-static int write_mem(mm *m, unsigned id, uint64_t size) {
-    uint8_t p[MEM_BYTES];
-    put_mem(p, size, &m->tables[id]);
-    return mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * id, p, sizeof p);
+/* The commit of a grow or free of memory id: one write of the global block
+ * g (when it changed), id's new record (size, table t) at OFF_LAST_MEM and
+ * last = id + 1 (when it changes). When the slot held another memory's
+ * record, that record is first written to its own place, where open reads
+ * it once the slot names id: until the commit lands both say the same. */
+static int commit(mm *m, unsigned id, uint64_t size, const mm_table *t, const list_globals *g) {
+    list *ds = m->ds;
+    int err = ds->last && ds->last != id + 1 ? write_mem(m, ds->last - 1) : MM_OK;
+    uint8_t p[SLOT_BYTES];
+    uint32_t lo = g ? OFF_GLOBALS : OFF_LAST_MEM, hi = ds->last == id + 1 ? OFF_LAST : OFF_LAST + 1;
+    if (g) put_globals(p, g);
+    put_mem(p + OFF_LAST_MEM - OFF_GLOBALS, size, t);
+    p[OFF_LAST - OFF_GLOBALS] = (uint8_t)(id + 1);
+    if (!err) err = mm__hcommit(m, lo, p + (lo - OFF_GLOBALS), hi - lo);
+    if (!err) ds->last = id + 1;
+    return err;
 }
 
 /* Page 0 up to the links, from the heap. */
@@ -292,10 +316,6 @@ static int write_fixed(mm *m, uint8_t version) {
     int err = mm__hwrite(m, 0, p, OFF_LINKS);
     free(p);
     return err;
-}
-
-static int write_version(mm *m, uint8_t version) {
-    return mm__hwrite(m, MM_OFF_VERSION, &version, 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -361,6 +381,7 @@ typedef struct list_image {
     uint32_t count[MM_MAX_MEMORIES], head[MM_MAX_MEMORIES], tail[MM_MAX_MEMORIES];
     uint32_t *next, *meta;
     uint64_t *seen; /* one bit per bucket while walking */
+    unsigned last;  /* the commit slot's: 1 + the memory whose record it holds */
 } list_image;
 
 static void image_free(list_image *img) {
@@ -391,6 +412,7 @@ static int read_fixed(mm *m, list_image *img, int err) {
     }
     img->bucket_pages = mm_get_u16(p + OFF_BUCKET_PAGES);
     img->g = get_globals(p + OFF_GLOBALS);
+    img->last = p[OFF_LAST];
     const list_globals *g = &img->g;
     uint32_t n = img->bucket_pages;
     if (n == 0) {
@@ -420,7 +442,7 @@ static int read_fixed(mm *m, list_image *img, int err) {
         goto out;
     uint64_t total = (uint64_t)g->nmeta + g->free_count;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        const uint8_t *r = p + OFF_MEMS + MEM_BYTES * i;
+        const uint8_t *r = i + 1 == img->last ? p + OFF_LAST_MEM : p + OFF_MEMS + MEM_BYTES * i;
         img->size[i] = mm_get_u64(r + MEM_OFF_SIZE);
         img->count[i] = mm_get_u32(r + MEM_OFF_COUNT);
         img->head[i] = mm_get_u32(r + MEM_OFF_HEAD);
@@ -559,6 +581,7 @@ static int list_load(mm *m) {
         ds->meta = img.meta, ds->meta_cap = (uint64_t)img.g.nmeta + 1;
         img.next = img.meta = NULL;
         for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) m->sizes[i] = img.size[i];
+        ds->last = img.last;
         commit_globals(m, &img.g);
     }
     image_free(&img);
@@ -627,8 +650,7 @@ static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
         err = mm__hwrite(m, mm__bucket_page(m, ds->meta[g->nmeta - 1]) * MM_PAGE_SIZE +
                          META_OFF_NEXT, next, sizeof next);
     }
-    if (!err && (reuse || carved)) err = write_globals(m, &ng);
-    if (!err) err = write_mem(m, id, new_size);
+    if (!err) err = commit(m, id, new_size, t, reuse || carved ? &ng : NULL);
     if (err) {
         t->len = old_len;
         return err;
@@ -651,13 +673,8 @@ static int list_free(mm *m, unsigned id) {
         ng.free_head = head;
     ng.free_tail = tail;
     ng.free_count += t->len;
-    if (!err) err = write_globals(m, &ng);
-    if (!err) {
-        static const mm_table empty = {0};
-        uint8_t p[MEM_BYTES];
-        put_mem(p, 0, &empty);
-        err = mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * id, p, sizeof p);
-    }
+    static const mm_table empty = {0};
+    if (!err) err = commit(m, id, 0, &empty, &ng);
     if (err) return err;
     if (ds->g.free_count) ds->next[ds->g.free_tail] = head;
     commit_globals(m, &ng);
@@ -704,24 +721,19 @@ static int list_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
     if (x) g.meta_head = ds->meta[0], g.meta_tail = ds->meta[x - 1];
     commit_globals(m, &g);
 
+    /* The journal first: from its commit on, the next open completes the
+     * upgrade from it (or a V1 design rolls it back), whatever of the
+     * writes below landed. */
+    err = mm__upgrade_begin(m, mm__bucket_page(m, nb + carved), LIST_UPGRADING);
     for (uint64_t k = 0; !err && k < x; k++)
         err = write_meta_header(m, ds->meta[k], k + 1 < x ? ds->meta[k + 1] : NONE,
                                 (uint32_t)k);
     if (!err && g.nbuckets > PAGE0_LINKS)
         err = write_links(m, PAGE0_LINKS, g.nbuckets - PAGE0_LINKS, ds->next + PAGE0_LINKS);
-    if (!err) err = write_version(m, LIST_UPGRADING);
-    if (err) {
-        /* Still V1, which hands out pages past its last bucket and its free
-         * buckets as zero: give the metadata buckets back that way. */
-        for (uint64_t k = 0; k < x; k++)
-            (void)mm_memory_discard(m->mem, mm__bucket_page(m, ds->meta[k]), m->bucket_pages);
-        return err;
-    }
-    err = write_fixed(m, LIST_UPGRADING);
+    if (!err) err = write_fixed(m, LIST_UPGRADING);
     if (!err) err = write_links(m, 0, g.nbuckets < PAGE0_LINKS ? g.nbuckets : PAGE0_LINKS,
                                 ds->next);
-    if (!err) err = write_version(m, LIST_VERSION);
-    return err;
+    return err ? err : mm__upgrade_end(m, LIST_VERSION);
 }
 
 static int list_check(mm *m) {
@@ -731,6 +743,9 @@ static int list_check(mm *m) {
     if (!err && img.bucket_pages != m->bucket_pages)
         err = mm__fail(MM_ECHECK, "list: the header says %u pages per bucket, the heap %u",
                        img.bucket_pages, m->bucket_pages);
+    if (!err && img.last != ds->last)
+        err = mm__fail(MM_ECHECK, "list: the commit slot holds memory %d's record, the heap "
+                       "says memory %d's", (int)img.last - 1, (int)ds->last - 1);
     if (!err && memcmp(&img.g, &ds->g, sizeof img.g) != 0)
         err = mm__fail(MM_ECHECK, "list: the global block differs from the heap's (buckets "
                        "%u/%u, metadata %u/%u, free %u/%u from %u/%u to %u/%u)",

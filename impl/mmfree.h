@@ -119,11 +119,29 @@ typedef struct mm_fault_plan {
     uint64_t fail_grow_at;  /**< the n-th grow (1-based) fails with MM_EGROW; 0: never */
     uint64_t fail_write_at; /**< the n-th write (1-based) fails with MM_EIO; 0: never */
     uint64_t max_pages;     /**< grows past this many pages fail; 0: no cap */
+    /** Crash simulation. A storage call is a grow, write or discard. Each
+     *  goes to the wrapped memory as usual (what the process sees: the page
+     *  cache) and, when disk is not NULL, to disk too (what survives the
+     *  crash), until storage call crash_at (1-based): from it on a call
+     *  reaches disk only if it comes before the next barrier and bit
+     *  (call - crash_at) of crash_keep is set. So crash_keep = 0 cuts every
+     *  call from crash_at on (a process that dies), and a crash_at just past
+     *  a barrier with any crash_keep is any subset of the calls up to the
+     *  next barrier reaching the disk (a power loss in durable mode).
+     *  disk must start as a copy of the wrapped memory. 0: no crash. */
+    uint64_t crash_at;
+    uint64_t crash_keep;
+    mm_memory *disk;
 } mm_fault_plan;
 
 /** What a fault-injecting memory has seen. Failed calls are counted too. */
 typedef struct mm_fault_counts {
     uint64_t grows, reads, writes, bytes_written, discards;
+    uint64_t calls;       /**< storage calls: grows, writes and discards */
+    uint64_t barriers;    /**< barriers (a manager opened with MM_OPEN_SYNC issues them) */
+    uint64_t lost;        /**< storage calls that did not reach the plan's disk */
+    uint64_t disk_errors; /**< storage calls the disk refused: a write past the pages
+                               *   that reached it, which a barrier after each grow rules out */
 } mm_fault_counts;
 
 /** Wraps inner (which stays owned by the caller and must outlive the
@@ -135,6 +153,11 @@ MM_API int mm_memory_faulty(mm_memory *inner, const mm_fault_plan *plan, mm_memo
 MM_API void mm_memory_fault_replan(mm_memory *faulty, const mm_fault_plan *plan);
 /** The counts of a fault-injecting memory (zeros for any other memory). */
 MM_API mm_fault_counts mm_memory_fault_counts(const mm_memory *faulty);
+/** Where the barriers fell since the last plan: calls[j] gets the number of
+ *  storage calls made before barrier j, for j < cap. Returns the number of
+ *  barriers (0 for any other memory); a barrier that fell when the log
+ *  could not grow is counted but not logged. */
+MM_API size_t mm_memory_fault_barriers(const mm_memory *faulty, uint64_t *calls, size_t cap);
 
 /** Size in pages. */
 MM_API uint64_t mm_memory_size(const mm_memory *mem);
@@ -193,6 +216,14 @@ typedef struct mm mm;
 
 /** mm_open() flags. */
 #define MM_OPEN_FORMAT 1u /**< format the linear memory even if it holds data */
+/** Durable mode: the manager orders its writes with barriers (fdatasync for
+ *  a file memory) so that a power loss, which may bring any subset of the
+ *  writes since the last barrier to the disk, leaves what a process crash
+ *  leaves; each grow, free, format and upgrade is on the disk when it
+ *  returns. Costs two to four fdatasync calls per operation (README). Data
+ *  written with mm_write becomes durable at the next operation's first
+ *  barrier, or with mm_memory_sync. */
+#define MM_OPEN_SYNC 2u
 
 /**
  * Opens a manager of the named design over mem (which the caller keeps
@@ -200,20 +231,32 @@ typedef struct mm mm;
  * over a memory at a time, and while it is, only the manager grows it
  * (mm_memory_grow refuses); reads and writes of the memory stay allowed.
  *
- * An empty linear memory is formatted with bucket_pages per bucket (0 means
- * MM_DEFAULT_BUCKET_PAGES). A linear memory that holds this design's layout
- * is loaded with its stored bucket size. A V1 layout is upgraded in place by
- * the designs flagged MM_DESIGN_READS_V1. Anything else is refused and left
- * untouched, unless flags has MM_OPEN_FORMAT. (A first format that a crash
- * cut short leaves one page of zeros: refused as MM_EMAGIC, like any page
- * without a layout; nothing was stored, so MM_OPEN_FORMAT is the repair.)
+ * An empty linear memory, or one that holds only zeros, is formatted with
+ * bucket_pages per bucket (0 means MM_DEFAULT_BUCKET_PAGES). A linear
+ * memory that holds this design's layout is loaded with its stored bucket
+ * size. A V1 layout is upgraded in place by the designs flagged
+ * MM_DESIGN_READS_V1. Anything else is refused and left untouched, unless
+ * flags has MM_OPEN_FORMAT.
+ *
+ * Crashes: every operation (grow, free, format, upgrade) is atomic. A
+ * process that dies in the middle of one, or, with MM_OPEN_SYNC, a power
+ * loss, leaves a memory that opens to the state before the operation or
+ * after it (a free may also leave the memory at its size with its bytes
+ * zeroed). Open completes what needs it: it rewrites what a V1-byte design
+ * (v1, v1reclaim) left of an interrupted grow or free so that the header
+ * is clean V1 again; it completes an interrupted V1 upgrade from the
+ * journal the upgrade wrote first, or, opened by a V1 design, rolls it
+ * back to the V1 memory; it formats again a memory whose first format was
+ * cut short (it holds only zeros).
  *
  * Errors: MM_EINVAL (bucket_pages > 65535, unknown flags, a NULL argument,
  * a manager already open over mem),
  * MM_EDESIGN_UNKNOWN, MM_EMAGIC (no layout), MM_EVERSION, MM_EWRONG_DESIGN,
  * MM_EBUCKET_SIZE (bucket_pages is not 0 and differs from the stored size),
- * MM_ECORRUPT, MM_EINTERRUPTED, MM_EGROW (formatting or an upgrade needed
- * pages that the memory refused), MM_EIO, MM_ENOMEM.
+ * MM_ECORRUPT, MM_EINTERRUPTED (an interrupted upgrade to another design,
+ * which this one can neither complete nor roll back, or one that left no
+ * journal), MM_EGROW (formatting or an upgrade needed pages that the
+ * memory refused), MM_EIO, MM_ENOMEM.
  */
 MM_API int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned flags,
                    mm **out);
