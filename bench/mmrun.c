@@ -333,6 +333,8 @@ static int cmd_ops(int argc, char **argv) {
             s.bucket_pages = (uint32_t)v;
         } else if (strcmp(a, "--format") == 0) {
             s.flags |= MM_OPEN_FORMAT;
+        } else if (strcmp(a, "--sync") == 0) {
+            s.flags |= MM_OPEN_SYNC;
         } else {
             return mmrun_usage("ops: unknown option '%s'", a);
         }
@@ -487,7 +489,8 @@ static const struct command {
     {"ops",
      cmd_ops,
      "run grow/size/write/read/free/reopen/check/stats ops read from standard input",
-     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format] < OPS"},
+     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format]",
+      "          [--sync] < OPS"},
      "Opens a manager of design D over a linear memory and runs the ops read from standard "
      "input, one per line, printing one line for each. An empty memory is formatted; a "
      "memory that holds D's layout is loaded with its stored bucket size (a V1 layout is "
@@ -498,7 +501,10 @@ static const struct command {
                         "memory is in RAM, kept across reopen and gone at exit"},
       {"--bucket-pages N", "pages per bucket, 1..65535, when formatting (default 128); a "
                            "loaded layout must have the same size (MM_EBUCKET_SIZE)"},
-      {"--format", "format the memory even if it holds data, which is lost"}},
+      {"--format", "format the memory even if it holds data, which is lost"},
+      {"--sync", "durable mode (MM_OPEN_SYNC): each grow, free, format and upgrade is on the "
+                 "disk when its line is printed, and a power loss leaves the state before "
+                 "or after each"}},
      list_for_ops,
      {"printf 'grow 0 1\\ngrow 1 2\\nwrite 1 65535 cafe\\nfree 0\\nreopen\\nsize 0\\n"
       "read 1 65535 2\\ngrow 2 1\\nstats\\n' | mmrun ops --design list --memory demo.mem",

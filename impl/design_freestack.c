@@ -286,24 +286,30 @@ static int write_size(mm *m, unsigned id, uint64_t pages) {
 }
 
 /* The commit of a grow or free of memory id: one write of the counters
- * from the first that changes, id's new size as the last size, and last =
- * id + 1 when it changes. When the last size was another memory's, that
- * size is first written to its own place, where open reads it once last
- * names id: until the commit lands both say the same. */
-static int commit(mm *m, unsigned id, uint64_t size, uint64_t count, uint64_t depth,
-                  uint64_t nchunks) {
+ * (when one changes), id's new size as the last size, and last = id + 1
+ * (when it changes). When the last size was another memory's, that size
+ * is first written to its own place, where open reads it once last names
+ * id: until the commit lands both say the same. Each of the four spans is
+ * a write of constant size (a few stores on a RAM memory). */
+static int commit(mm *m, unsigned id, uint64_t size, uint64_t count,
+                  uint64_t depth, uint64_t nchunks) {
     fs_state *s = m->ds;
-    int err = s->last && s->last != id + 1 ? write_size(m, s->last - 1, m->sizes[s->last - 1])
-                                           : MM_OK;
-    const uint64_t now[3] = {m->nbuckets, m->nfree, m->nmeta}, next[3] = {count, depth, nchunks};
-    unsigned lo = 0;
-    while (lo < 3 && now[lo] == next[lo]) lo++;
-    uint8_t b[FS_OFF_LAST + 1 - FS_OFF_COUNT];
-    for (unsigned f = lo; f < 3; f++) mm_put_u32(b + 4 * f, (uint32_t)next[f]);
-    mm_put_u64(b + FS_OFF_LAST_SIZE - FS_OFF_COUNT, size);
-    b[FS_OFF_LAST - FS_OFF_COUNT] = (uint8_t)(id + 1);
-    size_t end = s->last == id + 1 ? FS_OFF_LAST - FS_OFF_COUNT : sizeof b;
-    if (!err) err = mm__hcommit(m, FS_OFF_COUNT + 4 * lo, b + 4 * lo, end - 4 * lo);
+    bool same = s->last == id + 1;
+    int err = !same && s->last ? write_size(m, s->last - 1, m->sizes[s->last - 1]) : MM_OK;
+    uint8_t b[FS_OFF_LAST + 1 - FS_OFF_COUNT], *tail = b + (FS_OFF_LAST_SIZE - FS_OFF_COUNT);
+    mm_put_u64(tail, size);
+    tail[8] = (uint8_t)(id + 1);
+    if (err) {
+    } else if (count != m->nbuckets || depth != m->nfree || nchunks != m->nmeta) {
+        mm_put_u32(b + FS_OFF_COUNT - FS_OFF_COUNT, (uint32_t)count);
+        mm_put_u32(b + FS_OFF_DEPTH - FS_OFF_COUNT, (uint32_t)depth);
+        mm_put_u32(b + FS_OFF_CHUNKS - FS_OFF_COUNT, (uint32_t)nchunks);
+        err = same ? mm__hcommit(m, FS_OFF_COUNT, b, sizeof b - 1)
+                   : mm__hcommit(m, FS_OFF_COUNT, b, sizeof b);
+    } else {
+        err = same ? mm__hcommit(m, FS_OFF_LAST_SIZE, tail, 8)
+                   : mm__hcommit(m, FS_OFF_LAST_SIZE, tail, 9);
+    }
     if (!err) s->last = id + 1;
     return err;
 }

@@ -162,6 +162,7 @@ typedef struct list {
     uint32_t *meta; /* metadata buckets in chain order, g.nmeta of them */
     uint64_t meta_cap;
     unsigned last; /* as persisted: 1 + the memory whose record is at OFF_LAST_MEM; 0: none */
+    uint8_t rec[MEM_BYTES]; /* that record's bytes, as persisted */
 } list;
 
 /* ------------------------------------------------------------------------
@@ -277,28 +278,36 @@ static int write_meta_header(mm *m, uint32_t bucket, uint32_t next, uint32_t seq
     return mm__hwrite(m, mm__bucket_page(m, bucket) * MM_PAGE_SIZE, h, sizeof h);
 }
 
-/* The record of memory id, in its own place, from the heap. */
-static int write_mem(mm *m, unsigned id) {
-    uint8_t p[MEM_BYTES];
-    put_mem(p, m->sizes[id], &m->tables[id]);
-    return mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * id, p, sizeof p);
-}
-
 /* The commit of a grow or free of memory id: one write of the global block
  * g (when it changed), id's new record (size, table t) at OFF_LAST_MEM and
  * last = id + 1 (when it changes). When the slot held another memory's
  * record, that record is first written to its own place, where open reads
- * it once the slot names id: until the commit lands both say the same. */
-static int commit(mm *m, unsigned id, uint64_t size, const mm_table *t, const list_globals *g) {
+ * it once the slot names id: until the commit lands both say the same.
+ * Each of the four spans is a write of constant size (a few stores on a
+ * RAM memory), and commit is inlined into grow and free. */
+static mm_always_inline int commit(mm *m, unsigned id, uint64_t size, const mm_table *t,
+                                   const list_globals *g) {
     list *ds = m->ds;
-    int err = ds->last && ds->last != id + 1 ? write_mem(m, ds->last - 1) : MM_OK;
-    uint8_t p[SLOT_BYTES];
-    uint32_t lo = g ? OFF_GLOBALS : OFF_LAST_MEM, hi = ds->last == id + 1 ? OFF_LAST : OFF_LAST + 1;
+    bool same = ds->last == id + 1;
+    int err = !same && ds->last ? mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * (ds->last - 1),
+                                             ds->rec, MEM_BYTES)
+                                : MM_OK;
+    uint8_t p[SLOT_BYTES], *rec = p + (OFF_LAST_MEM - OFF_GLOBALS);
     if (g) put_globals(p, g);
-    put_mem(p + OFF_LAST_MEM - OFF_GLOBALS, size, t);
+    put_mem(rec, size, t);
     p[OFF_LAST - OFF_GLOBALS] = (uint8_t)(id + 1);
-    if (!err) err = mm__hcommit(m, lo, p + (lo - OFF_GLOBALS), hi - lo);
-    if (!err) ds->last = id + 1;
+    if (!err) {
+        if (g)
+            err = same ? mm__hcommit(m, OFF_GLOBALS, p, SLOT_BYTES - 1)
+                       : mm__hcommit(m, OFF_GLOBALS, p, SLOT_BYTES);
+        else
+            err = same ? mm__hcommit(m, OFF_LAST_MEM, rec, MEM_BYTES)
+                       : mm__hcommit(m, OFF_LAST_MEM, rec, MEM_BYTES + 1);
+    }
+    if (!err) {
+        ds->last = id + 1;
+        memcpy(ds->rec, rec, MEM_BYTES);
+    }
     return err;
 }
 
@@ -582,6 +591,7 @@ static int list_load(mm *m) {
         img.next = img.meta = NULL;
         for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) m->sizes[i] = img.size[i];
         ds->last = img.last;
+        if (ds->last) put_mem(ds->rec, m->sizes[ds->last - 1], &m->tables[ds->last - 1]);
         commit_globals(m, &img.g);
     }
     image_free(&img);
@@ -746,6 +756,15 @@ static int list_check(mm *m) {
     if (!err && img.last != ds->last)
         err = mm__fail(MM_ECHECK, "list: the commit slot holds memory %d's record, the heap "
                        "says memory %d's", (int)img.last - 1, (int)ds->last - 1);
+    if (!err && ds->last) {
+        /* What a commit writes to the record's own place when the slot
+         * moves on: the slot's bytes, kept in the heap. */
+        uint8_t rec[MEM_BYTES];
+        put_mem(rec, m->sizes[ds->last - 1], &m->tables[ds->last - 1]);
+        if (memcmp(rec, ds->rec, MEM_BYTES) != 0)
+            err = mm__fail(MM_ECHECK, "list: the heap's copy of the commit slot's record "
+                           "differs from memory %u's", ds->last - 1);
+    }
     if (!err && memcmp(&img.g, &ds->g, sizeof img.g) != 0)
         err = mm__fail(MM_ECHECK, "list: the global block differs from the heap's (buckets "
                        "%u/%u, metadata %u/%u, free %u/%u from %u/%u to %u/%u)",

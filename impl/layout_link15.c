@@ -137,9 +137,9 @@ static inline void put_width(uint8_t *p, uint64_t v, unsigned width) {
 
 /* A size write is an operation's commit (mm__hcommit: the same store on a
  * RAM memory, between barriers in durable mode); commit is a constant at
- * every call, so the choice costs nothing. */
-static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new, unsigned width,
-                         bool commit) {
+ * every call, and put_le always inlined, so the choice costs nothing. */
+static mm_always_inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new,
+                                   unsigned width, bool commit) {
     uint64_t diff = old ^ new;
     if (!diff) return MM_OK;
     uint8_t *held = state(m)->hdr + off;
@@ -157,7 +157,7 @@ static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new, unsign
     return err;
 }
 
-static int put_size(mm *m, unsigned id, uint64_t pages) {
+static mm_always_inline int put_size(mm *m, unsigned id, uint64_t pages) {
     return put_le(m, MM_V1_OFF_SIZES + 8u * id, m->sizes[id], pages, 8, true);
 }
 

@@ -66,11 +66,15 @@ static void set_fast_base(mm *m) {
 
 static inline int grow_linear(mm *m, uint64_t pages) {
     int err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
-    if (mm_likely(m->mem->base == m->ram && m->ram))
+    if (mm_likely(m->mem->base == m->ram && m->ram)) {
         m->ram_bytes = m->mem->pages * MM_PAGE_SIZE; /* grown in place */
-    else
-        set_fast_base(m);
-    return err;
+        return err;
+    }
+    set_fast_base(m);
+    /* Durable mode (never a RAM memory grown in place): the new length
+     * reaches the disk before anything is written into it, so that no
+     * subset of the later writes lands past the end. */
+    return err || !m->durable ? err : mm__barrier(m);
 }
 
 /* The cold side of mm__ensure_pages: growing the linear memory, and the
@@ -82,11 +86,7 @@ mm_noinline static int prepare_pages(mm *m, uint64_t pages) {
         if (err) return err;
         m->suspect_lo = hi < m->suspect_hi ? hi : UINT64_MAX;
     }
-    if (pages <= m->mem->pages) return MM_OK;
-    /* Durable mode: the new length reaches the disk before anything is
-     * written into it, so no subset of later writes lands past the end. */
-    int err = grow_linear(m, pages);
-    return err ? err : mm__barrier(m);
+    return pages > m->mem->pages ? grow_linear(m, pages) : MM_OK;
 }
 
 int mm__ensure_pages(mm *m, uint64_t pages) {

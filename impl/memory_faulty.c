@@ -85,10 +85,6 @@ static int faulty_discard(mm_memory *mem, uint64_t first_page, uint64_t pages) {
     return err;
 }
 
-static int faulty_sync(mm_memory *mem) {
-    return mm_memory_sync(((faulty *)mem)->inner);
-}
-
 static int faulty_barrier(mm_memory *mem) {
     faulty *f = (faulty *)mem;
     if (f->counts.barriers == f->barrier_cap) {
@@ -100,6 +96,12 @@ static int faulty_barrier(mm_memory *mem) {
     f->counts.barriers++;
     if (f->plan.crash_at && f->counts.calls >= f->plan.crash_at) f->epoch_over = true;
     return mm__memory_barrier(f->inner);
+}
+
+/* A sync orders the storage as a barrier does (and more). */
+static int faulty_sync(mm_memory *mem) {
+    int err = faulty_barrier(mem);
+    return err ? err : mm_memory_sync(((faulty *)mem)->inner);
 }
 
 static void faulty_close(mm_memory *mem) {

@@ -38,11 +38,13 @@
 #define mm_likely(x) __builtin_expect(!!(x), 1)
 #define mm_unlikely(x) __builtin_expect(!!(x), 0)
 #define mm_noinline __attribute__((noinline))
+#define mm_always_inline inline __attribute__((always_inline))
 #define mm_printf_like(f, a) __attribute__((format(printf, f, a)))
 #else
 #define mm_likely(x) (x)
 #define mm_unlikely(x) (x)
 #define mm_noinline
+#define mm_always_inline inline
 #define mm_printf_like(f, a)
 #endif
 

@@ -138,7 +138,8 @@ typedef struct mm_fault_plan {
 typedef struct mm_fault_counts {
     uint64_t grows, reads, writes, bytes_written, discards;
     uint64_t calls;       /**< storage calls: grows, writes and discards */
-    uint64_t barriers;    /**< barriers (a manager opened with MM_OPEN_SYNC issues them) */
+    uint64_t barriers;    /**< barriers: mm_memory_sync, and those a manager opened with
+                               *   MM_OPEN_SYNC issues */
     uint64_t lost;        /**< storage calls that did not reach the plan's disk */
     uint64_t disk_errors; /**< storage calls the disk refused: a write past the pages
                                *   that reached it, which a barrier after each grow rules out */

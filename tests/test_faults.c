@@ -115,23 +115,6 @@ typedef struct run {
     mm *m;
 } run;
 
-static void mark_bytes(uint8_t *buf, size_t len, unsigned id, uint64_t page) {
-    for (size_t i = 0; i < len; i++) buf[i] = (uint8_t)(i * 7 + id * 13 + page * 31 + 1);
-}
-
-/* 64 bytes at both ends of each page. */
-static int mark(mm *m, unsigned id) {
-    uint8_t buf[64];
-    uint64_t size;
-    int err = mm_size(m, id, &size);
-    for (uint64_t p = 0; !err && p < size; p++) {
-        mark_bytes(buf, sizeof buf, id, p);
-        err = mm_write(m, id, p * PAGE, buf, sizeof buf);
-        if (!err) err = mm_write(m, id, (p + 1) * PAGE - sizeof buf, buf, sizeof buf);
-    }
-    return err;
-}
-
 static int copy(mm *m, unsigned from, unsigned to) {
     static uint8_t page[PAGE];
     uint64_t a, b;
@@ -155,7 +138,7 @@ static int do_call(run *r, const char *design, const call *c) {
     case C_FREE:
         return (mm_design(r->m)->flags & MM_DESIGN_CAN_FREE) ? mm_free(r->m, c->id) : MM_OK;
     case C_MARK:
-        return mark(r->m, c->id);
+        return model_mark(r->m, c->id);
     case C_COPY:
         return copy(r->m, c->id, c->to);
     case C_END:
@@ -191,18 +174,8 @@ static mm_memory *restore(const uint8_t *image, size_t len) {
 
 /* Every size and byte of every memory of m. */
 static mm_model capture(mm *m) {
-    static uint8_t page[PAGE];
     mm_model md;
-    model_init(&md);
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        uint64_t size;
-        OK(mm_size(m, i, &size));
-        model_grow(&md, i, size, NULL);
-        for (uint64_t p = 0; p < size; p++) {
-            OK(mm_read(m, i, p * PAGE, page, PAGE));
-            model_write(&md, i, p * PAGE, page, PAGE);
-        }
-    }
+    OK(model_capture(m, &md));
     return md;
 }
 

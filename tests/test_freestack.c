@@ -90,19 +90,18 @@ Test(freestack, bytes_of_each_op) {
     assert_record(t.mem, NULL, 0, 0, 0);
     assert_record(t.mem, NULL, 1, 0, 1);
     assert_record(t.mem, NULL, 4, 1, 2);
-    /* Free: three stack slots, the commit from the depth (8 + 8). */
-    WRITES(&t, OK_CHECK(t.m, mm_free(t.m, 1)), 12u + 16, 2u);
+    /* Free: three stack slots, the commit (counters and last size). */
+    WRITES(&t, OK_CHECK(t.m, mm_free(t.m, 1)), 12u + 20, 2u);
     cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 3);
     cr_assert_eq(le(t.mem, FST_OFF_SLOTS, 4), 4, "pushed last bucket first");
     cr_assert_eq(le(t.mem, FST_OFF_SLOTS + 8, 4), 2, "the first bucket on top");
     /* Two pops come back adjacent and in order: one record write. */
-    WRITES(&t, tu_grow(&t, 2, 2), 8u + 10 + 17, 3u);
+    WRITES(&t, tu_grow(&t, 2, 2), 8u + 10 + 21, 3u);
     assert_record(t.mem, NULL, 2, 2, 0);
     assert_record(t.mem, NULL, 3, 2, 1);
     cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 1);
     cr_assert_eq(le(t.mem, FST_OFF_COUNT, 4), 5);
-    /* Pop the last free one (4) and carve 5: still one run of records;
-     * count and depth in the commit's span. */
+    /* Pop the last free one (4) and carve 5: still one run of records. */
     WRITES(&t, tu_grow(&t, 3, 2), 8u + 10 + 21, 3u);
     cr_assert_eq(le(t.mem, FST_OFF_LAST_SIZE, 8), 2);
     cr_assert_eq(le(t.mem, FST_OFF_LAST, 1), 4);
