@@ -52,12 +52,15 @@
  *
  * Cost (k = buckets a grow adds or a free releases):
  *   grow   O(k): pops k ids off the in-heap stack mirror; writes k records
- *          (one call per run of adjacent ids), the changed counters and the
- *          size. Carving past the stack may add a chunk: O(1) more (a
- *          directory entry; chunks need no initialization, since only
- *          entries below count and depth are ever read).
- *   free   O(k): writes k stack slots (one call per segment), the depth
- *          and the size. Records of freed buckets are left stale: the stack
+ *          (one call per run of adjacent ids), then the commit: the
+ *          counters, when one changes, the last size and last (20 B, 8 B
+ *          for a grow inside a bucket; 1 B more when last changes, after
+ *          the previous memory's size to its own place). Carving past the
+ *          stack may add a chunk: O(1) more (a directory entry; chunks
+ *          need no initialization, since only entries below count and
+ *          depth are ever read).
+ *   free   O(k): writes k stack slots (one call per segment), then the
+ *          commit. Records of freed buckets are left stale: the stack
  *          says they are free.
  *   open   O(count): reads page 0's fixed part and directory, then the
  *          records and slots of each segment in bulk.
@@ -70,20 +73,31 @@
  * for every bucket size, so max = 8 + 16 * 4 = 72 buckets: the fuzzers'
  * few dozen buckets then need several chunks. No other build defines it.
  *
- * A crash between the writes of one op (records and slots are written
- * before the counters, the size last) leaves a bucket both free and owned
- * or neither; open refuses both as corrupt. Like V1, no op is atomic.
+ * What a crash leaves. A grow or free changes the counters and a size,
+ * and commits both with one write: bytes 8..28 hold the counters, the
+ * size of the memory the last commit changed and `last`, which names it;
+ * open reads that memory's size there, every other one in its own place.
+ * When a commit names another memory, the previous one's size is first
+ * written to its own place (the same value open reads until the commit
+ * lands). Records and stack slots are written before the commit, where
+ * nothing reads them (records of free or uncarved buckets, slots at or
+ * past depth, directory entries past nchunks): a crash before the commit
+ * reopens to the state before the op. In durable mode a barrier precedes
+ * the commit.
  *
  * Upgrade from V1: the V1 header is validated, the tables built from the
  * owner bytes, V1's unallocated buckets (v1reclaim writes them) pushed on
  * the stack, and chunks taken (stack first, then new buckets) until the
- * capacity covers the count. Then: (1) grow the linear memory if chunks
- * were carved; a refusal leaves the V1 memory untouched; (2) write version
- * byte 132; (3) rewrite page 0 (bytes 4..39 and what follows the sizes)
- * and the chunks' entries; (4) write version byte 4. A crash before (2)
- * leaves valid V1; after (2), version 132, which open refuses as an
- * interrupted upgrade (MM_EINTERRUPTED). Sizes and the buckets of V1's
- * memories are never written; chunks may take V1's unallocated buckets.
+ * capacity covers the count. Then, behind a journal (layout_v1.c): (1)
+ * grow the linear memory for the chunks carved and the journal's page; a
+ * refusal leaves the V1 memory untouched; (2) V1's header to the journal,
+ * then version byte 132, which commits it; (3) rewrite page 0 (bytes 4..39
+ * and what follows the sizes) and the chunks' entries; (4) version byte 4,
+ * which commits the upgrade. A crash before (2) leaves valid V1; from (2)
+ * to (4) freestack completes the upgrade on the next open and v1 or
+ * v1reclaim roll it back; the other designs refuse it (MM_EINTERRUPTED).
+ * Sizes and the buckets of V1's memories are never written; chunks may
+ * take V1's unallocated buckets.
  */
 #include "mm_internal.h"
 
@@ -613,7 +627,6 @@ static int fs_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
                         "freestack's %u buckets", (unsigned long long)m->nbuckets,
                         (unsigned long long)nchunks, FS_MAX_BUCKETS);
     err = fs_reserve(&s->stack, &s->stack_cap, count);
-    if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, count));
     if (err) return err; /* nothing written: the memory is still V1 */
 
     /* The journal first: from its commit on, the next open completes the

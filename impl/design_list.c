@@ -46,24 +46,29 @@
  *   15,092 + nmeta * P >= nbuckets (every carved bucket has a link slot)
  *   linear memory pages >= 1 + nbuckets * N
  *   the heap mirrors page 0, the metadata chain and link[b] for b < nbuckets
+ *   the records in their own places are current, but memory (last - 1)'s,
+ *   which the record at 36 holds
  *
  * Cost of each operation (r = buckets a grow adds, k = buckets freed):
  *   grow   O(r) heap and bytes. Free buckets go first (popped from the free
  *          head, already chained); carved buckets are chained in one write of
  *          their links per link region. Writes: link of the old tail (4 B),
- *          the 28-byte global block, the memory's 20-byte record; a carving
- *          grow also writes 4 B per carved bucket and 8 B per new metadata
- *          bucket, one per 16,382+ carved buckets.
+ *          then the commit: the global block, the memory's record and last
+ *          (48 B, or 20 B for a grow inside a bucket; 1 B more when last
+ *          changes, after the 20 B of the previous memory's record to its
+ *          own place); a carving grow also writes 4 B per carved bucket and
+ *          8 B per new metadata bucket, one per 16,382+ carved buckets.
  *   free   O(1) persisted writes: the whole chain is spliced onto the free
- *          tail (4 B), then the global block (28 B) and the record (20 B).
- *          The manager's discard of the freed buckets is the O(k) part.
+ *          tail (4 B), then the commit (48 B, as a grow's). The manager's
+ *          discard of the freed buckets is the O(k) part.
  *   open   O(nbuckets): one read of page 0's fields, one of the metadata
  *          header per metadata bucket, one bulk read of links per region,
  *          then a walk of every list.
  *   upgrade from V1: O(32,768 + 255): one pass over V1's owner bytes. Writes:
- *          8 B per metadata bucket (none up to 15,092 buckets), the links of
- *          buckets past 15,092, byte 3, page 0's 5,168 bytes of fields, the
- *          links in page 0 (4 B per bucket), byte 3 again.
+ *          the journal (V1's header, 34,856 B), byte 3, 8 B per metadata
+ *          bucket (none up to 15,092 buckets), the links of buckets past
+ *          15,092, page 0's 5,168 bytes of fields, the links in page 0 (4 B
+ *          per bucket), byte 3 again.
  *
  * Fuzz builds only (-DMMFREE_FUZZ_SMALL_PAGE0, tests/fuzz/README.md): page
  * 0 holds the links of buckets 0..7 only (bytes 5200..65535 are reserved)
@@ -71,24 +76,28 @@
  * fill a chain of several metadata buckets. No other build defines it: a
  * memory written under it is not a list memory of a normal build.
  *
- * What a crash leaves (the design has no atomic multi-write commit, like V1):
- *   grow   writes new metadata headers, new links, the old tail's link, the
- *          global block, then the record. Up to the global block nothing it
- *          wrote is read (links of tails, of buckets past nbuckets). Between
- *          the global block and the record the reused and carved buckets are
- *          in no list: the conservation equation fails and open refuses the
- *          header (MM_ECORRUPT).
- *   free   writes the free tail's link (not read), the global block, then
- *          the record. Between the last two the buckets are in two lists:
- *          open refuses it (MM_ECORRUPT).
- *   upgrade (1) grows the linear memory to hold new metadata buckets, when
- *          the V1 memory has too few free buckets for them; a refusal leaves
- *          the V1 memory untouched. (2) writes the metadata buckets (pages
- *          V1 does not read; if a write fails they are zeroed again, as V1
- *          expects of pages it hands out). (3) sets byte 3 to 0x83. (4) writes page 0's
- *          fields and links over V1's. (5) sets byte 3 to 3. A crash before
- *          (3) leaves a valid V1 memory; from (3) to (5) open refuses the
- *          memory as MM_EINTERRUPTED in every design.
+ * What a crash leaves. A grow or a free changes two places, the global
+ * block and the memory's record, and commits both with one write: the
+ * commit slot at bytes 8..56 holds the global block, the record of the
+ * memory the last commit changed and `last`, which names that memory; open
+ * reads that memory's record from the slot, every other one from its own
+ * place. When a commit names another memory than the slot did, the slot's
+ * record is first written to its own place (the same bytes open reads
+ * until the commit lands).
+ *   grow   writes new metadata headers, new links, the old tail's link (all
+ *          unread: links of tails, of buckets past nbuckets, metadata past
+ *          nmeta), then the commit. A crash before it reopens to the state
+ *          before the grow; the buckets it carved lie past the end and are
+ *          zeroed before they are carved again.
+ *   free   writes the free tail's link (unread), then the commit.
+ * In durable mode a barrier precedes the commit. The upgrade writes a
+ * journal first (layout_v1.c): (1) V1's header to a page past the last
+ * bucket, grown for it and for new metadata buckets at once (a refusal
+ * leaves the V1 memory untouched); (2) byte 3 = 0x83, which commits the
+ * journal; (3) the metadata buckets, page 0's fields and links over V1's;
+ * (4) byte 3 = 3, which commits the upgrade. A crash before (2) leaves V1;
+ * from (2) to (4) list completes the upgrade on the next open and v1 or
+ * v1reclaim roll it back; the other designs refuse it (MM_EINTERRUPTED).
  */
 #include "mm_internal.h"
 
@@ -703,8 +712,6 @@ static int list_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
     uint64_t from_free = x < nfree ? x : nfree, carved = x - from_free;
     err = reserve(&ds->next, &ds->next_cap, nb + carved);
     if (!err) err = reserve(&ds->meta, &ds->meta_cap, x);
-    /* Grow first: a refusal leaves the V1 memory untouched. */
-    if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, nb + carved));
     if (err) return err;
 
     list_globals g = {(uint32_t)(nb + carved), (uint32_t)x, NONE, NONE,

@@ -57,7 +57,7 @@
  *     grow overwrites first[i]. Stale links of freed buckets stay; a grow
  *     that reuses a bucket rewrites its link only if it changes.
  *   open: one read of the 64,030 header bytes; O(32,768 / 64 + buckets
- *     allocated) work. Upgrade from V1: three writes (see below).
+ *     allocated) work. Upgrade from V1: four writes (see below).
  *
  * What no check can see: a header whose size of memory i was lowered (by
  * damage, not by a free) still meets every invariant, since a chain's

@@ -306,13 +306,17 @@ int mm__v1_check(mm *m, uint8_t version) {
  * ---------------------------------------------------------------------- */
 
 int mm__upgrade_begin(mm *m, uint64_t end_page, uint8_t upgrading) {
-    if (m->upgrade_redo) return MM_OK;
+    /* Redone: the journal lies past end_page; what the first attempt wrote
+     * below it is zeroed before it is written again. */
+    if (m->upgrade_redo) return mm__ensure_pages(m, end_page);
     /* The journal's page is the last of the memory and lies past the new
      * layout's buckets: both layouts read it as a page no bucket has
      * reached, and zero it before they carve one over it. The memory grows
      * by one page only if no page lies past them already; that page is the
      * first of the next bucket carved. */
     uint64_t pages = mm_memory_size(m->mem), page = pages > end_page ? pages - 1 : end_page;
+    /* One grow for the new layout's buckets and the journal: a refusal
+     * leaves the V1 memory as it was. */
     int err = mm__ensure_pages(m, page + 1);
     if (err) return err;
     uint8_t *j = malloc(MM_V1_HEADER_BYTES + V1_JOURNAL_MARK_BYTES);

@@ -385,10 +385,11 @@ int mm__v1_check(mm *m, uint8_t version);
  * design upgraded to) or rolled back (by a V1 design).
  * ---------------------------------------------------------------------- */
 
-/** Starts an upgrade whose new layout's buckets end at end_page: writes the
- *  journal, then the version byte `upgrading`, which commits it. Nothing
- *  when m->upgrade_redo (both are in place). The design writes its layout
- *  after this, in any order, then calls mm__upgrade_end. */
+/** Starts an upgrade whose new layout's buckets end at end_page: grows the
+ *  linear memory to hold them and the journal, writes the journal, then the
+ *  version byte `upgrading`, which commits it. When m->upgrade_redo (both
+ *  are in place) only makes the pages below end_page ready. The design
+ *  writes its layout after this, in any order, then calls mm__upgrade_end. */
 int mm__upgrade_begin(mm *m, uint64_t end_page, uint8_t upgrading);
 /** Ends it: writes the final version byte (the commit), then drops the
  *  journal. */

@@ -73,7 +73,8 @@ typedef enum mm_error {
     MM_EWRONG_DESIGN, /**< the linear memory holds the layout of another design */
     MM_EBUCKET_SIZE,  /**< the requested bucket size differs from the stored one */
     MM_ECORRUPT,      /**< the header contradicts itself or the linear memory */
-    MM_EINTERRUPTED,  /**< a layout upgrade was interrupted; the header must be repaired */
+    MM_EINTERRUPTED,  /**< an interrupted V1 upgrade to another design, which this one can
+                           *   neither complete nor roll back, or one that left no journal */
     MM_ESHORT,        /**< the storage is not a whole number of pages */
     MM_EBROKEN,       /**< an earlier header write failed; the handle refuses changes */
     MM_ECHECK,        /**< mm_check() found a broken invariant */
@@ -177,7 +178,8 @@ MM_API int mm_memory_write(mm_memory *mem, uint64_t off, const void *buf, size_t
  *  their storage back (madvise for RAM, a punched hole for files).
  *  Errors: MM_EBOUNDS (past the size; nothing changed), MM_EIO. */
 MM_API int mm_memory_discard(mm_memory *mem, uint64_t first_page, uint64_t pages);
-/** Flushes a file memory to disk (no-op for RAM). Errors: MM_EIO. */
+/** Flushes a file memory to disk (fsync; no-op for RAM): what mm_write
+ *  wrote is durable after it. Errors: MM_EIO. */
 MM_API int mm_memory_sync(mm_memory *mem);
 /** Releases the memory (the file stays on disk). NULL is allowed. */
 MM_API void mm_memory_close(mm_memory *mem);
@@ -221,9 +223,11 @@ typedef struct mm mm;
  *  a file memory) so that a power loss, which may bring any subset of the
  *  writes since the last barrier to the disk, leaves what a process crash
  *  leaves; each grow, free, format and upgrade is on the disk when it
- *  returns. Costs two to four fdatasync calls per operation (README). Data
- *  written with mm_write becomes durable at the next operation's first
- *  barrier, or with mm_memory_sync. */
+ *  returns. Costs one to three fdatasync calls per operation: after a grow
+ *  of the file, before the commit and after it, each skipped when nothing
+ *  was written since the last (README has the time). Data written with
+ *  mm_write becomes durable at the next operation's first barrier, or with
+ *  mm_memory_sync. */
 #define MM_OPEN_SYNC 2u
 
 /**
@@ -282,7 +286,9 @@ MM_API int mm_size(const mm *m, unsigned id, uint64_t *pages);
  * Errors: MM_EINVAL, MM_EOVERFLOW (the size would pass 2^64 bytes or the
  * largest the design can address), MM_EFULL (no bucket left), MM_EGROW,
  * MM_ENOMEM, MM_EBROKEN, MM_EIO. On any error nothing is changed, except
- * that MM_EIO from a header write marks the handle broken.
+ * that MM_EIO from a header write (or, with MM_OPEN_SYNC, from a barrier)
+ * marks the handle broken; the memory then opens to the size before or
+ * after the grow, as after a crash.
  */
 MM_API int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
@@ -311,8 +317,9 @@ MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t le
  * allocates nothing (grows reserve what it needs), so it never fails for
  * lack of heap. After MM_EIO, from the discard or from the header write
  * (the handle is then broken), the memory may keep its size with some or
- * all of its bytes zeroed, as a crash at that point leaves it: freeing
- * never lets old bytes reach a later grow.
+ * all of its buckets zeroed, as a crash at that point leaves it: freeing
+ * never lets old bytes reach a later grow. With MM_OPEN_SYNC the zeroing
+ * (a punched hole) is on the disk before the header calls the buckets free.
  */
 MM_API int mm_free(mm *m, unsigned id);
 
