@@ -206,18 +206,30 @@ int mm__v1_load(mm *m, bool trim) {
     if (!err) {
         mm__set_bucket_pages(m, img->bucket_pages);
         m->header_bytes = MM_V1_HEADER_BYTES;
-        uint32_t stored = img->count;
+        img->stored_count = img->count;
         while (trim && img->count && img->owners[img->count - 1] == MM_V1_UNALLOCATED)
             img->count--;
         err = mm__v1_adopt(m, img);
-        /* Owner bytes first: a crash between the two leaves unallocated
-         * buckets at the top, which the next open trims again. */
-        if (!err && img->repairs) err = repair_owners(m, img);
-        if (!err && img->count != stored) {
-            uint8_t count[2];
-            mm_put_u16(count, (uint16_t)img->count);
-            err = mm__hcommit(m, MM_V1_OFF_COUNT, count, sizeof count);
-        }
+    }
+    if (!err && (img->repairs || img->count != img->stored_count)) {
+        free(m->v1_repair);
+        m->v1_repair = img;
+    } else {
+        free(img);
+    }
+    return err;
+}
+
+int mm__v1_repair(mm *m) {
+    struct mm_v1_image *img = m->v1_repair;
+    m->v1_repair = NULL;
+    /* Owner bytes first: a crash between the two leaves unallocated buckets
+     * at the top, which the next open trims again. */
+    int err = img->repairs ? repair_owners(m, img) : MM_OK;
+    if (!err && img->count != img->stored_count) {
+        uint8_t count[2];
+        mm_put_u16(count, (uint16_t)img->count);
+        err = mm__hcommit(m, MM_V1_OFF_COUNT, count, sizeof count);
     }
     free(img);
     return err;

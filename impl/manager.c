@@ -172,6 +172,7 @@ int mm__check_tables(mm *m, int err) {
 
 static void destroy(mm *m) {
     if (m->ops->destroy) m->ops->destroy(m);
+    free(m->v1_repair);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) free(m->tables[i].ids);
     free(m);
 }
@@ -244,6 +245,18 @@ static int upgrade_v1(mm *m, uint32_t bucket_pages, bool redo) {
     return err;
 }
 
+/* A bucket size asked for that differs from the one an interrupted
+ * upgrade's journal holds refuses the open before the roll-back writes. */
+static int journal_bucket_size(mm *m, const struct mm_ops *target, uint32_t bucket_pages) {
+    struct mm_v1_image *img = malloc(sizeof *img);
+    uint64_t page;
+    int err = img ? mm__v1_read_journal(m->mem, target, img, &page)
+                  : mm__fail(MM_ENOMEM, "cannot allocate a V1 image");
+    if (!err) err = check_bucket_size(bucket_pages, img->bucket_pages);
+    free(img);
+    return err;
+}
+
 static int open_existing(mm *m, uint32_t bucket_pages) {
     uint8_t id[4];
     int err = mm_memory_read(m->mem, 0, id, sizeof id);
@@ -281,7 +294,8 @@ static int open_existing(mm *m, uint32_t bucket_pages) {
                             "(version byte %u): open the memory with %s to complete it, or "
                             "with a V1 design to roll it back", other->info.name, version,
                             other->info.name);
-        err = mm__v1_rollback(m, other);
+        err = journal_bucket_size(m, other, bucket_pages);
+        if (!err) err = mm__v1_rollback(m, other);
         if (!err) err = ops->load(m);
         if (!err) err = check_bucket_size(bucket_pages, m->bucket_pages);
     }
@@ -309,10 +323,12 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     m->durable = (flags & MM_OPEN_SYNC) != 0;
     int err = mem->pages == 0 || (flags & MM_OPEN_FORMAT) ? format(m, bucket_pages)
                                                            : open_existing(m, bucket_pages);
-    /* What a format, an upgrade or a repair wrote is durable before the
-     * handle makes changes of its own. */
-    if (!err) err = mm__barrier(m);
     if (!err) err = mm__check_tables(m, MM_ECORRUPT);
+    /* Accepted: what a V1 load read past an interrupted operation is
+     * written back now, and what a format, an upgrade or a repair wrote is
+     * durable before the handle makes changes of its own. */
+    if (!err && m->v1_repair) err = mm__v1_repair(m);
+    if (!err) err = mm__barrier(m);
     if (err) {
         destroy(m);
         return err;

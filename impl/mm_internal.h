@@ -183,6 +183,10 @@ struct mm {
      * journal and the "upgrading" version byte are in place already. */
     bool upgrade_redo;
     uint64_t journal_page; /* the journal of an upgrade under way */
+    /* What a V1 load read past an interrupted operation, written back in V1
+     * bytes once the open is accepted (mm__v1_repair), so that an open
+     * refused later (a bucket size that differs) changes nothing. */
+    struct mm_v1_image *v1_repair;
 #ifdef MM_TEST_SLOW_GROW
     bool test_slow_grow;
 #endif
@@ -346,6 +350,7 @@ struct mm_v1_image {
     uint8_t owners[MM_V1_MAX_BUCKETS];
     uint8_t fixed[MM_V1_OFF_SIZES]; /* bytes 0..39 as stored, reserved ones included */
     uint32_t repairs;
+    uint32_t stored_count; /* the count as stored, when count was lowered since */
 };
 
 /** Reads the V1 header of mem (magic and version already matched) into
@@ -359,11 +364,14 @@ int mm__v1_read(mm_memory *mem, struct mm_v1_image *img, bool recover);
 int mm__v1_adopt(mm *m, const struct mm_v1_image *img);
 /** Writes a fresh V1 header with version byte `version` into m. */
 int mm__v1_format(mm *m, uint8_t version);
-/** load for the designs whose bytes are V1: read, validate, adopt, and
- *  rewrite in V1 bytes what an interrupted operation left (owner bytes the
- *  recovery dropped; with trim, also the count over unallocated buckets at
- *  the top, for a design that never reuses them). */
+/** load for the designs whose bytes are V1: read, validate, adopt. What an
+ *  interrupted operation left (owner bytes the recovery dropped; with trim,
+ *  also the count over unallocated buckets at the top, for a design that
+ *  never reuses them) is kept in m->v1_repair for mm__v1_repair. */
 int mm__v1_load(mm *m, bool trim);
+/** Writes back m->v1_repair in V1 bytes and drops it: the owner bytes, then
+ *  the count. The manager calls it once an open is accepted. */
+int mm__v1_repair(mm *m);
 /** Sets the owner byte of buckets ids[0..n) to owner, one write per run of
  *  adjacent buckets. */
 int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner);

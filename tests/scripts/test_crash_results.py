@@ -173,3 +173,71 @@ class ReadmeBlocks(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class KillNine(ScratchDir):
+    """The real thing, end to end: `mmrun ops` on a file, killed with
+    SIGKILL at a random moment (seeded: MMFREE_SEED replays), then opened
+    by a new process. The sizes must be those after the ops whose lines it
+    printed, or after one op more (the one it was in), and mm_check must
+    pass."""
+
+    MEMORIES = 16
+
+    def script(self, rng, frees, n):
+        ops, sizes = [], [[0] * self.MEMORIES]
+        for _ in range(n):
+            s = list(sizes[-1])
+            i = rng.randrange(self.MEMORIES)
+            if frees and rng.random() < 0.1:
+                ops.append(f"free {i}")
+                s[i] = 0
+            else:
+                p = rng.choice((1, 1, 2, 5))
+                ops.append(f"grow {i} {p}")
+                s[i] += p
+            sizes.append(s)
+        return "\n".join(ops) + "\n", sizes
+
+    def test_killed_mmrun_reopens_to_the_state_before_or_after_its_last_op(self):
+        import random
+        import signal
+        import time
+        seed = int(os.environ.get("MMFREE_SEED", "18"))
+        rng = random.Random(seed)
+        mmrun = os.path.join(BUILD, "mmrun")
+        designs = run(mmrun, "designs").stdout.split("\n")
+        designs = [line.split()[0] for line in designs if line.strip()]
+        killed = 0
+        for design in designs:
+            frees = subprocess.run([mmrun, "ops", "--design", design], input="grow 0 1\nfree 0\n",
+                                   capture_output=True, text=True).returncode == 0
+            for sync in (False, True):
+                for k in range(3):
+                    mem = os.path.join(self.tmp.name, f"{design}-{int(sync)}-{k}.mem")
+                    # 8,000 ops stay under v1's 32,768 one-page buckets.
+                    text, sizes = self.script(rng, frees, 8000)
+                    cmd = [mmrun, "ops", "--design", design, "--memory", mem, "--bucket-pages",
+                           "1"] + (["--sync"] if sync else [])
+                    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL)
+                    proc.stdin.write(text.encode())
+                    proc.stdin.close()
+                    time.sleep(rng.uniform(0.005, 0.05 if not sync else 0.3))
+                    proc.send_signal(signal.SIGKILL)
+                    out = proc.stdout.read().decode()
+                    proc.wait()
+                    done = out.count("\n")
+                    what = (f"seed {seed}: {design}{' --sync' if sync else ''}, killed after "
+                            f"{done} ops")
+                    killed += done < len(sizes) - 1
+                    q = subprocess.run(cmd[:6], capture_output=True, text=True,
+                                       input="".join(f"size {i}\n" for i in
+                                                     range(self.MEMORIES)) + "check\n")
+                    self.assertEqual(q.returncode, 0, f"{what}: {q.stdout}{q.stderr}")
+                    lines = q.stdout.split("\n")
+                    got = [int(x) for x in lines[:self.MEMORIES]]
+                    self.assertEqual(lines[self.MEMORIES], "ok", what)
+                    want = [sizes[done]] + ([sizes[done + 1]] if done + 1 < len(sizes) else [])
+                    self.assertIn(got, want, what)
+        self.assertGreater(killed, 0, "no run was killed before its end")
