@@ -242,6 +242,11 @@ static void fs_destroy(mm *m) {
     m->ds = NULL;
 }
 
+static uint64_t fs_heap_bytes(const mm *m) {
+    const fs_state *s = m->ds;
+    return s ? sizeof *s + (s->stack_cap + s->chunks_cap) * sizeof *s->stack : 0;
+}
+
 /* ------------------------------------------------------------------------
  * Writing
  * ---------------------------------------------------------------------- */
@@ -673,4 +678,5 @@ const struct mm_ops mm_design_freestack = {
     .free = fs_free,
     .check = fs_check,
     .destroy = fs_destroy,
+    .heap_bytes = fs_heap_bytes,
 };

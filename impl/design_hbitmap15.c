@@ -146,4 +146,5 @@ const struct mm_ops mm_design_hbitmap15 = {
     .free = mm__l15_free,
     .check = mm__l15_check,
     .destroy = mm__l15_destroy,
+    .heap_bytes = mm__l15_heap_bytes,
 };

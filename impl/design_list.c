@@ -359,6 +359,11 @@ static void list_destroy(mm *m) {
     m->ds = NULL;
 }
 
+static uint64_t list_heap_bytes(const mm *m) {
+    const list *ds = m->ds;
+    return ds ? sizeof *ds + (ds->next_cap + ds->meta_cap) * sizeof *ds->next : 0;
+}
+
 static int reserve(uint32_t **arr, uint64_t *cap, uint64_t need) {
     if (need <= *cap) return MM_OK;
     uint64_t want = *cap * 2 > need ? *cap * 2 : need;
@@ -821,4 +826,5 @@ const struct mm_ops mm_design_list = {
     .free = list_free,
     .check = list_check,
     .destroy = list_destroy,
+    .heap_bytes = list_heap_bytes,
 };

@@ -173,6 +173,10 @@ static void reclaim_destroy(mm *m) {
     m->ds = NULL;
 }
 
+static uint64_t reclaim_heap_bytes(const mm *m) {
+    return m->ds ? sizeof(reclaim) : 0;
+}
+
 const struct mm_ops mm_design_v1reclaim = {
     .info = {.name = "v1reclaim",
              .description = "V1 bytes; frees, but reuses only buckets above a memory's last "
@@ -186,4 +190,5 @@ const struct mm_ops mm_design_v1reclaim = {
     .free = reclaim_free,
     .check = reclaim_check,
     .destroy = reclaim_destroy,
+    .heap_bytes = reclaim_heap_bytes,
 };

@@ -333,6 +333,11 @@ void mm__l15_destroy(mm *m) {
     free(m->ds);
 }
 
+uint64_t mm__l15_heap_bytes(const mm *m) {
+    const struct mm_l15 *h = m->ds;
+    return h ? h->ix->state_bytes : 0;
+}
+
 /* ------------------------------------------------------------------------
  * Grow and free
  * ---------------------------------------------------------------------- */

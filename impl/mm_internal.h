@@ -187,8 +187,9 @@ struct mm {
      * bytes once the open is accepted (mm__v1_repair), so that an open
      * refused later (a bucket size that differs) changes nothing. */
     struct mm_v1_image *v1_repair;
-#ifdef MM_TEST_SLOW_GROW
-    bool test_slow_grow;
+#ifdef MM_TEST_INJECT
+    unsigned inject;     /* the extra work of this handle's design (manager.c) */
+    uint32_t inject_arg; /* its count, for MM_TEST_INJECT's spin */
 #endif
 };
 
@@ -241,6 +242,9 @@ struct mm_ops {
     int (*check)(mm *m);
     /* Releases the design's heap state (m->ds). May be NULL. */
     void (*destroy)(mm *m);
+    /* The bytes the design's heap state holds (what destroy releases), for
+     * mm_stats_get. NULL: none. */
+    uint64_t (*heap_bytes)(const mm *m);
 };
 
 /** The registered design of that name, or NULL (designs.c). */

@@ -161,6 +161,32 @@ MM_API mm_fault_counts mm_memory_fault_counts(const mm_memory *faulty);
  *  could not grow is counted but not logged. */
 MM_API size_t mm_memory_fault_barriers(const mm_memory *faulty, uint64_t *calls, size_t cap);
 
+/* Dirty pages. On WebAssembly stable memory and on a file, what a write
+ * costs is the pages it dirties, not its bytes. A counting memory wraps
+ * another and counts the distinct 4 KiB pages that writes and discards
+ * touch; a discard counts as a write of its pages, since it zeroes them and
+ * stable memory can only do that by writing the zeros. A grow dirties
+ * nothing (new pages read as zero unwritten), nor does a read. The memory
+ * it wraps, and every other, pays nothing for it; the counting memory
+ * itself has no direct copy, so a manager over it takes its general path
+ * for every access (benchmarks count with it in a run of their own). */
+#define MM_DIRTY_PAGE_SIZE 4096u
+/** Wraps inner (which stays owned by the caller and must outlive the
+ *  wrapper) in a memory that counts dirty pages, from 0, counting on. The
+ *  wrapper takes inner's size when it is made: grow inner only through the
+ *  wrapper from then on. Errors: MM_EINVAL (a NULL argument), MM_ENOMEM. */
+MM_API int mm_memory_dirty_counter(mm_memory *inner, mm_memory **out);
+/** The distinct 4 KiB pages written or discarded through a counting memory
+ *  while counting was on, since it was made or last reset; 0 for any other
+ *  memory. */
+MM_API uint64_t mm_memory_dirty_pages(const mm_memory *counter);
+/** Forgets the pages counted so far (the start of a measured phase). */
+MM_API void mm_memory_dirty_reset(mm_memory *counter);
+/** Pauses (paused != 0) or resumes counting; what was counted stays, and
+ *  pages written while paused are not counted (setup inside a measured
+ *  phase). No-op for any other memory. */
+MM_API void mm_memory_dirty_pause(mm_memory *counter, int paused);
+
 /** Size in pages. */
 MM_API uint64_t mm_memory_size(const mm_memory *mem);
 /** Grows by delta pages, which read as zero; *old_pages (when not NULL)
@@ -339,9 +365,13 @@ typedef struct mm_stats {
     uint64_t header_bytes;         /**< bytes the persisted layout occupies now */
     uint64_t header_bytes_written; /**< header bytes written since open */
     uint64_t header_writes;        /**< header write calls since open */
+    uint64_t heap_bytes;           /**< bytes the manager holds in the heap now: the
+                                    *   handle, its bucket tables' capacity and its
+                                    *   design's state (malloc's own overhead aside) */
 } mm_stats;
 
-/** Fills *out. Errors: MM_EINVAL. */
+/** Fills *out; heap_bytes is summed here, on demand, not kept by the
+ *  operations. Errors: MM_EINVAL. */
 MM_API int mm_stats_get(const mm *m, mm_stats *out);
 
 #ifdef __cplusplus

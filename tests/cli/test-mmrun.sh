@@ -209,6 +209,22 @@ expect_out "0
 end
 
 # ---------------------------------------------------------------------------
+begin "run prints each phase's wall-clock time per op"
+"$MMRUN" run --design list --workload free_regrow --n 256 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+out=$(cat "$tmp/out")
+err=$(cat "$tmp/err")
+expect_rc 0
+expect_no_stderr
+# One "ns_per_op" per phase (grow, free, regrow), each a positive number.
+times=$(printf '%s\n' "$out" | grep -o '"ns_per_op":[0-9.e+-]*' | cut -d: -f2)
+[ "$(printf '%s\n' "$times" | grep -c .)" -eq 3 ] || fail "not one ns_per_op for each of 3 phases: $out"
+for t in $times; do
+    awk -v t="$t" 'BEGIN { exit !(t > 0) }' || fail "ns_per_op $t is not positive: $out"
+done
+end
+
+# ---------------------------------------------------------------------------
 begin "stats prints key=value pairs"
 run 'grow 0 2
 grow 7 1

@@ -1,14 +1,14 @@
 """Tests of the crash and durable-mode results: scripts/crash-table and
 scripts/durable-cost (--markdown on good and bad files, a short real
-measurement), mmcrash's crash.json, and the README blocks made from
-results/baseline.
+measurement), mmcrash's crash.json and its arguments, and SIGKILL of real
+mmrun processes (scripts/readme --check compares the README's blocks with
+results/baseline).
 
 Run by `make test` with B naming the build folder (its mmrun and mmcrash
 are used)."""
 
 import json
 import os
-import re
 import subprocess
 import tempfile
 import unittest
@@ -18,7 +18,6 @@ B = os.environ.get("B", "build")
 BUILD = B if os.path.isabs(B) else os.path.join(ROOT, B)
 CRASH_TABLE = os.path.join(ROOT, "scripts", "crash-table")
 DURABLE = os.path.join(ROOT, "scripts", "durable-cost")
-BASELINE = os.path.join(ROOT, "results", "baseline")
 
 
 def run(*cmd):
@@ -147,32 +146,6 @@ class Mmcrash(ScratchDir):
             p = run(os.path.join(BUILD, "mmcrash"), *args)
             self.assertEqual(p.returncode, 2, args)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
-
-
-class ReadmeBlocks(unittest.TestCase):
-    """The README's crash and durable tables are those of results/baseline."""
-
-    def block(self, name):
-        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-            text = f.read()
-        m = re.search(rf"<!-- BEGIN generated:{name} -->\n(.*?)\n<!-- END generated:{name} -->",
-                      text, re.S)
-        self.assertIsNotNone(m, f"no generated:{name} block in README.md")
-        return m.group(1)
-
-    def test_crash_block(self):
-        p = run(CRASH_TABLE, BASELINE)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(self.block("crash"), p.stdout.strip())
-
-    def test_durable_block(self):
-        p = run(DURABLE, "--markdown", os.path.join(BASELINE, "durable.json"))
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(self.block("durable"), p.stdout.strip())
-
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 class KillNine(ScratchDir):
