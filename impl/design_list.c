@@ -171,7 +171,10 @@ typedef struct list {
     uint32_t *meta; /* metadata buckets in chain order, g.nmeta of them */
     uint64_t meta_cap;
     unsigned last; /* as persisted: 1 + the memory whose record is at OFF_LAST_MEM; 0: none */
-    uint8_t rec[MEM_BYTES]; /* that record's bytes, as persisted */
+    /* The commit slot's bytes (from OFF_GLOBALS), encoded in place for each
+     * commit: its record is also what goes to its own place when a commit
+     * names another memory. */
+    uint8_t slot[SLOT_BYTES];
 } list;
 
 /* ------------------------------------------------------------------------
@@ -298,25 +301,23 @@ static mm_always_inline int commit(mm *m, unsigned id, uint64_t size, const mm_t
                                    const list_globals *g) {
     list *ds = m->ds;
     bool same = ds->last == id + 1;
+    uint8_t *p = ds->slot, *rec = p + (OFF_LAST_MEM - OFF_GLOBALS);
     int err = !same && ds->last ? mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * (ds->last - 1),
-                                             ds->rec, MEM_BYTES)
+                                             rec, MEM_BYTES)
                                 : MM_OK;
-    uint8_t p[SLOT_BYTES], *rec = p + (OFF_LAST_MEM - OFF_GLOBALS);
+    if (err) return err;
+    /* From here the slot's bytes are the new ones: a failed write breaks
+     * the handle (MM_EBROKEN), which never writes them again. */
     if (g) put_globals(p, g);
     put_mem(rec, size, t);
     p[OFF_LAST - OFF_GLOBALS] = (uint8_t)(id + 1);
-    if (!err) {
-        if (g)
-            err = same ? mm__hcommit(m, OFF_GLOBALS, p, SLOT_BYTES - 1)
-                       : mm__hcommit(m, OFF_GLOBALS, p, SLOT_BYTES);
-        else
-            err = same ? mm__hcommit(m, OFF_LAST_MEM, rec, MEM_BYTES)
-                       : mm__hcommit(m, OFF_LAST_MEM, rec, MEM_BYTES + 1);
-    }
-    if (!err) {
-        ds->last = id + 1;
-        memcpy(ds->rec, rec, MEM_BYTES);
-    }
+    if (g)
+        err = same ? mm__hcommit(m, OFF_GLOBALS, p, SLOT_BYTES - 1)
+                   : mm__hcommit(m, OFF_GLOBALS, p, SLOT_BYTES);
+    else
+        err = same ? mm__hcommit(m, OFF_LAST_MEM, rec, MEM_BYTES)
+                   : mm__hcommit(m, OFF_LAST_MEM, rec, MEM_BYTES + 1);
+    if (!err) ds->last = id + 1;
     return err;
 }
 
@@ -605,7 +606,9 @@ static int list_load(mm *m) {
         img.next = img.meta = NULL;
         for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) m->sizes[i] = img.size[i];
         ds->last = img.last;
-        if (ds->last) put_mem(ds->rec, m->sizes[ds->last - 1], &m->tables[ds->last - 1]);
+        if (ds->last)
+            put_mem(ds->slot + (OFF_LAST_MEM - OFF_GLOBALS), m->sizes[ds->last - 1],
+                    &m->tables[ds->last - 1]);
         commit_globals(m, &img.g);
     }
     image_free(&img);
@@ -773,7 +776,7 @@ static int list_check(mm *m) {
          * moves on: the slot's bytes, kept in the heap. */
         uint8_t rec[MEM_BYTES];
         put_mem(rec, m->sizes[ds->last - 1], &m->tables[ds->last - 1]);
-        if (memcmp(rec, ds->rec, MEM_BYTES) != 0)
+        if (memcmp(rec, ds->slot + (OFF_LAST_MEM - OFF_GLOBALS), MEM_BYTES) != 0)
             err = mm__fail(MM_ECHECK, "list: the heap's copy of the commit slot's record "
                            "differs from memory %u's", ds->last - 1);
     }
