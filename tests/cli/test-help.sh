@@ -125,7 +125,7 @@ a=$out
 run ops --design v1 --bucket-pages 1
 [ "$a" = "$out" ] || fail "ops printed '$a' and '$out'"
 printf 'grow 0 1\nstats\n' | "$MMRUN" ops --design=list --bucket-pages=3 >"$tmp/eq" 2>&1
-grep -q 'bucket_pages=3\( \|$\)' "$tmp/eq" || fail "--bucket-pages=3 was not taken: $(cat "$tmp/eq")"
+grep -Eq 'bucket_pages=3( |$)' "$tmp/eq" || fail "--bucket-pages=3 was not taken: $(cat "$tmp/eq")"
 run run --design=v1 --workload=grow_pages --n=64,128
 [ "$rc" -eq 0 ] || fail "run with --name=VALUE: exit status $rc: $err"
 [ "$(printf '%s\n' "$out" | grep -c '"status":"ok"')" -eq 2 ] || fail "run --n=64,128 printed: $out"
