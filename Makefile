@@ -89,10 +89,11 @@ $(B)/gbench: bench/gbench.cc $(WL_SRC:bench/%.c=$(B)/obj/bench_%.o) $(BENCH_HDR)
 BENCH_RUN = scripts/bench --mmrun $(B)/mmrun --gbench $(B)/gbench \
             --designs "$(BENCH_DESIGNS)" --workloads "$(BENCH_WORKLOADS)" \
             --harnesses "$(BENCH_HARNESSES)" --wasm-module $(WASM_MODULE) \
-            $(if $(SHARD),--shard $(SHARD))
+            $(if $(SHARD),--shard $(SHARD)) \
+            --crash $(B)/mmcrash --crash-small $(B)/mmcrash-small --durable
 .PHONY: bench bench-full bench-baseline bench-build
 bench-build: deps-bench
-	@$(MAKE) --no-print-directory OPT=-O2 $(B)/mmrun $(B)/gbench $(WASM_MODULE)
+	@$(MAKE) --no-print-directory OPT=-O2 $(B)/mmrun $(B)/gbench $(WASM_MODULE) $(CRASH_BINS)
 bench: bench-build
 	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
 bench-full: bench-build
@@ -184,6 +185,30 @@ $(A)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_SRC) $(FUZZ_H
 $(B)/fuzz/obj $(A)/fuzz/obj:
 	mkdir -p $@
 TEST_BINS += $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
+
+# ---- the crash harness (tests/crash/mmcrash.c) ----------------------------
+# Every crash point of every operation of every design, reopened and checked
+# against the model. Built against the library, and against one built with
+# the fuzz knob (list's and freestack's page 0 shrunk to a few entries) for
+# the grow that adds metadata buckets, which would otherwise need 15,092
+# buckets set up for each crash point.
+CRASH_SRC := tests/crash/mmcrash.c tests/model.c
+$(B)/mmcrash: $(CRASH_SRC) tests/model.h $(B)/libmmfree.a
+	$(CC) $(CFLAGS) -Itests $(CRASH_SRC) $(B)/libmmfree.a -o $@
+$(A)/mmcrash: $(CRASH_SRC) tests/model.h $(A)/libmmfree.a
+	$(CC) $(CFLAGS) $(SANITIZE) -Itests $(CRASH_SRC) $(A)/libmmfree.a -o $@
+$(B)/small/obj/%.o: impl/%.c $(LIB_HDR) | $(B)/small/obj
+	$(CC) $(CFLAGS) $(FUZZ_KNOB) -c $< -o $@
+$(B)/small/libmmfree.a: $(LIB_SRC:impl/%.c=$(B)/small/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+$(B)/small/obj:
+	mkdir -p $@
+$(B)/mmcrash-small: $(CRASH_SRC) tests/model.h $(B)/small/libmmfree.a
+	$(CC) $(CFLAGS) $(FUZZ_KNOB) -Itests $(CRASH_SRC) $(B)/small/libmmfree.a -o $@
+$(A)/mmcrash-small: $(CRASH_SRC) tests/model.h $(A)/fuzz/libmmfree.a
+	$(CC) $(CFLAGS) $(SANITIZE) $(FUZZ_KNOB) -Itests $(CRASH_SRC) $(A)/fuzz/libmmfree.a -o $@
+CRASH_BINS := $(B)/mmcrash $(B)/mmcrash-small
+TEST_BINS += $(CRASH_BINS) $(A)/mmcrash $(A)/mmcrash-small
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)

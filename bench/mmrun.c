@@ -438,6 +438,12 @@ static bool set_format(void *ctx, const char *value) {
     return true;
 }
 
+static bool set_sync(void *ctx, const char *value) {
+    (void)value;
+    ((session *)ctx)->flags |= MM_OPEN_SYNC;
+    return true;
+}
+
 static const mmrun_option ops_options[] = {
     {"--design", "D", "the design to open (required)", set_design},
     {"--memory", "FILE",
@@ -449,6 +455,10 @@ static const mmrun_option ops_options[] = {
      "the same size (MM_EBUCKET_SIZE)",
      set_bucket_pages},
     {"--format", NULL, "format the memory even if it holds data, which is lost", set_format},
+    {"--sync", NULL,
+     "durable mode (MM_OPEN_SYNC): each grow, free, format and upgrade is on the disk when "
+     "its line is printed, and a power loss leaves the state before or after each",
+     set_sync},
     {0},
 };
 
@@ -602,7 +612,8 @@ static const struct command {
     {"ops",
      cmd_ops,
      "run grow, size, write, read, free, reopen, check and stats ops from standard input",
-     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format] < OPS"},
+     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format]",
+      "          [--sync] < OPS"},
      "Opens a manager of design D over a linear memory and runs the ops read from standard "
      "input, one per line, printing one line for each. An empty memory is formatted; a "
      "memory that holds D's layout is loaded with its stored bucket size (a V1 layout is "

@@ -135,6 +135,19 @@ int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
     return MM_OK;
 }
 
+int mm__barrier(mm *m) {
+    if (!m->durable) return MM_OK;
+    int err = mm__memory_barrier(m->mem);
+    if (err) m->broken = true;
+    return err;
+}
+
+int mm__hcommit_slow(mm *m, uint64_t off, const void *buf, size_t len) {
+    int err = mm__barrier(m);
+    if (!err) err = mm__hwrite_slow(m, off, buf, len);
+    return err ? err : mm__barrier(m);
+}
+
 /* Only this manager grows its memory (mm_open marks it managed), so the
  * RAM bytes it caches move only here. */
 static void set_fast_base(mm *m) {
@@ -146,11 +159,15 @@ static void set_fast_base(mm *m) {
 
 static inline int grow_linear(mm *m, uint64_t pages) {
     int err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
-    if (mm_likely(m->mem->base == m->ram && m->ram))
+    if (mm_likely(m->mem->base == m->ram && m->ram)) {
         m->ram_bytes = m->mem->pages * MM_PAGE_SIZE; /* grown in place */
-    else
-        set_fast_base(m);
-    return err;
+        return err;
+    }
+    set_fast_base(m);
+    /* Durable mode (never a RAM memory grown in place): the new length
+     * reaches the disk before anything is written into it, so that no
+     * subset of the later writes lands past the end. */
+    return err || !m->durable ? err : mm__barrier(m);
 }
 
 /* The cold side of mm__ensure_pages: growing the linear memory, and the
@@ -248,6 +265,7 @@ int mm__check_tables(mm *m, int err) {
 
 static void destroy(mm *m) {
     if (m->ops->destroy) m->ops->destroy(m);
+    free(m->v1_repair);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) free(m->tables[i].ids);
     free(m);
 }
@@ -265,15 +283,69 @@ static int check_bucket_size(uint32_t asked, uint32_t stored) {
     return MM_OK;
 }
 
-static int upgrade_v1(mm *m, uint32_t bucket_pages) {
+/* Formats the memory for m's design. Old buckets must read as zero once
+ * the new layout hands them out, and in durable mode that discard reaches
+ * the disk before the new header, as the grow to page 1 does. A crash
+ * before the header lands leaves zeros, which the next open formats again
+ * (holds_only_zeros). */
+static int format(mm *m, uint32_t bucket_pages) {
+    int err = mm_memory_discard(m->mem, 0, m->mem->pages);
+    if (!err) err = mm__barrier(m);
+    if (!err) {
+        mm__set_bucket_pages(m, bucket_pages ? bucket_pages : MM_DEFAULT_BUCKET_PAGES);
+        err = m->ops->format(m);
+    }
+    return err;
+}
+
+/* A memory of zeros holds nothing a format could lose: it is what a first
+ * format that a crash cut short leaves (its grow landed, its header did
+ * not), and what a format over data leaves after its discard. Foreign
+ * bytes anywhere make it foreign. */
+static int holds_only_zeros(mm_memory *mem, bool *zero) {
+    enum { CHUNK = 65536 };
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf) return mm__fail(MM_ENOMEM, "cannot allocate %u bytes to read the memory", CHUNK);
+    int err = MM_OK;
+    *zero = true;
+    for (uint64_t off = 0; off < mem->pages * MM_PAGE_SIZE && *zero && !err; off += CHUNK) {
+        err = mm_memory_read(mem, off, buf, CHUNK);
+        for (size_t i = 0; i < CHUNK / 8 && !err && *zero; i++) *zero = !mm_get_u64(buf + 8 * i);
+    }
+    free(buf);
+    return err;
+}
+
+/* Upgrades a V1 memory in place, or, when redo is set, completes an
+ * upgrade that a crash interrupted, from its journal. */
+static int upgrade_v1(mm *m, uint32_t bucket_pages, bool redo) {
     struct mm_v1_image *img = malloc(sizeof *img);
     if (!img) return mm__fail(MM_ENOMEM, "cannot allocate a V1 image");
-    int err = mm__v1_read(m->mem, img);
+    int err = redo ? mm__v1_read_journal(m->mem, m->ops, img, &m->journal_page)
+                   : mm__v1_read(m->mem, img, true);
     if (!err) err = check_bucket_size(bucket_pages, img->bucket_pages);
     if (!err) {
         mm__set_bucket_pages(m, img->bucket_pages);
+        /* Pages past V1's buckets may hold what an earlier, interrupted
+         * attempt wrote there: zeroed before the new layout carves them. */
+        uint64_t end = 1 + (uint64_t)img->count * img->bucket_pages;
+        if (end < m->mem->pages) m->suspect_lo = end, m->suspect_hi = m->mem->pages;
+        m->upgrade_redo = redo;
         err = m->ops->upgrade_v1(m, img);
+        m->upgrade_redo = false;
     }
+    free(img);
+    return err;
+}
+
+/* A bucket size asked for that differs from the one an interrupted
+ * upgrade's journal holds refuses the open before the roll-back writes. */
+static int journal_bucket_size(mm *m, const struct mm_ops *target, uint32_t bucket_pages) {
+    struct mm_v1_image *img = malloc(sizeof *img);
+    uint64_t page;
+    int err = img ? mm__v1_read_journal(m->mem, target, img, &page)
+                  : mm__fail(MM_ENOMEM, "cannot allocate a V1 image");
+    if (!err) err = check_bucket_size(bucket_pages, img->bucket_pages);
     free(img);
     return err;
 }
@@ -282,41 +354,45 @@ static int open_existing(mm *m, uint32_t bucket_pages) {
     uint8_t id[4];
     int err = mm_memory_read(m->mem, 0, id, sizeof id);
     if (err) return err;
-    if (memcmp(id + MM_OFF_MAGIC, MM_MAGIC, 3) != 0)
+    if (memcmp(id + MM_OFF_MAGIC, MM_MAGIC, 3) != 0) {
+        bool zero = false;
+        err = holds_only_zeros(m->mem, &zero);
+        if (!err && zero) return format(m, bucket_pages);
+        if (err) return err;
         return mm__fail(MM_EMAGIC, "the memory starts with %02x %02x %02x, not \"MGR\": it holds "
                         "no memory-manager layout (format it explicitly to overwrite it)",
                         id[0], id[1], id[2]);
+    }
     const struct mm_ops *ops = m->ops;
     uint8_t version = id[MM_OFF_VERSION];
     if (version == ops->version) {
         err = ops->load(m);
         if (!err) err = check_bucket_size(bucket_pages, m->bucket_pages);
     } else if (ops->upgrading_version && version == ops->upgrading_version) {
-        return mm__fail(MM_EINTERRUPTED, "an upgrade from V1 to %s was interrupted (version "
-                        "byte %u); the header is partly rewritten and must be repaired",
-                        ops->info.name, version);
+        err = upgrade_v1(m, bucket_pages, true);
     } else if (version == MM_V1_VERSION && ops->upgrade_v1) {
-        err = upgrade_v1(m, bucket_pages);
+        err = upgrade_v1(m, bucket_pages, false);
     } else {
         const struct mm_ops *other = mm__registry_by_version(version);
         if (!other)
             return mm__fail(MM_EVERSION, "layout version %u is not one this library knows",
                             version);
-        if (version == other->upgrading_version)
+        if (version != other->upgrading_version)
+            return mm__fail(MM_EWRONG_DESIGN, "the memory holds a %s layout (version %u), not "
+                            "%s", other->info.name, version, ops->info.name);
+        /* Another design's upgrade from V1, cut short: a design that reads
+         * V1 as its own layout rolls it back and opens the V1 memory. */
+        if (ops->version != MM_V1_VERSION)
             return mm__fail(MM_EINTERRUPTED, "an upgrade from V1 to %s was interrupted "
-                            "(version byte %u)", other->info.name, version);
-        return mm__fail(MM_EWRONG_DESIGN, "the memory holds a %s layout (version %u), not %s",
-                        other->info.name, version, ops->info.name);
+                            "(version byte %u): open the memory with %s to complete it, or "
+                            "with a V1 design to roll it back", other->info.name, version,
+                            other->info.name);
+        err = journal_bucket_size(m, other, bucket_pages);
+        if (!err) err = mm__v1_rollback(m, other);
+        if (!err) err = ops->load(m);
+        if (!err) err = check_bucket_size(bucket_pages, m->bucket_pages);
     }
-    if (!err) err = mm__check_tables(m, MM_ECORRUPT);
-    if (err) return err;
-    /* A crash in a grow may have written pages it never carved. */
-    uint64_t end = mm__bucket_page(m, m->nbuckets);
-    if (end < m->mem->pages) {
-        m->suspect_lo = end;
-        m->suspect_hi = m->mem->pages;
-    }
-    return MM_OK;
+    return err;
 }
 
 int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned flags,
@@ -325,7 +401,8 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     if (bucket_pages > MM_MAX_BUCKET_PAGES)
         return mm__fail(MM_EINVAL, "bucket size %u is past the maximum of %u pages",
                         bucket_pages, MM_MAX_BUCKET_PAGES);
-    if (flags & ~MM_OPEN_FORMAT) return mm__fail(MM_EINVAL, "unknown flags 0x%x", flags);
+    if (flags & ~(MM_OPEN_FORMAT | MM_OPEN_SYNC))
+        return mm__fail(MM_EINVAL, "unknown flags 0x%x", flags);
     const struct mm_ops *ops = mm__registry_find(design);
     if (!ops) return mm__fail(MM_EDESIGN_UNKNOWN, "no design is named \"%s\"", design);
     if (mem->managed)
@@ -336,20 +413,24 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     m->mem = mem;
     m->ops = ops;
     m->suspect_lo = UINT64_MAX;
-    int err;
-    if (mem->pages == 0 || (flags & MM_OPEN_FORMAT)) {
-        /* Old buckets must read as zero once a new layout hands them out. */
-        err = mm_memory_discard(mem, 0, mem->pages);
-        if (!err) {
-            mm__set_bucket_pages(m, bucket_pages ? bucket_pages : MM_DEFAULT_BUCKET_PAGES);
-            err = ops->format(m);
-        }
-    } else {
-        err = open_existing(m, bucket_pages);
-    }
+    m->durable = (flags & MM_OPEN_SYNC) != 0;
+    int err = mem->pages == 0 || (flags & MM_OPEN_FORMAT) ? format(m, bucket_pages)
+                                                           : open_existing(m, bucket_pages);
+    if (!err) err = mm__check_tables(m, MM_ECORRUPT);
+    /* Accepted: what a V1 load read past an interrupted operation is
+     * written back now, and what a format, an upgrade or a repair wrote is
+     * durable before the handle makes changes of its own. */
+    if (!err && m->v1_repair) err = mm__v1_repair(m);
+    if (!err) err = mm__barrier(m);
     if (err) {
         destroy(m);
         return err;
+    }
+    /* A crash in a grow may have written pages it never carved. */
+    uint64_t end = mm__bucket_page(m, m->nbuckets);
+    if (end < mem->pages) {
+        m->suspect_lo = end;
+        m->suspect_hi = mem->pages;
     }
 #ifdef MM_TEST_INJECT
     inject_open(m);

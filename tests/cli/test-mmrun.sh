@@ -295,6 +295,26 @@ expect_out "0
 [ "$(od_bytes "$tmp/formatted.mem" 0 4 x1)" = "4d 47 52 01" ] || fail "no V1 header after --format"
 end
 
+begin "--sync: durable mode gives the same answers"
+ops='grow 0 2
+write 0 65535 abcd
+grow 1 1
+free 1
+reopen
+read 0 65535 2
+grow 2 1
+check
+'
+run "$ops" ops --design list --memory "$tmp/plain.mem" --bucket-pages 1
+expect_rc 0
+plain_out=$out
+run "$ops" ops --design list --memory "$tmp/sync.mem" --bucket-pages 1 --sync
+expect_rc 0
+expect_no_stderr
+expect_out "$plain_out"
+cmp -s "$tmp/plain.mem" "$tmp/sync.mem" || fail "the files differ"
+end
+
 # ---------------------------------------------------------------------------
 begin "RAM mode, with reopen"
 run 'grow 0 2
