@@ -1,5 +1,6 @@
 # mmfree. The two commands: `make bench` (the main job) and `make test`.
-# Every target that needs a Debian package depends on `deps` first.
+# Every target that needs a Debian package depends on the set of packages it
+# needs first (`deps-test`, `deps-bench`, ...; `make deps` installs them all).
 
 CC       ?= cc
 CXX      ?= c++
@@ -9,7 +10,8 @@ CFLAGS   := -std=c17 $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -DMMFREE_BUILD 
 CXXFLAGS := -std=c++17 $(OPT) -g $(WARN) -Iimpl -Ibench $(EXTRA_CFLAGS)
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRC   := $(sort $(wildcard impl/*.c))
+# memory_stable.c is the WebAssembly build's linear memory (wasm section).
+LIB_SRC   := $(filter-out impl/memory_stable.c,$(sort $(wildcard impl/*.c)))
 LIB_HDR   := $(wildcard impl/*.h)
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 TEST_HDR  := $(wildcard tests/*.h)
@@ -37,14 +39,20 @@ $(B)/obj $(A)/obj $(B)/tests $(A)/tests:
 	mkdir -p $@
 
 # ---- mmrun: the CLI (ops, designs, run) -----------------------------------
+# -z now binds every symbol at load: lazily, the first call of a C library
+# function would resolve it inside whichever measured phase makes it first,
+# and its count would depend on what the process ran before.
+MMRUN_LDFLAGS := -Wl,-z,now
 $(B)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(B)/libmmfree.a
-	$(CC) $(CFLAGS) -Ibench $(MMRUN_SRC) $(B)/libmmfree.a -o $@
+	$(CC) $(CFLAGS) -Ibench $(MMRUN_SRC) $(B)/libmmfree.a $(MMRUN_LDFLAGS) -o $@
 $(A)/mmrun: $(MMRUN_SRC) $(BENCH_HDR) $(A)/libmmfree.a
 	$(CC) $(CFLAGS) $(SANITIZE) -Ibench $(MMRUN_SRC) $(A)/libmmfree.a -o $@
 
 # ---- tests ----------------------------------------------------------------
 # One Criterion binary, built twice: plainly and under ASan + UBSan.
 TEST_LIBS := -lcriterion
+# tests/test_space.c counts the library's allocations through these.
+TEST_LIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 $(B)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(B)/libmmfree.a | $(B)/tests
 	$(CC) $(CFLAGS) -Ibench -Itests $(TEST_SRC) $(WL_SRC) $(B)/libmmfree.a $(TEST_LIBS) -o $@
 $(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(A)/libmmfree.a | $(A)/tests
@@ -52,21 +60,23 @@ $(A)/tests/mmtest: $(TEST_SRC) $(TEST_HDR) $(BENCH_HDR) $(WL_SRC) $(A)/libmmfree
 
 TEST_BINS := $(B)/tests/mmtest $(A)/tests/mmtest $(B)/mmrun $(A)/mmrun
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory $(TEST_BINS)
 	@scripts/run-tests
 
 # ---- benchmarks (bench/workloads.h, scripts/bench) -------------------------
 # make bench [BENCH_OUT=dir] [BENCH_SIZES="1024 4096"] [BENCH_REPS=9]
 #            [BENCH_DESIGNS="v1 list"] [BENCH_WORKLOADS="grow_pages"]
-#            [BENCH_HARNESSES="gbench callgrind hyperfine"]
-# Empty BENCH_DESIGNS / BENCH_WORKLOADS mean every registered one.
+#            [BENCH_HARNESSES="gbench callgrind hyperfine wasm"] [SHARD=K/N]
+# Empty BENCH_DESIGNS / BENCH_WORKLOADS mean every registered one. SHARD=K/N
+# measures the K-th of N parts of the design x workload x size matrix
+# (bench-full too); scripts/merge-results joins the N folders into one.
 BENCH_OUT       ?= results/latest
 BENCH_SIZES     ?= 1024 4096 16384 32768
 BENCH_REPS      ?= 9
 BENCH_DESIGNS   ?=
 BENCH_WORKLOADS ?=
-BENCH_HARNESSES ?= gbench callgrind hyperfine
+BENCH_HARNESSES ?= gbench callgrind hyperfine wasm
 BENCH_FULL_SIZES ?= $(BENCH_SIZES) 131072 1048576
 BENCH_FULL_REPS  ?= 15
 GBENCH_LIBS := -lbenchmark -lpthread
@@ -78,24 +88,69 @@ $(B)/gbench: bench/gbench.cc $(WL_SRC:bench/%.c=$(B)/obj/bench_%.o) $(BENCH_HDR)
 
 BENCH_RUN = scripts/bench --mmrun $(B)/mmrun --gbench $(B)/gbench \
             --designs "$(BENCH_DESIGNS)" --workloads "$(BENCH_WORKLOADS)" \
-            --harnesses "$(BENCH_HARNESSES)"
+            --harnesses "$(BENCH_HARNESSES)" --wasm-module $(WASM_MODULE) \
+            $(if $(SHARD),--shard $(SHARD)) \
+            --crash $(B)/mmcrash --crash-small $(B)/mmcrash-small --durable
 .PHONY: bench bench-full bench-baseline bench-build
-bench-build: deps
-	@$(MAKE) --no-print-directory OPT=-O2 $(B)/mmrun $(B)/gbench
+bench-build: deps-bench
+	@$(MAKE) --no-print-directory OPT=-O2 $(B)/mmrun $(B)/gbench $(WASM_MODULE) $(CRASH_BINS)
 bench: bench-build
 	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
 bench-full: bench-build
 	@$(BENCH_RUN) --out "$(BENCH_OUT)" --sizes "$(BENCH_FULL_SIZES)" --reps $(BENCH_FULL_REPS) \
 	    --budget 2e10 --max-run-ms 5000
+# The baseline it replaces is kept aside and compared with the new one
+# (results/baseline/drift.json): the README says how far times drifted.
 bench-baseline: bench-build
+	@rm -rf $(B)/baseline-before && mkdir -p $(B) && cp -r results/baseline $(B)/baseline-before
 	@$(BENCH_RUN) --out results/baseline --sizes "$(BENCH_SIZES)" --reps $(BENCH_REPS)
+	@scripts/bench-diff --format json -o results/baseline/drift.json $(B)/baseline-before \
+	    results/baseline || [ $$? -eq 1 ]
+
+# ---- WebAssembly: the library and workloads metered like a canister --------
+# One wasm32-wasi module (Debian's clang, wasm-ld and wasi-libc, make
+# deps-wasm) holds the library with the stable memory as its linear memory
+# (impl/memory_stable.c instead of memory_ram.c and memory_file.c, which
+# need mmap and file locks), the workloads, the model-based test and the
+# entry points of wasm/entry.c. wasm/instrument.mjs meters it; wasm/host.mjs
+# runs it in Node.js. make bench-wasm [BENCH_OUT=dir] measures every design
+# x workload into $(BENCH_OUT)/instructions_wasm.json (make bench does too).
+WASM_CC      ?= clang
+NODE         ?= node
+WASM_CFLAGS  := --target=wasm32-wasi -mexec-model=reactor -std=c17 $(OPT) $(WARN) -DMMFREE_BUILD \
+                -Iwasm -Iimpl -Ibench -Itests
+WASM_LIB_SRC := $(filter-out impl/memory_ram.c impl/memory_file.c,$(sort $(wildcard impl/*.c)))
+WASM_SRC     := $(WASM_LIB_SRC) $(WL_SRC) tests/model.c tests/test_model.c tests/test_util.c \
+                wasm/entry.c wasm/criterion/tests.c
+WASM_HDR     := $(LIB_HDR) $(BENCH_HDR) $(TEST_HDR) $(wildcard wasm/criterion/*.h)
+WASM_MODULE  := $(B)/wasm/mmfree.metered.wasm
+WASM_BUDGET  ?= 2e11
+$(B)/wasm:
+	mkdir -p $@
+$(B)/wasm/mmfree.wasm: $(WASM_SRC) $(WASM_HDR) | $(B)/wasm
+	$(WASM_CC) $(WASM_CFLAGS) $(WASM_SRC) -o $@
+$(WASM_MODULE): $(B)/wasm/mmfree.wasm wasm/instrument.mjs wasm/package-lock.json
+	$(NODE) wasm/instrument.mjs $< $@
+TEST_BINS += $(WASM_MODULE)
+
+.PHONY: wasm bench-wasm
+wasm: deps-wasm
+	@$(MAKE) --no-print-directory $(WASM_MODULE)
+bench-wasm: wasm
+	@scripts/count-instructions-wasm --module $(WASM_MODULE) \
+	    --out "$(BENCH_OUT)/instructions_wasm.json" --sizes "$(BENCH_SIZES)" \
+	    --designs "$(BENCH_DESIGNS)" --workloads "$(BENCH_WORKLOADS)" --budget $(WASM_BUDGET) \
+	    --summary "$(BENCH_OUT)"
 
 # ---- report: charts of a results folder (scripts/plot) --------------------
 # make report [BENCH_OUT=dir] [BASE=dir] [HISTORY=dir] [REPORT_OUT=dir]
-# (BENCH_OUT defaults to results/latest, in the benchmarks section.)
+# (BENCH_OUT defaults to results/latest, in the benchmarks section.) It needs
+# only python3 and gnuplot (deps-report: no compiler, no browser); without
+# results it says in one line (make's own error line, exit 2) how to get some.
 REPORT_OUT ?= results/report
 .PHONY: report
-report: deps
+report: deps-report
+	$(if $(wildcard $(BENCH_OUT)/instructions.json),,$(error no results in $(BENCH_OUT): run `make bench` first, or pass BENCH_OUT=results/baseline))
 	scripts/plot $(BENCH_OUT) --out $(REPORT_OUT) $(if $(BASE),--base $(BASE)) $(if $(HISTORY),--history $(HISTORY))
 
 # ---- fuzzing (tests/fuzz/README.md) ---------------------------------------
@@ -131,9 +186,33 @@ $(B)/fuzz/obj $(A)/fuzz/obj:
 	mkdir -p $@
 TEST_BINS += $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
 
+# ---- the crash harness (tests/crash/mmcrash.c) ----------------------------
+# Every crash point of every operation of every design, reopened and checked
+# against the model. Built against the library, and against one built with
+# the fuzz knob (list's and freestack's page 0 shrunk to a few entries) for
+# the grow that adds metadata buckets, which would otherwise need 15,092
+# buckets set up for each crash point.
+CRASH_SRC := tests/crash/mmcrash.c tests/model.c
+$(B)/mmcrash: $(CRASH_SRC) tests/model.h $(B)/libmmfree.a
+	$(CC) $(CFLAGS) -Itests $(CRASH_SRC) $(B)/libmmfree.a -o $@
+$(A)/mmcrash: $(CRASH_SRC) tests/model.h $(A)/libmmfree.a
+	$(CC) $(CFLAGS) $(SANITIZE) -Itests $(CRASH_SRC) $(A)/libmmfree.a -o $@
+$(B)/small/obj/%.o: impl/%.c $(LIB_HDR) | $(B)/small/obj
+	$(CC) $(CFLAGS) $(FUZZ_KNOB) -c $< -o $@
+$(B)/small/libmmfree.a: $(LIB_SRC:impl/%.c=$(B)/small/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+$(B)/small/obj:
+	mkdir -p $@
+$(B)/mmcrash-small: $(CRASH_SRC) tests/model.h $(B)/small/libmmfree.a
+	$(CC) $(CFLAGS) $(FUZZ_KNOB) -Itests $(CRASH_SRC) $(B)/small/libmmfree.a -o $@
+$(A)/mmcrash-small: $(CRASH_SRC) tests/model.h $(A)/fuzz/libmmfree.a
+	$(CC) $(CFLAGS) $(SANITIZE) $(FUZZ_KNOB) -Itests $(CRASH_SRC) $(A)/fuzz/libmmfree.a -o $@
+CRASH_BINS := $(B)/mmcrash $(B)/mmcrash-small
+TEST_BINS += $(CRASH_BINS) $(A)/mmcrash $(A)/mmcrash-small
+
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-fuzz: deps
+fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run-fuzz fuzz $(B)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
@@ -173,6 +252,8 @@ $(B)/examples $(A)/examples:
 
 all: $(B)/libmmfree.so $(B)/examples/persist
 TEST_BINS += $(B)/libmmfree.so $(B)/examples/persist $(A)/examples/persist
+# The shard test (tests/ci) runs Google Benchmark too.
+TEST_BINS += $(B)/gbench
 
 PREFIX       ?= /usr/local
 BINDIR       ?= $(PREFIX)/bin
@@ -208,8 +289,14 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 # ---- setup ----------------------------------------------------------------
+# make deps-SET installs one set of Debian packages (scripts/deps says which
+# packages and why); make deps installs every set.
+DEPS_SETS := build bench diff report fuzz lint wasm test
+.PHONY: $(DEPS_SETS:%=deps-%)
 deps:
 	@scripts/deps
+$(DEPS_SETS:%=deps-%):
+	@scripts/deps $(@:deps-%=%)
 
 clean:
 	rm -rf build $(B) $(A)

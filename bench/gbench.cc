@@ -21,7 +21,10 @@
 // smallest size of each family is always timed.
 //
 // Counters (kAvgIterations, per run of the workload): ops (of the phase),
-// ns_per_op, buckets_new, buckets_reused, pages_end, header_bytes_written.
+// ns_per_op, buckets_new, buckets_reused (of the run), and the phase's space
+// figures as results/FORMAT.md names them: pages_end, header_bytes_written,
+// heap_bytes (dirty_pages needs a counting memory, which would slow the
+// timed accesses: scripts/count-instructions takes it from a run of its own).
 //
 // Flags (before Google Benchmark's own):
 //   --mm_workloads=a,b  --mm_designs=a,b  --mm_sizes=1024,4096
@@ -129,7 +132,7 @@ void run_phase(benchmark::State &st, const mm_workload *w, unsigned phase,
     if (why.empty()) why = plan.why_not;
     if (!why.empty()) st.SkipWithError(why.c_str());
     double ops = 0, ns_per_op = 0, buckets_new = 0, buckets_reused = 0, pages_end = 0,
-           header_bytes = 0;
+           header_bytes = 0, heap_bytes = 0;
     for (auto _ : st) {
         PhaseClock clock{phase};
         mm_wl_hooks hooks{&clock, PhaseClock::begin, PhaseClock::end, PhaseClock::stop,
@@ -174,8 +177,9 @@ void run_phase(benchmark::State &st, const mm_workload *w, unsigned phase,
         ns_per_op += clock.ns / double(phase_ops);
         buckets_new += double(r.record.buckets_new);
         buckets_reused += double(r.record.buckets_reused);
-        pages_end += double(r.record.pages_end);
-        header_bytes += double(r.record.header_bytes_written);
+        pages_end += double(r.phase_space[phase].pages_end);
+        header_bytes += double(r.phase_space[phase].header_bytes_written);
+        heap_bytes += double(r.phase_space[phase].heap_bytes);
     }
     if (st.error_occurred()) return;
     st.SetComplexityN(int64_t(n));
@@ -186,6 +190,7 @@ void run_phase(benchmark::State &st, const mm_workload *w, unsigned phase,
     st.counters["buckets_reused"] = C(buckets_reused, C::kAvgIterations);
     st.counters["pages_end"] = C(pages_end, C::kAvgIterations);
     st.counters["header_bytes_written"] = C(header_bytes, C::kAvgIterations);
+    st.counters["heap_bytes"] = C(heap_bytes, C::kAvgIterations);
 }
 
 std::vector<std::string> split(const char *s) {

@@ -2,15 +2,19 @@
  * mmrun: the command line of mmfree, for humans, scripts, hyperfine and
  * callgrind.
  *
- *   mmrun designs                       list the registered designs
+ *   mmrun designs [--json]              list the registered designs
  *   mmrun ops --design D [--memory F]   run ops read from standard input
  *   mmrun run --design D --workload W --n N [--seed S]
  *                                       run one standardized workload
- *   mmrun [COMMAND] --help              describe them (the command table
- *                                       below; man/mmrun.1 says the same)
+ *   mmrun --help                        the commands, one line each
+ *   mmrun COMMAND --help                one command: options, lists, examples
+ *                                       (the command table below;
+ *                                       man/mmrun.1 says the same)
  *   mmrun --version                     the versions of mmrun and libmmfree
  *
- * Exit status: 0 success, 1 an op or a run failed, 2 a usage error.
+ * Options are entries of a table per command (mmrun_option): `--name VALUE`
+ * and `--name=VALUE` both work. Exit status: 0 success, 1 an op or a run
+ * failed, 2 a usage error.
  */
 #define _POSIX_C_SOURCE 200809L /* getline */
 #include "mmrun.h"
@@ -22,16 +26,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define COUNT(array) (sizeof(array) / sizeof(array)[0])
+
 /* ------------------------------------------------------------------------
  * Shared helpers
  * ---------------------------------------------------------------------- */
 
+/* The command being run, so that a usage error names its own help. */
+static const char *usage_command;
+
 int mmrun_usage(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("mmrun: ", stderr);
+    fprintf(stderr, "mmrun%s%s: ", usage_command ? " " : "", usage_command ? usage_command : "");
     vfprintf(stderr, fmt, ap);
-    fputs(" (try 'mmrun --help')\n", stderr);
+    fprintf(stderr, " (try 'mmrun%s%s --help')\n", usage_command ? " " : "",
+            usage_command ? usage_command : "");
     va_end(ap);
     return 2;
 }
@@ -46,22 +56,103 @@ bool mmrun_parse_u64(const char *s, uint64_t *out) {
     return true;
 }
 
-/* Options of the form --name VALUE; returns the value or NULL. */
-static const char *opt_value(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) return NULL;
-    return argv[++*i];
+int mmrun_parse_options(const mmrun_option *opts, int argc, char **argv, void *ctx) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const mmrun_option *o = NULL;
+        for (const mmrun_option *p = opts; p->name && !o; p++)
+            if (strlen(p->name) == len && strncmp(p->name, a, len) == 0) o = p;
+        if (!o) return mmrun_usage("unknown option '%.*s'", (int)len, a);
+        const char *value = NULL;
+        if (o->value) {
+            value = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+            if (!value) return mmrun_usage("%s needs a value: %s %s", o->name, o->name, o->value);
+        } else if (eq) {
+            return mmrun_usage("%s takes no value, got '%s'", o->name, a);
+        }
+        if (!o->set(ctx, value)) return 2;
+    }
+    return 0;
+}
+
+size_t mmrun_join(char *buf, size_t size, size_t count, const char *(*name_of)(size_t),
+                  const char *sep) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < count && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? sep : "", name_of(i));
+    return len < size ? len : size;
+}
+
+static const char *design_name(size_t i) {
+    return mm_design_get(i)->name;
+}
+
+const char *mmrun_design_names(bool with_none) {
+    static char buf[1024];
+    size_t len = mmrun_join(buf, sizeof buf, mm_design_count(), design_name, ", ");
+    if (with_none && len < sizeof buf)
+        snprintf(buf + len, sizeof buf - len, ", %s (raw only)", MM_WL_NO_DESIGN);
+    return buf;
 }
 
 /* ------------------------------------------------------------------------
  * mmrun designs
  * ---------------------------------------------------------------------- */
 
+static bool set_flag(void *ctx, const char *value) {
+    (void)value;
+    *(bool *)ctx = true;
+    return true;
+}
+
+static const mmrun_option designs_options[] = {
+    {"--json", NULL,
+     "print them as one JSON document instead (schema mmfree-designs/1: name, description, "
+     "max_buckets, can_free, reads_v1, reuses_all), which make bench keeps as designs.json",
+     set_flag},
+    {0},
+};
+
+void mmrun_json_string(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
 static int cmd_designs(int argc, char **argv) {
-    if (argc > 1) return mmrun_usage("designs takes no arguments, got '%s'", argv[1]);
+    bool json = false;
+    int rc = mmrun_parse_options(designs_options, argc, argv, &json);
+    if (rc) return rc;
+    if (json) printf("{\"schema\": \"mmfree-designs/1\", \"designs\": [\n");
     for (size_t i = 0; i < mm_design_count(); i++) {
         const mm_design_info *d = mm_design_get(i);
-        printf("%-10s %s\n", d->name, d->description);
+        if (!json) {
+            printf("%-10s %s\n", d->name, d->description);
+            continue;
+        }
+        fputs(" {\"name\": ", stdout);
+        mmrun_json_string(d->name);
+        fputs(", \"description\": ", stdout);
+        mmrun_json_string(d->description);
+        printf(", \"max_buckets\": %llu, \"can_free\": %s, \"reads_v1\": %s, "
+               "\"reuses_all\": %s}%s\n",
+               (unsigned long long)d->max_buckets, d->flags & MM_DESIGN_CAN_FREE ? "true" : "false",
+               d->flags & MM_DESIGN_READS_V1 ? "true" : "false",
+               d->flags & MM_DESIGN_REUSES_ALL ? "true" : "false",
+               i + 1 < mm_design_count() ? "," : "");
     }
+    if (json) puts("]}");
     return 0;
 }
 
@@ -117,8 +208,6 @@ static int hex_digit(char c) {
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
-
-#define COUNT(array) (sizeof(array) / sizeof(array)[0])
 
 /* The most bytes one read op prints, so a typo cannot ask for gigabytes. */
 #define OPS_MAX_READ (1u << 20)
@@ -239,12 +328,13 @@ static int op_stats(session *s, char **w) {
     mm_stats_get(s->m, &st);
     printf("memories_in_use=%u buckets_allocated=%llu buckets_in_use=%llu buckets_free=%llu "
            "buckets_meta=%llu linear_pages=%llu header_bytes=%llu header_bytes_written=%llu "
-           "header_writes=%llu bucket_pages=%u\n",
+           "header_writes=%llu bucket_pages=%u heap_bytes=%llu\n",
            st.memories_in_use, (unsigned long long)st.buckets_allocated,
            (unsigned long long)st.buckets_in_use, (unsigned long long)st.buckets_free,
            (unsigned long long)st.buckets_meta, (unsigned long long)st.linear_pages,
            (unsigned long long)st.header_bytes, (unsigned long long)st.header_bytes_written,
-           (unsigned long long)st.header_writes, mm_bucket_pages(s->m));
+           (unsigned long long)st.header_writes, mm_bucket_pages(s->m),
+           (unsigned long long)st.heap_bytes);
     return 0;
 }
 
@@ -278,7 +368,7 @@ static const struct op {
     {"stats", "", true,
      "prints the manager's counters as key=value pairs (memories_in_use, buckets_allocated, "
      "buckets_in_use, buckets_free, buckets_meta, linear_pages, header_bytes, "
-     "header_bytes_written, header_writes, bucket_pages)",
+     "header_bytes_written, header_writes, bucket_pages, heap_bytes)",
      op_stats},
 };
 
@@ -293,12 +383,14 @@ static int word_count(const char *s) {
     return n;
 }
 
+static const char *op_name(size_t i) {
+    return ops[i].name;
+}
+
 /* "grow size ...": every op name, for the unknown-op error. */
 static const char *op_names(void) {
     static char buf[128];
-    if (!buf[0])
-        for (size_t i = 0, len = 0; i < NOPS; i++)
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? " " : "", ops[i].name);
+    if (!buf[0]) mmrun_join(buf, sizeof buf, NOPS, op_name, " ");
     return buf;
 }
 
@@ -317,28 +409,64 @@ static int run_op(session *s, int n, char **w) {
 
 #define OPS_MAX_WORDS 8
 
+static bool set_design(void *ctx, const char *value) {
+    session *s = ctx;
+    s->design = value;
+    if (mm_design_find(value)) return true;
+    mmrun_usage("no design is named '%s' (designs: %s)", value, mmrun_design_names(false));
+    return false;
+}
+
+static bool set_memory(void *ctx, const char *value) {
+    ((session *)ctx)->path = value;
+    return true;
+}
+
+static bool set_bucket_pages(void *ctx, const char *value) {
+    uint64_t v;
+    if (!mmrun_parse_u64(value, &v) || v < 1 || v > MM_MAX_BUCKET_PAGES) {
+        mmrun_usage("--bucket-pages needs a number in 1..%u, not '%s'", MM_MAX_BUCKET_PAGES, value);
+        return false;
+    }
+    ((session *)ctx)->bucket_pages = (uint32_t)v;
+    return true;
+}
+
+static bool set_format(void *ctx, const char *value) {
+    (void)value;
+    ((session *)ctx)->flags |= MM_OPEN_FORMAT;
+    return true;
+}
+
+static bool set_sync(void *ctx, const char *value) {
+    (void)value;
+    ((session *)ctx)->flags |= MM_OPEN_SYNC;
+    return true;
+}
+
+static const mmrun_option ops_options[] = {
+    {"--design", "D", "the design to open (required)", set_design},
+    {"--memory", "FILE",
+     "a linear memory backed by FILE, created when missing; without it the memory is in RAM, "
+     "kept across reopen and gone at exit",
+     set_memory},
+    {"--bucket-pages", "N",
+     "pages per bucket, 1..65535, when formatting (default 128); a loaded layout must have "
+     "the same size (MM_EBUCKET_SIZE)",
+     set_bucket_pages},
+    {"--format", NULL, "format the memory even if it holds data, which is lost", set_format},
+    {"--sync", NULL,
+     "durable mode (MM_OPEN_SYNC): each grow, free, format and upgrade is on the disk when "
+     "its line is printed, and a power loss leaves the state before or after each",
+     set_sync},
+    {0},
+};
+
 static int cmd_ops(int argc, char **argv) {
     session s = {0};
-    uint64_t v;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--design") == 0) {
-            if (!(s.design = opt_value(argc, argv, &i))) return mmrun_usage("--design needs a name");
-        } else if (strcmp(a, "--memory") == 0) {
-            if (!(s.path = opt_value(argc, argv, &i))) return mmrun_usage("--memory needs a file");
-        } else if (strcmp(a, "--bucket-pages") == 0) {
-            const char *val = opt_value(argc, argv, &i);
-            if (!mmrun_parse_u64(val, &v) || v < 1 || v > MM_MAX_BUCKET_PAGES)
-                return mmrun_usage("--bucket-pages needs a number in 1..%u", MM_MAX_BUCKET_PAGES);
-            s.bucket_pages = (uint32_t)v;
-        } else if (strcmp(a, "--format") == 0) {
-            s.flags |= MM_OPEN_FORMAT;
-        } else {
-            return mmrun_usage("ops: unknown option '%s'", a);
-        }
-    }
-    if (!s.design) return mmrun_usage("ops needs --design (one of 'mmrun designs')");
-    if (!mm_design_find(s.design)) return mmrun_usage("no design is named '%s'", s.design);
+    int rc = mmrun_parse_options(ops_options, argc, argv, &s);
+    if (rc) return rc;
+    if (!s.design) return mmrun_usage("--design is needed (designs: %s)", mmrun_design_names(false));
 
     int err = session_open(&s);
     if (err) {
@@ -379,9 +507,10 @@ static int cmd_ops(int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------------------
- * Help: `mmrun --help` prints everything, `mmrun COMMAND --help` one
- * command. tests/cli/test-help.sh runs every example and checks that the
- * options the code parses, the help and man/mmrun.1 name the same things.
+ * Help: `mmrun --help` fits one screen (the commands, one line each);
+ * `mmrun COMMAND --help` says the rest about one command.
+ * tests/cli/test-help.sh runs every example and checks that the option
+ * tables, the help and man/mmrun.1 name the same things.
  * ---------------------------------------------------------------------- */
 
 #define HELP_WIDTH 79
@@ -460,77 +589,65 @@ static void list_for_run(void) {
     printf("\nN is a whole number in 1..%llu.\n", MM_WL_MAX_N);
 }
 
-typedef struct option_doc {
-    const char *name, *text;
-} option_doc;
-
 /* Every command, with its help: the one list of them. */
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
-    const char *summary;
+    const char *summary; /* one line of `mmrun --help` */
     const char *usage[3];
     const char *about;
-    option_doc options[8];
+    const mmrun_option *options;
     void (*print_lists)(void); /* the names its options and input take */
     const char *examples[4];   /* shell command lines, run by the help test */
 } commands[] = {
     {"designs",
      cmd_designs,
      "list the registered designs",
-     {"mmrun designs"},
+     {"mmrun designs [--json]"},
      "Prints one line per design, in registry order: its name (what --design takes), then "
      "a one-line description.",
-     {{0}},
+     designs_options,
      NULL,
-     {"mmrun designs"}},
+     {"mmrun designs", "mmrun designs --json"}},
     {"ops",
      cmd_ops,
-     "run grow/size/write/read/free/reopen/check/stats ops read from standard input",
-     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format] < OPS"},
+     "run grow, size, write, read, free, reopen, check and stats ops from standard input",
+     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format]",
+      "          [--sync] < OPS"},
      "Opens a manager of design D over a linear memory and runs the ops read from standard "
      "input, one per line, printing one line for each. An empty memory is formatted; a "
      "memory that holds D's layout is loaded with its stored bucket size (a V1 layout is "
      "upgraded in place by the designs that read V1); anything else is refused with exit "
      "status 1 and left untouched, unless --format.",
-     {{"--design D", "the design to open (required)"},
-      {"--memory FILE", "a linear memory backed by FILE, created when missing; without it the "
-                        "memory is in RAM, kept across reopen and gone at exit"},
-      {"--bucket-pages N", "pages per bucket, 1..65535, when formatting (default 128); a "
-                           "loaded layout must have the same size (MM_EBUCKET_SIZE)"},
-      {"--format", "format the memory even if it holds data, which is lost"}},
+     ops_options,
      list_for_ops,
      {"printf 'grow 0 1\\ngrow 1 2\\nwrite 1 65535 cafe\\nfree 0\\nreopen\\nsize 0\\n"
       "read 1 65535 2\\ngrow 2 1\\nstats\\n' | mmrun ops --design list --memory demo.mem",
-      "echo 'grow 7 3' | mmrun ops --design v1 --bucket-pages 1"}},
+      "echo 'grow 7 3' | mmrun ops --design=v1 --bucket-pages=1"}},
     {"run",
      mmrun_cmd_run,
      "run one standardized workload and print its result record as JSON",
      {"mmrun run --design D[,D...] --workload W[,W...] --n N[,N...] [--seed S]",
+      "mmrun run --count-dirty --design D --workload W --n N [--seed S]",
       "mmrun run --list [--n N[,N...]]"},
      "Runs workload W at size N on a fresh RAM memory with a manager of design D, checks its "
      "effect, and prints one JSON line: the result record (ops, buckets_new, buckets_reused, "
-     "pages_end, header_bytes_written) and the ops of each measured phase with its key "
-     "workload.phase/design/N. A design that cannot run the workload gets status \"n/a\" and "
-     "the reason, with exit status 0; a failed run (an error or a failed self-check) gets "
-     "status \"failed\" and exit status 1. --design, --workload and --n also take "
-     "comma-separated lists: every combination then runs in a child process of its own, one "
-     "line each (workload raw only with design none).\n\n"
+     "pages_end, header_bytes_written) and, for each measured phase, its key "
+     "workload.phase/design/N, its ops, its wall-clock time per op in ns (ns_per_op, "
+     "one run: make bench times the repetitions) and its space figures (pages_end, "
+     "header_bytes_written, heap_bytes; dirty_pages with --count-dirty). A design that "
+     "cannot run the workload gets status \"n/a\" and the reason, with exit status 0; a "
+     "failed run (an error or a failed self-check) gets status \"failed\" and exit "
+     "status 1. --design, --workload and --n also take comma-separated lists: every "
+     "combination then runs in a child process of its own, one line each (workload raw "
+     "only with design none).\n\n"
      "Under callgrind (valgrind --tool=callgrind --collect-atstart=no --instr-atstart=no) "
-     "only the measured phases are counted, each dumped under its key; setup is not.",
-     {{"--design D[,D...]", "the design(s) to run, or none for workload raw"},
-      {"--workload W[,W...]", "the workload(s) to run"},
-      {"--n N[,N...]", "the size(s): what N counts is in each workload's line below"},
-      {"--seed S", "the seed of the workloads that draw random numbers (default 1)"},
-      {"--extra-setup K", "for tests: K extra passes (0..1000) of setup work before each "
-                          "phase, to show that setup is not measured (default 0)"},
-      {"--list", "print what can run instead: one JSON line per workload, design and N "
-                 "(default 1024) with its phases and status \"ok\", with what a run needs "
-                 "(resident_bytes of RAM, about linear_pages pages), or \"n/a\" and the "
-                 "reason; takes only --n"}},
+     "only the measured phases are counted, each dumped under its key; setup and the clock "
+     "reads are not.",
+     mmrun_run_options,
      list_for_run,
      {"mmrun run --design list --workload free_regrow --n 1024",
-      "mmrun run --design v1,list --workload grow_pages --n 1024,4096",
+      "mmrun run --design=v1,list --workload=grow_pages --n=1024,4096",
       "mmrun run --list --n 1024"}},
 };
 
@@ -543,9 +660,13 @@ static void print_command_help(const struct command *c) {
         printf("%s%s\n", i ? "       " : "usage: ", c->usage[i]);
     putchar('\n');
     print_wrapped(c->about, 0, 0);
-    if (c->options[0].name) puts("\noptions:");
-    for (size_t i = 0; i < COUNT(c->options) && c->options[i].name; i++)
-        print_item(c->options[i].name, c->options[i].text, 20);
+    if (c->options[0].name) puts("\noptions (--name VALUE or --name=VALUE):");
+    for (const mmrun_option *o = c->options; o->name; o++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s%s", o->name, o->value ? " " : "",
+                 o->value ? o->value : "");
+        print_item(name, o->help, 20);
+    }
     if (c->print_lists) c->print_lists();
     printf("\nexample%s:\n", c->examples[1] ? "s" : "");
     for (size_t i = 0; i < COUNT(c->examples) && c->examples[i]; i++)
@@ -554,16 +675,25 @@ static void print_command_help(const struct command *c) {
 
 static void print_help(void) {
     puts("mmrun: the command line of mmfree, a persistent memory manager that can free.\n");
-    puts("usage: mmrun COMMAND [OPTION...]\n       mmrun [COMMAND] --help\n       mmrun "
-         "--version\n\ncommands:");
+    puts("usage: mmrun COMMAND [OPTION...]\n"
+         "       mmrun COMMAND --help     the command's options, lists and examples\n"
+         "       mmrun --version\n\ncommands:");
     for (size_t i = 0; i < NCOMMANDS; i++) print_item(commands[i].name, commands[i].summary, 8);
-    print_wrapped("\nExit status: 0 success, 1 an op or a run failed, 2 a usage error (with one "
-                  "line on standard error).",
+    print_wrapped("\nOptions take their value as --name VALUE or --name=VALUE. Exit status: 0 "
+                  "success, 1 an op or a run failed, 2 a usage error (one line on standard "
+                  "error). man mmrun says everything on one page.",
                   0, 0);
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        puts("\n");
-        print_command_help(&commands[i]);
-    }
+}
+
+static const char *command_name(size_t i) {
+    return commands[i].name;
+}
+
+/* "designs, ops, run": every command, for the errors that want one. */
+static const char *command_names(void) {
+    static char buf[128];
+    mmrun_join(buf, sizeof buf, NCOMMANDS, command_name, ", ");
+    return buf;
 }
 
 static bool is_help(const char *arg) {
@@ -571,8 +701,9 @@ static bool is_help(const char *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) return mmrun_usage("a command is needed");
+    if (argc < 2) return mmrun_usage("a command is needed (commands: %s)", command_names());
     if (is_help(argv[1])) {
+        if (argc > 2) return mmrun_usage("--help goes after the command: mmrun %s --help", argv[2]);
         print_help();
         return 0;
     }
@@ -586,6 +717,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
+        usage_command = commands[i].name;
         for (int j = 2; j < argc; j++)
             if (is_help(argv[j])) {
                 print_command_help(&commands[i]);
@@ -594,5 +726,5 @@ int main(int argc, char **argv) {
         return commands[i].run(argc - 1, argv + 1);
     }
     if (argv[1][0] == '-') return mmrun_usage("unknown option '%s'", argv[1]);
-    return mmrun_usage("unknown command '%s'", argv[1]);
+    return mmrun_usage("unknown command '%s' (commands: %s)", argv[1], command_names());
 }

@@ -5,8 +5,9 @@
  *   mmrun run --design D --workload W --n N [--seed S]
  *   mmrun run --list [--n N[,N...]]
  *
- * Prints one JSON line: the result record and the ops of each phase (or
- * status "n/a" with the reason, exit 0). Exit 1 when the run fails (an
+ * Prints one JSON line: the result record and, for each phase, its ops and
+ * its wall-clock time per op, left out under valgrind (or status "n/a"
+ * with the reason, exit 0). Exit 1 when the run fails (an
  * error or a failed self-check), 2 on a usage error. --design, --workload
  * and --n also take comma-separated lists: every combination then runs in
  * a child process of its own, one line each (raw only with design none). Under callgrind
@@ -26,11 +27,13 @@
 #include "mmrun.h"
 #include "workloads.h"
 
+#include <alloca.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <valgrind/callgrind.h>
 
@@ -44,45 +47,31 @@
  * JSON output
  * ---------------------------------------------------------------------- */
 
-static void json_string(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void json_phases(const mm_workload *w) {
     fputs("\"phases\":[", stdout);
     for (unsigned i = 0; i < w->nphases; i++) {
         if (i) putchar(',');
-        json_string(w->phases[i]);
+        mmrun_json_string(w->phases[i]);
     }
     putchar(']');
 }
 
 static void json_head(const mm_workload *w, const char *design, uint64_t n) {
     fputs("{\"workload\":", stdout);
-    json_string(w->name);
+    mmrun_json_string(w->name);
     fputs(",\"design\":", stdout);
-    json_string(design);
+    mmrun_json_string(design);
     printf(",\"n\":%llu,", (unsigned long long)n);
 }
 
 static void json_result(const mm_workload *w, const char *design, uint64_t n, uint64_t seed,
-                        const mm_wl_result *r) {
+                        bool dirty, const mm_wl_result *r, const double *ns) {
     json_head(w, design, n);
     printf("\"seed\":%llu,", (unsigned long long)seed);
     if (r->status != MM_WL_OK) {
         fputs(r->status == MM_WL_NA ? "\"status\":\"n/a\",\"reason\":"
                                     : "\"status\":\"failed\",\"reason\":", stdout);
-        json_string(r->reason);
+        mmrun_json_string(r->reason);
         puts("}");
         return;
     }
@@ -95,9 +84,16 @@ static void json_result(const mm_workload *w, const char *design, uint64_t n, ui
     fputs("\"phases\":[", stdout);
     for (unsigned i = 0; i < w->nphases; i++) {
         printf("%s{\"phase\":", i ? "," : "");
-        json_string(w->phases[i]);
-        printf(",\"ops\":%llu,\"key\":\"%s.%s/%s/%llu\"}", (unsigned long long)r->phase_ops[i],
-               w->name, w->phases[i], design, (unsigned long long)n);
+        mmrun_json_string(w->phases[i]);
+        printf(",\"ops\":%llu,", (unsigned long long)r->phase_ops[i]);
+        if (ns && r->phase_ops[i]) printf("\"ns_per_op\":%.4g,", ns[i] / (double)r->phase_ops[i]);
+        printf("\"key\":\"%s.%s/%s/%llu\"", w->name, w->phases[i], design, (unsigned long long)n);
+        const mm_wl_space *sp = &r->phase_space[i];
+        printf(",\"pages_end\":%llu,\"header_bytes_written\":%llu,\"heap_bytes\":%llu",
+               (unsigned long long)sp->pages_end, (unsigned long long)sp->header_bytes_written,
+               (unsigned long long)sp->heap_bytes);
+        if (dirty) printf(",\"dirty_pages\":%llu", (unsigned long long)sp->dirty_pages);
+        putchar('}');
     }
     puts("]}");
 }
@@ -139,6 +135,43 @@ static void cg_toggle(void *ctx, unsigned phase) {
 }
 
 /* ------------------------------------------------------------------------
+ * Clock hooks: each phase's wall-clock time, pauses (setup inside a phase)
+ * left out. Used when not under valgrind, where a time means nothing and
+ * the clock reads would cost counted instructions in the hooks.
+ * ---------------------------------------------------------------------- */
+
+typedef struct clock_ctx {
+    double ns[MM_WL_MAX_PHASES];
+    double started;
+} clock_ctx;
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static void clock_pause(void *ctx, unsigned phase) {
+    clock_ctx *c = ctx;
+    c->ns[phase] += now_ns() - c->started;
+}
+
+static void clock_resume(void *ctx, unsigned phase) {
+    (void)phase;
+    ((clock_ctx *)ctx)->started = now_ns();
+}
+
+static void clock_begin(void *ctx, unsigned phase, mm *m) {
+    (void)m;
+    clock_resume(ctx, phase);
+}
+
+static void clock_end(void *ctx, unsigned phase, uint64_t ops) {
+    (void)ops;
+    clock_pause(ctx, phase);
+}
+
+/* ------------------------------------------------------------------------
  * Arguments
  * ---------------------------------------------------------------------- */
 
@@ -167,18 +200,14 @@ static bool parse_sizes(const char *s, uint64_t *sizes, unsigned *count) {
     return true;
 }
 
-/* "a, b, c": the registered names, for error messages. */
-static const char *names(bool designs) {
+static const char *workload_name(size_t i) {
+    return mm_workload_get(i)->name;
+}
+
+/* "grow_pages, grow_one, ...": the workloads, for error messages. */
+static const char *workload_names(void) {
     static char buf[1024];
-    size_t len = 0, count = designs ? mm_design_count() : mm_workload_count();
-    buf[0] = 0;
-    for (size_t i = 0; i < count; i++) {
-        const char *name = designs ? mm_design_get(i)->name : mm_workload_get(i)->name;
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "", name);
-        if (len >= sizeof buf) break;
-    }
-    if (designs && len < sizeof buf)
-        snprintf(buf + len, sizeof buf - len, ", %s (raw only)", MM_WL_NO_DESIGN);
+    mmrun_join(buf, sizeof buf, mm_workload_count(), workload_name, ", ");
     return buf;
 }
 
@@ -198,7 +227,7 @@ static int list(const uint64_t *sizes, unsigned nsizes) {
                            (unsigned long long)mm_workload_linear_pages(w, design, sizes[k]));
                 } else {
                     fputs(",\"status\":\"n/a\",\"reason\":", stdout);
-                    json_string(why);
+                    mmrun_json_string(why);
                     puts("}");
                 }
             }
@@ -211,15 +240,30 @@ static int list(const uint64_t *sizes, unsigned nsizes) {
  * Runs
  * ---------------------------------------------------------------------- */
 
+/* How every run of one `mmrun run` goes. */
+typedef struct run_opts {
+    uint64_t seed;
+    unsigned extra;
+    bool dirty; /* --count-dirty */
+} run_opts;
+
+/* run_here must be a frame of its own below run_one's gap. */
+#define mm_noinline_run __attribute__((noinline))
+
 /* One run in this process: prints its line; 1 when it failed. */
-static int run_one(const mm_workload *w, const char *design, uint64_t n, uint64_t seed,
-                   unsigned extra) {
-    cg_ctx ctx = {w, design, n};
-    mm_wl_hooks hooks = {&ctx, cg_begin, cg_end, cg_toggle, cg_toggle};
-    mm_wl_params params = {.design = design, .n = n, .seed = seed, .extra_setup = extra};
+static mm_noinline_run int run_here(const mm_workload *w, const char *design, uint64_t n,
+                                    const run_opts *o) {
+    cg_ctx cg = {w, design, n};
+    clock_ctx clock = {{0}, 0};
+    bool valgrind = RUNNING_ON_VALGRIND;
+    mm_wl_hooks hooks = valgrind ? (mm_wl_hooks){&cg, cg_begin, cg_end, cg_toggle, cg_toggle}
+                                 : (mm_wl_hooks){&clock, clock_begin, clock_end, clock_pause,
+                                                 clock_resume};
+    mm_wl_params params = {.design = design, .n = n, .seed = o->seed, .extra_setup = o->extra,
+                           .count_dirty = o->dirty};
     mm_wl_result r;
     mm_workload_run(w, &params, &hooks, &r);
-    json_result(w, design, n, seed, &r);
+    json_result(w, design, n, o->seed, o->dirty, &r, valgrind ? NULL : clock.ns);
     fflush(stdout);
     if (r.status != MM_WL_FAILED) return 0;
     fprintf(stderr, "mmrun: %s on %s at N = %llu failed: %s\n", w->name, design,
@@ -227,18 +271,35 @@ static int run_one(const mm_workload *w, const char *design, uint64_t n, uint64_
     return 1;
 }
 
+/* A run starts at the same offset in a page of the stack, whatever lies
+ * above it. glibc's memcpy and memset take more or fewer instructions by
+ * how their buffers are aligned, and the stack buffers of a measured phase
+ * (a design's header read on open) would otherwise move with the bytes of
+ * environ and argv, and with the frame run_forked adds: reopen on v1
+ * counted 12 instructions more with an environment 8 bytes longer, or as
+ * `--workload reopen` than as `--workload grow_pages,reopen`. The
+ * measured code is the same either way; only its place on the stack was
+ * not. */
+#define RUN_STACK_ALIGN 4096u
+
+static int run_one(const mm_workload *w, const char *design, uint64_t n, const run_opts *o) {
+    size_t pad = (uintptr_t)__builtin_frame_address(0) % RUN_STACK_ALIGN;
+    char *gap = alloca(pad + 1);
+    __asm__ volatile("" : : "r"(gap) : "memory"); /* keep the gap */
+    return run_here(w, design, n, o);
+}
+
 /* Several runs: each in a child forked from the same state of this
  * process, so that one run's heap never shapes the next one's and each
  * count is the one a process of its own would give. */
-static int run_forked(const mm_workload *w, const char *design, uint64_t n, uint64_t seed,
-                      unsigned extra) {
+static int run_forked(const mm_workload *w, const char *design, uint64_t n, const run_opts *o) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "mmrun: fork failed: %s\n", strerror(errno));
         return 1;
     }
-    if (pid == 0) _exit(run_one(w, design, n, seed, extra));
+    if (pid == 0) _exit(run_one(w, design, n, o));
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return 1;
@@ -248,45 +309,92 @@ static int run_forked(const mm_workload *w, const char *design, uint64_t n, uint
     return 1;
 }
 
+/* What the options of mmrun run set. */
+typedef struct run_args {
+    const char *design, *workload, *n;
+    uint64_t seed, extra;
+    bool list, count_dirty;
+} run_args;
+
+static bool set_design(void *ctx, const char *v) {
+    ((run_args *)ctx)->design = v;
+    return true;
+}
+
+static bool set_workload(void *ctx, const char *v) {
+    ((run_args *)ctx)->workload = v;
+    return true;
+}
+
+static bool set_n(void *ctx, const char *v) {
+    ((run_args *)ctx)->n = v;
+    return true;
+}
+
+static bool set_seed(void *ctx, const char *v) {
+    if (mmrun_parse_u64(v, &((run_args *)ctx)->seed)) return true;
+    return USAGE_FALSE("bad --seed '%s': not a number", v);
+}
+
+static bool set_extra(void *ctx, const char *v) {
+    uint64_t *extra = &((run_args *)ctx)->extra;
+    if (mmrun_parse_u64(v, extra) && *extra <= 1000) return true;
+    return USAGE_FALSE("bad --extra-setup '%s': a number in 0..1000", v);
+}
+
+static bool set_list(void *ctx, const char *v) {
+    (void)v;
+    ((run_args *)ctx)->list = true;
+    return true;
+}
+
+static bool set_count_dirty(void *ctx, const char *v) {
+    (void)v;
+    ((run_args *)ctx)->count_dirty = true;
+    return true;
+}
+
+const mmrun_option mmrun_run_options[] = {
+    {"--design", "D[,D...]", "the design(s) to run, or none for workload raw", set_design},
+    {"--workload", "W[,W...]", "the workload(s) to run", set_workload},
+    {"--n", "N[,N...]", "the size(s): what N counts is in each workload's line below", set_n},
+    {"--seed", "S", "the seed of the workloads that draw random numbers (default 1)", set_seed},
+    {"--count-dirty", NULL,
+     "run over a memory that counts the distinct 4 KiB pages each phase writes "
+     "(dirty_pages); every access then takes the general path, so leave it off to time or "
+     "count instructions",
+     set_count_dirty},
+    {"--extra-setup", "K",
+     "for tests: K extra passes (0..1000) of setup work before each phase, to show that "
+     "setup is not measured (default 0)",
+     set_extra},
+    {"--list", NULL,
+     "print what can run instead: one JSON line per workload, design and N (default 1024) "
+     "with its phases and status \"ok\", with what a run needs (resident_bytes of RAM, about "
+     "linear_pages pages), or \"n/a\" and the reason; takes only --n",
+     set_list},
+    {0},
+};
+
 int mmrun_cmd_run(int argc, char **argv) {
     /* Output is buffered in static memory: the heap stays as it was when
      * each run starts. */
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    const char *design_arg = NULL, *workload_arg = NULL, *n_arg = NULL;
-    uint64_t seed = 1, extra = 0;
-    bool want_list = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--list") == 0) {
-            want_list = true;
-            continue;
-        }
-        if (strcmp(a, "--design") && strcmp(a, "--workload") && strcmp(a, "--n") &&
-            strcmp(a, "--seed") && strcmp(a, "--extra-setup"))
-            return mmrun_usage("run: unknown option '%s'", a);
-        if (!v) return mmrun_usage("run: %s needs a value", a);
-        i++;
-        if (strcmp(a, "--design") == 0) {
-            design_arg = v;
-        } else if (strcmp(a, "--workload") == 0) {
-            workload_arg = v;
-        } else if (strcmp(a, "--n") == 0) {
-            n_arg = v;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!mmrun_parse_u64(v, &seed)) return mmrun_usage("bad seed '%s': not a number", v);
-        } else if (!mmrun_parse_u64(v, &extra) || extra > 1000) {
-            return mmrun_usage("bad --extra-setup '%s': a number in 0..1000", v);
-        }
-    }
+    run_args args = {.seed = 1};
+    int rc = mmrun_parse_options(mmrun_run_options, argc, argv, &args);
+    if (rc) return rc;
+    const char *design_arg = args.design, *workload_arg = args.workload, *n_arg = args.n;
+    uint64_t seed = args.seed, extra = args.extra;
     uint64_t sizes[MAX_SIZES];
     unsigned nsizes = 0;
-    if (want_list) {
-        if (design_arg || workload_arg) return mmrun_usage("run --list takes only --n");
+    if (args.list) {
+        if (design_arg || workload_arg || args.count_dirty)
+            return mmrun_usage("--list takes only --n");
         return parse_sizes(n_arg ? n_arg : "1024", sizes, &nsizes) ? list(sizes, nsizes) : 2;
     }
     if (!design_arg || !workload_arg || !n_arg)
-        return mmrun_usage("run needs --design, --workload and --n");
+        return mmrun_usage("needs --design, --workload and --n");
     char dbuf[1024], wbuf[1024], *dnames[MAX_NAMES], *wnames[MAX_NAMES];
     unsigned nd, nw;
     if (!split_list("--design", design_arg, dbuf, sizeof dbuf, dnames, MAX_NAMES, &nd) ||
@@ -297,10 +405,11 @@ int mmrun_cmd_run(int argc, char **argv) {
     for (unsigned i = 0; i < nw; i++)
         if (!(ws[i] = mm_workload_find(wnames[i])))
             return mmrun_usage("no workload is named '%s' (workloads: %s)", wnames[i],
-                               names(false));
+                               workload_names());
     for (unsigned i = 0; i < nd; i++)
         if (strcmp(dnames[i], MM_WL_NO_DESIGN) != 0 && !mm_design_find(dnames[i]))
-            return mmrun_usage("no design is named '%s' (designs: %s)", dnames[i], names(true));
+            return mmrun_usage("no design is named '%s' (designs: %s)", dnames[i],
+                               mmrun_design_names(true));
     if (nd == 1 && nw == 1) {
         bool none = strcmp(dnames[0], MM_WL_NO_DESIGN) == 0;
         if (ws[0]->raw && !none)
@@ -317,13 +426,14 @@ int mmrun_cmd_run(int argc, char **argv) {
     for (unsigned i = 0; i < nw; i++)
         for (unsigned j = 0; j < nd; j++)
             runs += (ws[i]->raw == (strcmp(dnames[j], MM_WL_NO_DESIGN) == 0)) * nsizes;
-    int rc = 0;
+    run_opts opts = {.seed = seed, .extra = (unsigned)extra, .dirty = args.count_dirty};
+    rc = 0;
     for (unsigned i = 0; i < nw; i++)
         for (unsigned j = 0; j < nd; j++) {
             if (ws[i]->raw != (strcmp(dnames[j], MM_WL_NO_DESIGN) == 0)) continue;
             for (unsigned k = 0; k < nsizes; k++)
-                rc |= runs > 1 ? run_forked(ws[i], dnames[j], sizes[k], seed, (unsigned)extra)
-                               : run_one(ws[i], dnames[j], sizes[k], seed, (unsigned)extra);
+                rc |= runs > 1 ? run_forked(ws[i], dnames[j], sizes[k], &opts)
+                               : run_one(ws[i], dnames[j], sizes[k], &opts);
         }
     return rc;
 }

@@ -36,10 +36,14 @@ struct wl_run {
     const mm_wl_hooks *h;
     mm_wl_result *r;
     const mm_design_info *design; /* NULL for raw */
-    mm_memory *mem;
+    mm_memory *ram;               /* the RAM linear memory */
+    mm_memory *mem;               /* what the run uses: ram, or a dirty-page counter over it */
     mm *m;
     uint64_t carved_at_open; /* data buckets the format carved */
     uint64_t hbytes_closed;  /* header bytes written by handles closed already */
+    uint64_t hbytes_begin;   /* header bytes written when the phase began, plus those
+                              * written while it was paused (not the phase's) */
+    uint64_t hbytes_paused;  /* header bytes written when the pause began */
     /* The model: what the memories must hold after the body. */
     uint64_t size[MM_MAX_MEMORIES];
     uint64_t taken; /* buckets the grows took */
@@ -99,8 +103,19 @@ static void setup_work(wl_run *x) {
                 x->noise += buf[pass % sizeof buf] + 1;
 }
 
+static mm_stats stats(wl_run *x);
+
+/* Header bytes written by every handle of the run so far. */
+static uint64_t hbytes_total(wl_run *x) {
+    return x->hbytes_closed + (x->m ? stats(x).header_bytes_written : 0);
+}
+
+/* The space figures are taken before begin's hook and after end's, so that
+ * no harness measures them. */
 static void begin(wl_run *x, unsigned phase) {
     setup_work(x);
+    x->hbytes_begin = hbytes_total(x);
+    mm_memory_dirty_reset(x->mem);
     if (x->h->begin) x->h->begin(x->h->ctx, phase, x->m);
 }
 
@@ -108,14 +123,26 @@ static void end(wl_run *x, unsigned phase, uint64_t ops) {
     if (x->h->end) x->h->end(x->h->ctx, phase, ops);
     x->r->phase_ops[phase] = ops;
     x->r->record.ops += ops;
+    x->r->phase_space[phase] = (mm_wl_space){
+        .pages_end = mm_memory_size(x->mem),
+        .header_bytes_written = hbytes_total(x) - x->hbytes_begin,
+        .dirty_pages = mm_memory_dirty_pages(x->mem),
+        .heap_bytes = x->m ? stats(x).heap_bytes : 0,
+    };
 }
 
+/* What a pause does (worst_scan's frees) is not the phase's: neither its
+ * header bytes nor its dirty pages count. */
 static inline void pause_phase(wl_run *x, unsigned phase) {
     if (x->h->pause) x->h->pause(x->h->ctx, phase);
+    x->hbytes_paused = hbytes_total(x);
+    mm_memory_dirty_pause(x->mem, 1);
 }
 
 static inline void resume_phase(wl_run *x, unsigned phase) {
     setup_work(x);
+    x->hbytes_begin += hbytes_total(x) - x->hbytes_paused;
+    mm_memory_dirty_pause(x->mem, 0);
     if (x->h->resume) x->h->resume(x->h->ctx, phase);
 }
 
@@ -1001,7 +1028,9 @@ mm_wl_status mm_workload_run(const mm_workload *w, const mm_wl_params *params,
                                        sizeof out->reason)) {
         out->status = MM_WL_NA;
     } else {
-        int err = mm_memory_ram(0, &x->mem);
+        int err = mm_memory_ram(0, &x->ram);
+        x->mem = x->ram;
+        if (!err && params->count_dirty) err = mm_memory_dirty_counter(x->ram, &x->mem);
         if (err) {
             api_fail(x, err, "creating a RAM linear memory", 0);
         } else if (!w->raw) {
@@ -1020,7 +1049,8 @@ mm_wl_status mm_workload_run(const mm_workload *w, const mm_wl_params *params,
         if (failed(x)) out_of_buckets(x);
     }
     mm_close(x->m);
-    mm_memory_close(x->mem);
+    if (x->mem != x->ram) mm_memory_close(x->mem);
+    mm_memory_close(x->ram);
     free(x);
     return out->status;
 }

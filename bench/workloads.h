@@ -8,7 +8,8 @@
  * are fixed by results/FORMAT.md). Everything outside a phase is setup and
  * is not measured. Each harness measures a phase its own way through the
  * hooks: callgrind toggles collection and dumps a count per phase, Google
- * Benchmark reads the clock. After its phases a workload checks its own
+ * Benchmark reads the clock. Around each phase, outside what the hooks
+ * measure, the workload takes its space figures (mm_wl_space). After its phases a workload checks its own
  * effect (sizes, reuse of freed buckets, bytes read back, mm_check), so a
  * broken run is an error and never a fast figure.
  *
@@ -100,6 +101,16 @@ typedef struct mm_wl_record {
     uint64_t header_bytes_written; /**< by every handle the run opened */
 } mm_wl_record;
 
+/** What a phase cost in space, taken outside it, as results/FORMAT.md names
+ *  the figures. */
+typedef struct mm_wl_space {
+    uint64_t pages_end;            /**< linear-memory pages at the end of the phase */
+    uint64_t header_bytes_written; /**< header bytes written during the phase */
+    uint64_t dirty_pages;          /**< distinct 4 KiB pages the phase wrote or discarded,
+                                    *   when counted (mm_wl_params.count_dirty), else 0 */
+    uint64_t heap_bytes;           /**< the manager's heap bytes at the end (0 for raw) */
+} mm_wl_space;
+
 typedef enum mm_wl_status {
     MM_WL_OK = 0,
     MM_WL_NA,     /**< the design cannot run this workload (reason says why) */
@@ -111,6 +122,7 @@ typedef struct mm_wl_result {
     char reason[320];
     mm_wl_record record;
     uint64_t phase_ops[MM_WL_MAX_PHASES]; /**< ops of each phase, in phase order */
+    mm_wl_space phase_space[MM_WL_MAX_PHASES]; /**< and what each cost in space */
 } mm_wl_result;
 
 /**
@@ -138,6 +150,13 @@ typedef struct mm_wl_params {
     /** Test only: check reuse as if the design were flagged
      *  MM_DESIGN_REUSES_ALL, to show the check fails on one that is not. */
     bool expect_reuse;
+    /** Runs over a dirty-page counter (mm_memory_dirty_counter) and fills
+     *  each phase's dirty_pages (pages written during a pause, worst_scan's
+     *  frees, are not counted). Every access then takes the manager's
+     *  general path: a run that times or counts instructions leaves it off,
+     *  and the figures come from a second run with it on (the same run:
+     *  workloads are deterministic, and counting changes no byte). */
+    bool count_dirty;
 } mm_wl_params;
 
 struct wl_run;

@@ -36,7 +36,8 @@
  * Crash behaviour (the layout's): a grow writes links, then count, then the
  * size, which commits it: a crash before the size write reopens to the
  * state before the grow. A free is its one size write. An upgrade cut
- * short after its first write is refused with MM_EINTERRUPTED.
+ * short is completed on the next open from its journal (or rolled back by
+ * v1 and v1reclaim). In durable mode a barrier precedes each commit.
  */
 #include "layout_link15.h"
 
@@ -89,4 +90,5 @@ const struct mm_ops mm_design_bitmap15 = {
     .free = mm__l15_free,
     .check = mm__l15_check,
     .destroy = mm__l15_destroy,
+    .heap_bytes = mm__l15_heap_bytes,
 };

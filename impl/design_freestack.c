@@ -30,8 +30,12 @@
  *   8       4             buckets carved, u32 (count)
  *   12      4             stack depth = free buckets, u32 (depth)
  *   16      4             chunks, u32 (nchunks)
- *   20      20            reserved, zero
- *   40      255 x 8       size of memory i in pages, u64 (as V1)
+ *   20      8             last size: the size of memory (last - 1), u64
+ *   28      1             last: 1 + the memory whose size the last commit
+ *                         wrote at 20; 0: none
+ *   29      11            reserved, zero
+ *   40      255 x 8       size of memory i in pages, u64 (as V1); for
+ *                         i = last - 1 the last size holds instead
  *   2080    4096 x 5      segment 0 records
  *   22560   4096 x 4      segment 0 stack slots
  *   38944   6648 x 4      dir: bucket id of chunk j
@@ -48,12 +52,15 @@
  *
  * Cost (k = buckets a grow adds or a free releases):
  *   grow   O(k): pops k ids off the in-heap stack mirror; writes k records
- *          (one call per run of adjacent ids), the changed counters and the
- *          size. Carving past the stack may add a chunk: O(1) more (a
- *          directory entry; chunks need no initialization, since only
- *          entries below count and depth are ever read).
- *   free   O(k): writes k stack slots (one call per segment), the depth
- *          and the size. Records of freed buckets are left stale: the stack
+ *          (one call per run of adjacent ids), then the commit: the
+ *          counters, when one changes, the last size and last (20 B, 8 B
+ *          for a grow inside a bucket; 1 B more when last changes, after
+ *          the previous memory's size to its own place). Carving past the
+ *          stack may add a chunk: O(1) more (a directory entry; chunks
+ *          need no initialization, since only entries below count and
+ *          depth are ever read).
+ *   free   O(k): writes k stack slots (one call per segment), then the
+ *          commit. Records of freed buckets are left stale: the stack
  *          says they are free.
  *   open   O(count): reads page 0's fixed part and directory, then the
  *          records and slots of each segment in bulk.
@@ -66,20 +73,31 @@
  * for every bucket size, so max = 8 + 16 * 4 = 72 buckets: the fuzzers'
  * few dozen buckets then need several chunks. No other build defines it.
  *
- * A crash between the writes of one op (records and slots are written
- * before the counters, the size last) leaves a bucket both free and owned
- * or neither; open refuses both as corrupt. Like V1, no op is atomic.
+ * What a crash leaves. A grow or free changes the counters and a size,
+ * and commits both with one write: bytes 8..28 hold the counters, the
+ * size of the memory the last commit changed and `last`, which names it;
+ * open reads that memory's size there, every other one in its own place.
+ * When a commit names another memory, the previous one's size is first
+ * written to its own place (the same value open reads until the commit
+ * lands). Records and stack slots are written before the commit, where
+ * nothing reads them (records of free or uncarved buckets, slots at or
+ * past depth, directory entries past nchunks): a crash before the commit
+ * reopens to the state before the op. In durable mode a barrier precedes
+ * the commit.
  *
  * Upgrade from V1: the V1 header is validated, the tables built from the
  * owner bytes, V1's unallocated buckets (v1reclaim writes them) pushed on
  * the stack, and chunks taken (stack first, then new buckets) until the
- * capacity covers the count. Then: (1) grow the linear memory if chunks
- * were carved; a refusal leaves the V1 memory untouched; (2) write version
- * byte 132; (3) rewrite page 0 (bytes 4..39 and what follows the sizes)
- * and the chunks' entries; (4) write version byte 4. A crash before (2)
- * leaves valid V1; after (2), version 132, which open refuses as an
- * interrupted upgrade (MM_EINTERRUPTED). Sizes and the buckets of V1's
- * memories are never written; chunks may take V1's unallocated buckets.
+ * capacity covers the count. Then, behind a journal (layout_v1.c): (1)
+ * grow the linear memory for the chunks carved and the journal's page; a
+ * refusal leaves the V1 memory untouched; (2) V1's header to the journal,
+ * then version byte 132, which commits it; (3) rewrite page 0 (bytes 4..39
+ * and what follows the sizes) and the chunks' entries; (4) version byte 4,
+ * which commits the upgrade. A crash before (2) leaves valid V1; from (2)
+ * to (4) freestack completes the upgrade on the next open and v1 or
+ * v1reclaim roll it back; the other designs refuse it (MM_EINTERRUPTED).
+ * Sizes and the buckets of V1's memories are never written; chunks may
+ * take V1's unallocated buckets.
  */
 #include "mm_internal.h"
 
@@ -93,7 +111,9 @@ enum {
     FS_OFF_COUNT = 8,
     FS_OFF_DEPTH = 12,
     FS_OFF_CHUNKS = 16,
-    FS_OFF_RESERVED = 20,
+    FS_OFF_LAST_SIZE = 20,
+    FS_OFF_LAST = 28,
+    FS_OFF_RESERVED = 29,
     FS_OFF_SIZES = 40,
     FS_OFF_SEG0 = 2080,
     FS_RECORD_BYTES = 5,
@@ -123,6 +143,8 @@ enum {
 static_assert((int)FS_OFF_SIZES == (int)MM_V1_OFF_SIZES, "sizes stay where V1 has them");
 static_assert((int)FS_OFF_BUCKET_PAGES == (int)MM_V1_OFF_BUCKET_PAGES, "as V1");
 static_assert(FS_OFF_SIZES + 8 * MM_MAX_MEMORIES == FS_OFF_SEG0, "segment 0 follows the sizes");
+static_assert(FS_OFF_CHUNKS + 4 == FS_OFF_LAST_SIZE && FS_OFF_LAST_SIZE + 8 == FS_OFF_LAST,
+              "the commit's span: counters, last size, last");
 #ifndef MMFREE_FUZZ_SMALL_PAGE0
 static_assert(FS_OFF_DIR == 38944, "the offset table above");
 static_assert(FS_OFF_DIR + 4 * FS_DIR_ENTRIES == FS_HEADER_BYTES, "dir ends page 0");
@@ -142,6 +164,7 @@ typedef struct fs_state {
     uint32_t *stack, *chunks;
     uint64_t stack_cap, chunks_cap;
     uint64_t chunk_entries; /* E */
+    unsigned last;          /* as persisted: 1 + the memory whose size is the last size */
 } fs_state;
 
 enum region { RECORDS, SLOTS };
@@ -219,6 +242,11 @@ static void fs_destroy(mm *m) {
     m->ds = NULL;
 }
 
+static uint64_t fs_heap_bytes(const mm *m) {
+    const fs_state *s = m->ds;
+    return s ? sizeof *s + (s->stack_cap + s->chunks_cap) * sizeof *s->stack : 0;
+}
+
 /* ------------------------------------------------------------------------
  * Writing
  * ---------------------------------------------------------------------- */
@@ -270,29 +298,39 @@ static int write_dir(mm *m, uint64_t first, uint64_t n) {
     return MM_OK;
 }
 
-/* The three counters; only the span of those that change is written. */
-static int write_counters(mm *m, uint64_t count, uint64_t depth, uint64_t nchunks) {
-    const uint64_t now[3] = {m->nbuckets, m->nfree, m->nmeta}, next[3] = {count, depth, nchunks};
-    int lo = 3, hi = -1;
-    for (int f = 0; f < 3; f++)
-        if (now[f] != next[f]) {
-            if (lo == 3) lo = f;
-            hi = f;
-        }
-    if (hi < 0) return MM_OK;
-    uint8_t b[12];
-    for (int f = lo; f <= hi; f++) mm_put_u32(b + 4 * f, (uint32_t)next[f]);
-    return mm__hwrite(m, FS_OFF_COUNT + 4 * lo, b + 4 * lo, (size_t)(hi - lo + 1) * 4);
-}
-
 static int write_size(mm *m, unsigned id, uint64_t pages) {
     uint8_t b[8];
     mm_put_u64(b, pages);
     return mm__hwrite(m, FS_OFF_SIZES + 8u * id, b, sizeof b);
 }
 
-static int write_version(mm *m, uint8_t version) {
-    return mm__hwrite(m, MM_OFF_VERSION, &version, 1);
+/* The commit of a grow or free of memory id: one write of the counters
+ * (when one changes), id's new size as the last size, and last = id + 1
+ * (when it changes). When the last size was another memory's, that size
+ * is first written to its own place, where open reads it once last names
+ * id: until the commit lands both say the same. Each of the four spans is
+ * a write of constant size (a few stores on a RAM memory). */
+static int commit(mm *m, unsigned id, uint64_t size, uint64_t count,
+                  uint64_t depth, uint64_t nchunks) {
+    fs_state *s = m->ds;
+    bool same = s->last == id + 1;
+    int err = !same && s->last ? write_size(m, s->last - 1, m->sizes[s->last - 1]) : MM_OK;
+    uint8_t b[FS_OFF_LAST + 1 - FS_OFF_COUNT], *tail = b + (FS_OFF_LAST_SIZE - FS_OFF_COUNT);
+    mm_put_u64(tail, size);
+    tail[8] = (uint8_t)(id + 1);
+    if (err) {
+    } else if (count != m->nbuckets || depth != m->nfree || nchunks != m->nmeta) {
+        mm_put_u32(b + FS_OFF_COUNT - FS_OFF_COUNT, (uint32_t)count);
+        mm_put_u32(b + FS_OFF_DEPTH - FS_OFF_COUNT, (uint32_t)depth);
+        mm_put_u32(b + FS_OFF_CHUNKS - FS_OFF_COUNT, (uint32_t)nchunks);
+        err = same ? mm__hcommit(m, FS_OFF_COUNT, b, sizeof b - 1)
+                   : mm__hcommit(m, FS_OFF_COUNT, b, sizeof b);
+    } else {
+        err = same ? mm__hcommit(m, FS_OFF_LAST_SIZE, tail, 8)
+                   : mm__hcommit(m, FS_OFF_LAST_SIZE, tail, 9);
+    }
+    if (!err) s->last = id + 1;
+    return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -352,8 +390,7 @@ static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
      * nothing reads them. */
     int err = write_records(m, id, first, nnew);
     if (!err) err = write_dir(m, m->nmeta, nchunks - m->nmeta);
-    if (!err) err = write_counters(m, count, m->nfree - npop, nchunks);
-    if (!err) err = write_size(m, id, new_size);
+    if (!err) err = commit(m, id, new_size, count, m->nfree - npop, nchunks);
     if (err) {
         t->len = first;
         return err;
@@ -377,8 +414,7 @@ static int fs_free(mm *m, unsigned id) {
                         (unsigned long long)(m->nfree + t->len));
     for (uint32_t k = 0; k < t->len; k++) s->stack[m->nfree + k] = t->ids[t->len - 1 - k];
     int err = write_slots(m, m->nfree, t->len);
-    if (!err) err = write_counters(m, m->nbuckets, m->nfree + t->len, m->nmeta);
-    if (!err) err = write_size(m, id, 0);
+    if (!err) err = commit(m, id, 0, m->nbuckets, m->nfree + t->len, m->nmeta);
     if (err) return err;
     m->nfree += t->len;
     return MM_OK;
@@ -465,6 +501,7 @@ static int parse(mm *m, int bad) {
     err = fs_new_state(m);
     if (err) return err;
     fs_state *s = m->ds;
+    s->last = h[FS_OFF_LAST];
     uint64_t count = mm_get_u32(h + FS_OFF_COUNT), depth = mm_get_u32(h + FS_OFF_DEPTH);
     uint64_t nchunks = mm_get_u32(h + FS_OFF_CHUNKS);
     if (count > FS_MAX_BUCKETS || nchunks > FS_DIR_ENTRIES || capacity(s, nchunks) < count)
@@ -483,7 +520,7 @@ static int parse(mm *m, int bad) {
                         (unsigned long long)mm_memory_size(m->mem));
     uint64_t owned = 0;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        m->sizes[i] = mm_get_u64(h + FS_OFF_SIZES + 8 * i);
+        m->sizes[i] = mm_get_u64(i + 1 == s->last ? h + FS_OFF_LAST_SIZE : h + FS_OFF_SIZES + 8 * i);
         uint64_t len = mm__buckets_for(m, m->sizes[i]);
         if (len > count - owned)
             return mm__fail(bad, "freestack: memory %u has %llu pages, more than the %llu "
@@ -543,6 +580,9 @@ static int fs_check(mm *m) {
                        (unsigned long long)p->nfree, (unsigned long long)p->nmeta,
                        m->bucket_pages, (unsigned long long)m->nbuckets,
                        (unsigned long long)m->nfree, (unsigned long long)m->nmeta);
+    if (!err && ps->last != s->last)
+        err = mm__fail(MM_ECHECK, "freestack: the last size is memory %d's, the heap says "
+                       "memory %d's", (int)ps->last - 1, (int)s->last - 1);
     if (!err && s->stack_cap < m->nbuckets)
         err = mm__fail(MM_ECHECK, "freestack: the heap stack has room for %llu ids, not for "
                        "every one of the %llu carved buckets (a free could not push them)",
@@ -593,11 +633,13 @@ static int fs_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
                         "freestack's %u buckets", (unsigned long long)m->nbuckets,
                         (unsigned long long)nchunks, FS_MAX_BUCKETS);
     err = fs_reserve(&s->stack, &s->stack_cap, count);
-    if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, count));
     if (err) return err; /* nothing written: the memory is still V1 */
 
-    err = write_version(m, FS_UPGRADING);
-    /* V1's owner bytes give way to zeros; then the entries are written. */
+    /* The journal first: from its commit on, the next open completes the
+     * upgrade from it (or a V1 design rolls it back), whatever of the
+     * writes below landed. V1's owner bytes give way to zeros; then the
+     * entries are written. */
+    err = mm__upgrade_begin(m, mm__bucket_page(m, count), FS_UPGRADING);
     static const uint8_t zeros[FS_HEADER_BYTES - FS_OFF_SEG0];
     if (!err) err = mm__hwrite(m, FS_OFF_SEG0, zeros, sizeof zeros);
     for (unsigned i = 0; i < MM_MAX_MEMORIES && !err; i++)
@@ -610,10 +652,10 @@ static int fs_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
         mm_put_u32(c + FS_OFF_COUNT - FS_OFF_V1_COUNT, (uint32_t)count);
         mm_put_u32(c + FS_OFF_DEPTH - FS_OFF_V1_COUNT, (uint32_t)depth);
         mm_put_u32(c + FS_OFF_CHUNKS - FS_OFF_V1_COUNT, (uint32_t)nchunks);
-        static_assert(FS_OFF_RESERVED + 20 == FS_OFF_SIZES, "reserved ends at the sizes");
+        static_assert(FS_OFF_RESERVED + 11 == FS_OFF_SIZES, "reserved ends at the sizes");
         err = mm__hwrite(m, FS_OFF_V1_COUNT, c, sizeof c);
     }
-    if (!err) err = write_version(m, FS_VERSION);
+    if (!err) err = mm__upgrade_end(m, FS_VERSION);
     if (err) return err;
     m->nbuckets = count;
     m->nfree = depth;
@@ -637,4 +679,5 @@ const struct mm_ops mm_design_freestack = {
     .free = fs_free,
     .check = fs_check,
     .destroy = fs_destroy,
+    .heap_bytes = fs_heap_bytes,
 };

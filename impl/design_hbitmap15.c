@@ -42,7 +42,8 @@
  *   free   O(k) bit sets; one write of the size (1 byte; 2 to 4 from 256 pages).
  *   open   one 64,030-byte read; O(512 + buckets allocated).
  * Crash behaviour: the layout's (each grow and free commits with its size
- * write; an interrupted V1 upgrade is refused with MM_EINTERRUPTED).
+ * write; an interrupted V1 upgrade is completed on the next open from its
+ * journal, or rolled back by v1 and v1reclaim).
  */
 #include "layout_link15.h"
 
@@ -151,4 +152,5 @@ const struct mm_ops mm_design_hbitmap15 = {
     .free = mm__l15_free,
     .check = mm__l15_check,
     .destroy = mm__l15_destroy,
+    .heap_bytes = mm__l15_heap_bytes,
 };

@@ -19,8 +19,12 @@
  *   24      4           free_count, u32
  *   28      4           free_head, or NONE
  *   32      4           free_tail, or NONE
- *   36      28          reserved, zero
- *   64      255 x 20    memory i: size u64 (pages), count u32, head u32, tail u32
+ *   36      20          last record: memory (last - 1)'s record, as below
+ *   56      1           last: 1 + the memory whose record the last commit
+ *                       wrote at 36; 0: none
+ *   57      7           reserved, zero
+ *   64      255 x 20    memory i: size u64 (pages), count u32, head u32, tail u32;
+ *                       for i = last - 1 the record at 36 holds instead
  *   5164    4           reserved, zero
  *   5168    15,092 x 4  link of bucket b, for b < 15,092
  *
@@ -42,24 +46,29 @@
  *   15,092 + nmeta * P >= nbuckets (every carved bucket has a link slot)
  *   linear memory pages >= 1 + nbuckets * N
  *   the heap mirrors page 0, the metadata chain and link[b] for b < nbuckets
+ *   the records in their own places are current, but memory (last - 1)'s,
+ *   which the record at 36 holds
  *
  * Cost of each operation (r = buckets a grow adds, k = buckets freed):
  *   grow   O(r) heap and bytes. Free buckets go first (popped from the free
  *          head, already chained); carved buckets are chained in one write of
  *          their links per link region. Writes: link of the old tail (4 B),
- *          the 28-byte global block, the memory's 20-byte record; a carving
- *          grow also writes 4 B per carved bucket and 8 B per new metadata
- *          bucket, one per 16,382+ carved buckets.
+ *          then the commit: the global block, the memory's record and last
+ *          (48 B, or 20 B for a grow inside a bucket; 1 B more when last
+ *          changes, after the 20 B of the previous memory's record to its
+ *          own place); a carving grow also writes 4 B per carved bucket and
+ *          8 B per new metadata bucket, one per 16,382+ carved buckets.
  *   free   O(1) persisted writes: the whole chain is spliced onto the free
- *          tail (4 B), then the global block (28 B) and the record (20 B).
- *          The manager's discard of the freed buckets is the O(k) part.
+ *          tail (4 B), then the commit (48 B, as a grow's). The manager's
+ *          discard of the freed buckets is the O(k) part.
  *   open   O(nbuckets): one read of page 0's fields, one of the metadata
  *          header per metadata bucket, one bulk read of links per region,
  *          then a walk of every list.
  *   upgrade from V1: O(32,768 + 255): one pass over V1's owner bytes. Writes:
- *          8 B per metadata bucket (none up to 15,092 buckets), the links of
- *          buckets past 15,092, byte 3, page 0's 5,168 bytes of fields, the
- *          links in page 0 (4 B per bucket), byte 3 again.
+ *          the journal (V1's header, 34,856 B), byte 3, 8 B per metadata
+ *          bucket (none up to 15,092 buckets), the links of buckets past
+ *          15,092, page 0's 5,168 bytes of fields, the links in page 0 (4 B
+ *          per bucket), byte 3 again.
  *
  * Fuzz builds only (-DMMFREE_FUZZ_SMALL_PAGE0, tests/fuzz/README.md): page
  * 0 holds the links of buckets 0..7 only (bytes 5200..65535 are reserved)
@@ -67,24 +76,28 @@
  * fill a chain of several metadata buckets. No other build defines it: a
  * memory written under it is not a list memory of a normal build.
  *
- * What a crash leaves (the design has no atomic multi-write commit, like V1):
- *   grow   writes new metadata headers, new links, the old tail's link, the
- *          global block, then the record. Up to the global block nothing it
- *          wrote is read (links of tails, of buckets past nbuckets). Between
- *          the global block and the record the reused and carved buckets are
- *          in no list: the conservation equation fails and open refuses the
- *          header (MM_ECORRUPT).
- *   free   writes the free tail's link (not read), the global block, then
- *          the record. Between the last two the buckets are in two lists:
- *          open refuses it (MM_ECORRUPT).
- *   upgrade (1) grows the linear memory to hold new metadata buckets, when
- *          the V1 memory has too few free buckets for them; a refusal leaves
- *          the V1 memory untouched. (2) writes the metadata buckets (pages
- *          V1 does not read; if a write fails they are zeroed again, as V1
- *          expects of pages it hands out). (3) sets byte 3 to 0x83. (4) writes page 0's
- *          fields and links over V1's. (5) sets byte 3 to 3. A crash before
- *          (3) leaves a valid V1 memory; from (3) to (5) open refuses the
- *          memory as MM_EINTERRUPTED in every design.
+ * What a crash leaves. A grow or a free changes two places, the global
+ * block and the memory's record, and commits both with one write: the
+ * commit slot at bytes 8..56 holds the global block, the record of the
+ * memory the last commit changed and `last`, which names that memory; open
+ * reads that memory's record from the slot, every other one from its own
+ * place. When a commit names another memory than the slot did, the slot's
+ * record is first written to its own place (the same bytes open reads
+ * until the commit lands).
+ *   grow   writes new metadata headers, new links, the old tail's link (all
+ *          unread: links of tails, of buckets past nbuckets, metadata past
+ *          nmeta), then the commit. A crash before it reopens to the state
+ *          before the grow; the buckets it carved lie past the end and are
+ *          zeroed before they are carved again.
+ *   free   writes the free tail's link (unread), then the commit.
+ * In durable mode a barrier precedes the commit. The upgrade writes a
+ * journal first (layout_v1.c): (1) V1's header to a page past the last
+ * bucket, grown for it and for new metadata buckets at once (a refusal
+ * leaves the V1 memory untouched); (2) byte 3 = 0x83, which commits the
+ * journal; (3) the metadata buckets, page 0's fields and links over V1's;
+ * (4) byte 3 = 3, which commits the upgrade. A crash before (2) leaves V1;
+ * from (2) to (4) list completes the upgrade on the next open and v1 or
+ * v1reclaim roll it back; the other designs refuse it (MM_EINTERRUPTED).
  */
 #include "mm_internal.h"
 
@@ -105,6 +118,11 @@ enum {
     G_FREE_HEAD = 20,
     G_FREE_TAIL = 24,
     GLOBALS_BYTES = 28,
+    /* The commit slot: the global block, the last record and last, written
+     * as one span (see "What a crash leaves"). */
+    OFF_LAST_MEM = 36,
+    OFF_LAST = 56,
+    SLOT_BYTES = OFF_LAST + 1 - OFF_GLOBALS,
     OFF_MEMS = 64,
     MEM_BYTES = 20,
     MEM_OFF_SIZE = 0,
@@ -128,7 +146,8 @@ enum {
 #define LIST_MAX_BUCKETS (UINT32_MAX - 1ull)
 
 static_assert(G_FREE_TAIL + 4 == GLOBALS_BYTES, "the global block is seven u32");
-static_assert(OFF_GLOBALS + GLOBALS_BYTES <= OFF_MEMS, "globals end before the records");
+static_assert(OFF_GLOBALS + GLOBALS_BYTES == OFF_LAST_MEM, "the last record follows the globals");
+static_assert(OFF_LAST_MEM + MEM_BYTES == OFF_LAST && OFF_LAST < OFF_MEMS, "then last");
 static_assert(OFF_MEMS + MEM_BYTES * MM_MAX_MEMORIES <= OFF_LINKS, "records end before links");
 #ifndef MMFREE_FUZZ_SMALL_PAGE0
 static_assert(OFF_LINKS % 4 == 0 && PAGE0_LINKS == 15092, "page 0 holds 15,092 links");
@@ -151,6 +170,11 @@ typedef struct list {
     uint64_t next_cap;
     uint32_t *meta; /* metadata buckets in chain order, g.nmeta of them */
     uint64_t meta_cap;
+    unsigned last; /* as persisted: 1 + the memory whose record is at OFF_LAST_MEM; 0: none */
+    /* The commit slot's bytes (from OFF_GLOBALS), encoded in place for each
+     * commit: its record is also what goes to its own place when a commit
+     * names another memory. */
+    uint8_t slot[SLOT_BYTES];
 } list;
 
 /* ------------------------------------------------------------------------
@@ -266,16 +290,35 @@ static int write_meta_header(mm *m, uint32_t bucket, uint32_t next, uint32_t seq
     return mm__hwrite(m, mm__bucket_page(m, bucket) * MM_PAGE_SIZE, h, sizeof h);
 }
 
-static int write_globals(mm *m, const list_globals *g) {
-    uint8_t p[GLOBALS_BYTES];
-    put_globals(p, g);
-    return mm__hwrite(m, OFF_GLOBALS, p, sizeof p);
-}
-
-static int write_mem(mm *m, unsigned id, uint64_t size) {
-    uint8_t p[MEM_BYTES];
-    put_mem(p, size, &m->tables[id]);
-    return mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * id, p, sizeof p);
+/* The commit of a grow or free of memory id: one write of the global block
+ * g (when it changed), id's new record (size, table t) at OFF_LAST_MEM and
+ * last = id + 1 (when it changes). When the slot held another memory's
+ * record, that record is first written to its own place, where open reads
+ * it once the slot names id: until the commit lands both say the same.
+ * Each of the four spans is a write of constant size (a few stores on a
+ * RAM memory), and commit is inlined into grow and free. */
+static mm_always_inline int commit(mm *m, unsigned id, uint64_t size, const mm_table *t,
+                                   const list_globals *g) {
+    list *ds = m->ds;
+    bool same = ds->last == id + 1;
+    uint8_t *p = ds->slot, *rec = p + (OFF_LAST_MEM - OFF_GLOBALS);
+    int err = !same && ds->last ? mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * (ds->last - 1),
+                                             rec, MEM_BYTES)
+                                : MM_OK;
+    if (err) return err;
+    /* From here the slot's bytes are the new ones: a failed write breaks
+     * the handle (MM_EBROKEN), which never writes them again. */
+    if (g) put_globals(p, g);
+    put_mem(rec, size, t);
+    p[OFF_LAST - OFF_GLOBALS] = (uint8_t)(id + 1);
+    if (g)
+        err = same ? mm__hcommit(m, OFF_GLOBALS, p, SLOT_BYTES - 1)
+                   : mm__hcommit(m, OFF_GLOBALS, p, SLOT_BYTES);
+    else
+        err = same ? mm__hcommit(m, OFF_LAST_MEM, rec, MEM_BYTES)
+                   : mm__hcommit(m, OFF_LAST_MEM, rec, MEM_BYTES + 1);
+    if (!err) ds->last = id + 1;
+    return err;
 }
 
 /* Page 0 up to the links, from the heap. */
@@ -292,10 +335,6 @@ static int write_fixed(mm *m, uint8_t version) {
     int err = mm__hwrite(m, 0, p, OFF_LINKS);
     free(p);
     return err;
-}
-
-static int write_version(mm *m, uint8_t version) {
-    return mm__hwrite(m, MM_OFF_VERSION, &version, 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -319,6 +358,11 @@ static void list_destroy(mm *m) {
     free(ds->meta);
     free(ds);
     m->ds = NULL;
+}
+
+static uint64_t list_heap_bytes(const mm *m) {
+    const list *ds = m->ds;
+    return ds ? sizeof *ds + (ds->next_cap + ds->meta_cap) * sizeof *ds->next : 0;
 }
 
 static int reserve(uint32_t **arr, uint64_t *cap, uint64_t need) {
@@ -361,6 +405,7 @@ typedef struct list_image {
     uint32_t count[MM_MAX_MEMORIES], head[MM_MAX_MEMORIES], tail[MM_MAX_MEMORIES];
     uint32_t *next, *meta;
     uint64_t *seen; /* one bit per bucket while walking */
+    unsigned last;  /* the commit slot's: 1 + the memory whose record it holds */
 } list_image;
 
 static void image_free(list_image *img) {
@@ -391,6 +436,7 @@ static int read_fixed(mm *m, list_image *img, int err) {
     }
     img->bucket_pages = mm_get_u16(p + OFF_BUCKET_PAGES);
     img->g = get_globals(p + OFF_GLOBALS);
+    img->last = p[OFF_LAST];
     const list_globals *g = &img->g;
     uint32_t n = img->bucket_pages;
     if (n == 0) {
@@ -420,7 +466,7 @@ static int read_fixed(mm *m, list_image *img, int err) {
         goto out;
     uint64_t total = (uint64_t)g->nmeta + g->free_count;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        const uint8_t *r = p + OFF_MEMS + MEM_BYTES * i;
+        const uint8_t *r = i + 1 == img->last ? p + OFF_LAST_MEM : p + OFF_MEMS + MEM_BYTES * i;
         img->size[i] = mm_get_u64(r + MEM_OFF_SIZE);
         img->count[i] = mm_get_u32(r + MEM_OFF_COUNT);
         img->head[i] = mm_get_u32(r + MEM_OFF_HEAD);
@@ -559,6 +605,10 @@ static int list_load(mm *m) {
         ds->meta = img.meta, ds->meta_cap = (uint64_t)img.g.nmeta + 1;
         img.next = img.meta = NULL;
         for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) m->sizes[i] = img.size[i];
+        ds->last = img.last;
+        if (ds->last)
+            put_mem(ds->slot + (OFF_LAST_MEM - OFF_GLOBALS), m->sizes[ds->last - 1],
+                    &m->tables[ds->last - 1]);
         commit_globals(m, &img.g);
     }
     image_free(&img);
@@ -627,8 +677,7 @@ static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
         err = mm__hwrite(m, mm__bucket_page(m, ds->meta[g->nmeta - 1]) * MM_PAGE_SIZE +
                          META_OFF_NEXT, next, sizeof next);
     }
-    if (!err && (reuse || carved)) err = write_globals(m, &ng);
-    if (!err) err = write_mem(m, id, new_size);
+    if (!err) err = commit(m, id, new_size, t, reuse || carved ? &ng : NULL);
     if (err) {
         t->len = old_len;
         return err;
@@ -652,13 +701,8 @@ static int list_free(mm *m, unsigned id) {
         ng.free_head = head;
     ng.free_tail = tail;
     ng.free_count += t->len;
-    if (!err) err = write_globals(m, &ng);
-    if (!err) {
-        static const mm_table empty = {0};
-        uint8_t p[MEM_BYTES];
-        put_mem(p, 0, &empty);
-        err = mm__hwrite(m, OFF_MEMS + (uint64_t)MEM_BYTES * id, p, sizeof p);
-    }
+    static const mm_table empty = {0};
+    if (!err) err = commit(m, id, 0, &empty, &ng);
     if (err) return err;
     if (ds->g.free_count) ds->next[ds->g.free_tail] = head;
     commit_globals(m, &ng);
@@ -677,8 +721,6 @@ static int list_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
     uint64_t from_free = x < nfree ? x : nfree, carved = x - from_free;
     err = reserve(&ds->next, &ds->next_cap, nb + carved);
     if (!err) err = reserve(&ds->meta, &ds->meta_cap, x);
-    /* Grow first: a refusal leaves the V1 memory untouched. */
-    if (!err) err = mm__ensure_pages(m, mm__bucket_page(m, nb + carved));
     if (err) return err;
 
     list_globals g = {(uint32_t)(nb + carved), (uint32_t)x, NONE, NONE,
@@ -705,24 +747,19 @@ static int list_upgrade_v1(mm *m, const struct mm_v1_image *v1) {
     if (x) g.meta_head = ds->meta[0], g.meta_tail = ds->meta[x - 1];
     commit_globals(m, &g);
 
+    /* The journal first: from its commit on, the next open completes the
+     * upgrade from it (or a V1 design rolls it back), whatever of the
+     * writes below landed. */
+    err = mm__upgrade_begin(m, mm__bucket_page(m, nb + carved), LIST_UPGRADING);
     for (uint64_t k = 0; !err && k < x; k++)
         err = write_meta_header(m, ds->meta[k], k + 1 < x ? ds->meta[k + 1] : NONE,
                                 (uint32_t)k);
     if (!err && g.nbuckets > PAGE0_LINKS)
         err = write_links(m, PAGE0_LINKS, g.nbuckets - PAGE0_LINKS, ds->next + PAGE0_LINKS);
-    if (!err) err = write_version(m, LIST_UPGRADING);
-    if (err) {
-        /* Still V1, which hands out pages past its last bucket and its free
-         * buckets as zero: give the metadata buckets back that way. */
-        for (uint64_t k = 0; k < x; k++)
-            (void)mm_memory_discard(m->mem, mm__bucket_page(m, ds->meta[k]), m->bucket_pages);
-        return err;
-    }
-    err = write_fixed(m, LIST_UPGRADING);
+    if (!err) err = write_fixed(m, LIST_UPGRADING);
     if (!err) err = write_links(m, 0, g.nbuckets < PAGE0_LINKS ? g.nbuckets : PAGE0_LINKS,
                                 ds->next);
-    if (!err) err = write_version(m, LIST_VERSION);
-    return err;
+    return err ? err : mm__upgrade_end(m, LIST_VERSION);
 }
 
 static int list_check(mm *m) {
@@ -732,6 +769,18 @@ static int list_check(mm *m) {
     if (!err && img.bucket_pages != m->bucket_pages)
         err = mm__fail(MM_ECHECK, "list: the header says %u pages per bucket, the heap %u",
                        img.bucket_pages, m->bucket_pages);
+    if (!err && img.last != ds->last)
+        err = mm__fail(MM_ECHECK, "list: the commit slot holds memory %d's record, the heap "
+                       "says memory %d's", (int)img.last - 1, (int)ds->last - 1);
+    if (!err && ds->last) {
+        /* What a commit writes to the record's own place when the slot
+         * moves on: the slot's bytes, kept in the heap. */
+        uint8_t rec[MEM_BYTES];
+        put_mem(rec, m->sizes[ds->last - 1], &m->tables[ds->last - 1]);
+        if (memcmp(rec, ds->slot + (OFF_LAST_MEM - OFF_GLOBALS), MEM_BYTES) != 0)
+            err = mm__fail(MM_ECHECK, "list: the heap's copy of the commit slot's record "
+                           "differs from memory %u's", ds->last - 1);
+    }
     if (!err && memcmp(&img.g, &ds->g, sizeof img.g) != 0)
         err = mm__fail(MM_ECHECK, "list: the global block differs from the heap's (buckets "
                        "%u/%u, metadata %u/%u, free %u/%u from %u/%u to %u/%u)",
@@ -781,4 +830,5 @@ const struct mm_ops mm_design_list = {
     .free = list_free,
     .check = list_check,
     .destroy = list_destroy,
+    .heap_bytes = list_heap_bytes,
 };

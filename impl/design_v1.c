@@ -26,10 +26,14 @@
  *   open   O(32,768 + 255): two reads, the 2,080 fixed bytes and the
  *          32,768 owner bytes.
  *
- * Crash between the writes of one grow: owner bytes first, then count,
- * then size. A crash leaves owner bytes past the count, or a size that
- * disagrees with the buckets owned; open refuses both as corrupt. V1 has no
- * atomic grow (upstream writes several spans too).
+ * Crash in the middle of a grow (layout_v1.c, "Crashes", has the
+ * protocol): the count first, then the owner bytes, then the size, which
+ * commits. Every crash point reopens to the state before the grow, in any
+ * V1 reader, upstream's included; our open then writes back the clean V1
+ * of that state: the owner bytes the grow left go back to 255 and, as v1
+ * never reuses a bucket, the count drops over the unallocated buckets at
+ * the top, which the next grow carves again. No write is added to the
+ * grow, and nothing is written elsewhere than V1 writes.
  */
 #include "mm_internal.h"
 
@@ -80,6 +84,10 @@ static int v1_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages)
     return MM_OK;
 }
 
+static int v1_load(mm *m) {
+    return mm__v1_load(m, true);
+}
+
 static int v1_check(mm *m) {
     return mm__v1_check(m, MM_V1_VERSION);
 }
@@ -91,7 +99,7 @@ const struct mm_ops mm_design_v1 = {
              .flags = 0},
     .version = MM_V1_VERSION,
     .format = v1_format,
-    .load = mm__v1_load,
+    .load = v1_load,
     .grow = v1_grow,
     .grow_fast = v1_grow_fast,
     .check = v1_check,

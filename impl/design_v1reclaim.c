@@ -38,14 +38,15 @@
  *          mm_ctz64 from h + 1. Persisted: the owner bytes of the new
  *          buckets (one write per run of adjacent ones), the count (2 bytes)
  *          when buckets are carved, the size (8 bytes).
- *   free   O(k): owner bytes set to 255 (one write per run), then the size
- *          (8 bytes) set to 0.
+ *   free   O(k): the size (8 bytes) set to 0, then owner bytes set to 255
+ *          (one write per run).
  *   open   O(32,768 + 255): one V1 header read, then one bitmap pass.
  *
- * Crash in the middle: a grow writes owner bytes, count, size in that order
- * (as v1); a free writes owner bytes, then the size. A crash between those
- * writes leaves a size that disagrees with the number of buckets owned, or
- * owner bytes past the count: open refuses both as MM_ECORRUPT.
+ * Crash in the middle (layout_v1.c, "Crashes"): a grow writes the count,
+ * the owner bytes, then the size, which commits (as v1); a free writes the
+ * size 0, which commits, then the owner bytes 255. Every crash point
+ * reopens to the state before or after, and open writes back the clean V1
+ * of it. Buckets a crashed grow carved stay carved and free.
  */
 #include "mm_internal.h"
 
@@ -95,7 +96,7 @@ static int reclaim_format(mm *m) {
 }
 
 static int reclaim_load(mm *m) {
-    int err = mm__v1_load(m);
+    int err = mm__v1_load(m, false);
     return err ? err : rebuild_free_bits(m);
 }
 
@@ -131,11 +132,11 @@ static int reclaim_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
 static int reclaim_free(mm *m, unsigned id) {
     reclaim *r = m->ds;
     const mm_table *t = &m->tables[id];
-    int err = mm__v1_write_owners(m, t->ids, t->len, MM_V1_UNALLOCATED);
-    if (!err) {
-        uint8_t zero[8] = {0};
-        err = mm__hwrite(m, MM_V1_OFF_SIZES + 8u * id, zero, sizeof zero);
-    }
+    /* The size commits; the owner bytes after it only tidy up what a load
+     * reads as unallocated anyway (a memory owning more than it needs). */
+    static const uint8_t zero[8];
+    int err = mm__hcommit(m, MM_V1_OFF_SIZES + 8u * id, zero, sizeof zero);
+    if (!err) err = mm__v1_write_owners(m, t->ids, t->len, MM_V1_UNALLOCATED);
     if (err) return err;
     for (uint32_t k = 0; k < t->len; k++) mm_bit_set(r->free_bits, t->ids[k]);
     m->nfree += t->len;
@@ -172,6 +173,10 @@ static void reclaim_destroy(mm *m) {
     m->ds = NULL;
 }
 
+static uint64_t reclaim_heap_bytes(const mm *m) {
+    return m->ds ? sizeof(reclaim) : 0;
+}
+
 const struct mm_ops mm_design_v1reclaim = {
     .info = {.name = "v1reclaim",
              .description = "V1 bytes; frees, but reuses only buckets above a memory's last "
@@ -185,4 +190,5 @@ const struct mm_ops mm_design_v1reclaim = {
     .free = reclaim_free,
     .check = reclaim_check,
     .destroy = reclaim_destroy,
+    .heap_bytes = reclaim_heap_bytes,
 };

@@ -57,7 +57,7 @@
  *     grow overwrites first[i]. Stale links of freed buckets stay; a grow
  *     that reuses a bucket rewrites its link only if it changes.
  *   open: one read of the 64,030 header bytes; O(32,768 / 64 + buckets
- *     allocated) work. Upgrade from V1: three writes (see below).
+ *     allocated) work. Upgrade from V1: four writes (see below).
  *
  * What no check can see: a header whose size of memory i was lowered (by
  * damage, not by a free) still meets every invariant, since a chain's
@@ -73,18 +73,21 @@
  * aligned fields, each written as its first 1 to 4 bytes, so storage that
  * writes an aligned word atomically makes each grow and free atomic. (The
  * manager zeroes a memory's buckets before free's size write: a crash in
- * between leaves the memory whole in the header, with zeroed bytes.)
+ * between leaves the memory whole in the header, with zeroed bytes.) In
+ * durable mode a barrier comes before the size write, so that the links,
+ * the count and a free's zeroing are on the disk first.
  *
  * V1 upgrade, in place. V1's fixed fields (0..2079) are kept as they are;
  * the owner bytes at 2080.. are overwritten by first[] and the links:
- *   1. byte 3 = 0x82 ("upgrading"), one byte;
+ *   1. the journal: V1's header copied to a page past the last bucket,
+ *      then byte 3 = 0x82 ("upgrading"), which commits it
+ *      (mm__upgrade_begin, layout_v1.c);
  *   2. bytes 2080..64029, first[] and every link, one write;
- *   3. byte 3 = 2.
- * A crash before 1 lands leaves V1 intact: the next open upgrades again. A
- * crash after it leaves byte 3 = 0x82 and the owner bytes partly or wholly
- * replaced: V1 cannot be recovered from the header, and every open refuses
- * the memory with MM_EINTERRUPTED (the manager knows 0x82) rather than
- * guess. Data pages are never touched by an upgrade.
+ *   3. byte 3 = 2, which commits the upgrade; the journal page is dropped.
+ * A crash before byte 3 = 0x82 lands leaves V1 intact: the next open
+ * upgrades again. From it until byte 3 = 2, bitmap15 and hbitmap15 complete
+ * the upgrade from the journal, and v1 or v1reclaim roll it back to the V1
+ * memory. Data pages are never touched by an upgrade.
  */
 #include "layout_link15.h"
 
@@ -132,26 +135,35 @@ static inline void put_width(uint8_t *p, uint64_t v, unsigned width) {
     }
 }
 
-static inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new, unsigned width) {
+/* A size write is an operation's commit (mm__hcommit: the same store on a
+ * RAM memory, between barriers in durable mode); commit is a constant at
+ * every call, and put_le always inlined, so the choice costs nothing. */
+static mm_always_inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t new,
+                                   unsigned width, bool commit) {
     uint64_t diff = old ^ new;
     if (!diff) return MM_OK;
     uint8_t *held = state(m)->hdr + off;
     put_width(held, new, width);
     /* For diff < 256, fls / 8 + 1 is 1 as well: testing it first keeps most
      * grows' write a store of constant size. */
-    int err = diff < 256 ? mm__hwrite0(m, off, held, 1)
+    int err;
+    if (commit)
+        err = diff < 256 ? mm__hcommit0(m, off, held, 1)
+                         : mm__hcommit0(m, off, held, mm_fls64(diff) / 8 + 1);
+    else
+        err = diff < 256 ? mm__hwrite0(m, off, held, 1)
                          : mm__hwrite0(m, off, held, mm_fls64(diff) / 8 + 1);
     if (err) put_width(held, old, width);
     return err;
 }
 
-static int put_size(mm *m, unsigned id, uint64_t pages) {
-    return put_le(m, MM_V1_OFF_SIZES + 8u * id, m->sizes[id], pages, 8);
+static mm_always_inline int put_size(mm *m, unsigned id, uint64_t pages) {
+    return put_le(m, MM_V1_OFF_SIZES + 8u * id, m->sizes[id], pages, 8, true);
 }
 
 static int put_first(mm *m, unsigned id, uint32_t b) {
     uint32_t off = MM_L15_OFF_FIRST + 2 * id;
-    return put_le(m, off, mm_get_u16(state(m)->hdr + off), b, 2);
+    return put_le(m, off, mm_get_u16(state(m)->hdr + off), b, 2, false);
 }
 
 /* A link shares its bytes with its neighbours: its window is the field.
@@ -310,9 +322,11 @@ int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_
     struct mm_l15 *h = attach(m, ix);
     if (!h) return MM_ENOMEM;
     int err = mm__v1_adopt(m, v1);
-    /* V1's fixed fields stay byte for byte, reserved bytes included. */
-    if (!err) err = mm__hread(m, 0, h->hdr, MM_V1_OFF_OWNERS);
     if (err) return err;
+    /* V1's fixed fields stay byte for byte, reserved bytes included. */
+    memcpy(h->hdr, v1->fixed, sizeof v1->fixed);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        mm_put_u64(h->hdr + MM_V1_OFF_SIZES + 8 * i, v1->sizes[i]);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         const mm_table *t = &m->tables[i];
         if (!t->len) continue;
@@ -321,19 +335,21 @@ int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_
     }
     index_tables(m, h);
     rebuilt(m, h);
-    uint8_t *version = h->hdr + MM_OFF_VERSION;
-    *version = MM_L15_UPGRADING;
-    err = mm__hwrite(m, MM_OFF_VERSION, version, 1);
+    h->hdr[MM_OFF_VERSION] = MM_L15_VERSION;
+    err = mm__upgrade_begin(m, mm__bucket_page(m, m->nbuckets), MM_L15_UPGRADING);
     if (!err)
         err = mm__hwrite(m, MM_L15_OFF_FIRST, h->hdr + MM_L15_OFF_FIRST,
                          MM_L15_HEADER_BYTES - MM_L15_OFF_FIRST);
-    *version = MM_L15_VERSION;
-    if (!err) err = mm__hwrite(m, MM_OFF_VERSION, version, 1);
-    return err;
+    return err ? err : mm__upgrade_end(m, MM_L15_VERSION);
 }
 
 void mm__l15_destroy(mm *m) {
     free(m->ds);
+}
+
+uint64_t mm__l15_heap_bytes(const mm *m) {
+    const struct mm_l15 *h = m->ds;
+    return h ? h->ix->state_bytes : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -352,7 +368,7 @@ static int persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
         err = t->len > nnew ? put_link(m, ids[-1], ids[0]) : put_first(m, id, ids[0]);
     for (uint64_t k = 1; !err && k < nnew; k++) err = put_link(m, ids[k - 1], ids[k]);
     if (!err && new_count != m->nbuckets) {
-        err = put_le(m, MM_V1_OFF_COUNT, m->nbuckets, new_count, 2);
+        err = put_le(m, MM_V1_OFF_COUNT, m->nbuckets, new_count, 2, false);
         if (!err) {
             m->nfree += new_count - m->nbuckets; /* carved; the caller takes its own */
             m->nbuckets = new_count;

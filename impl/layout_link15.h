@@ -107,6 +107,8 @@ int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_
 int mm__l15_free(mm *m, unsigned id);
 int mm__l15_check(mm *m);
 void mm__l15_destroy(mm *m);
+/** heap_bytes for the designs built on it: the state destroy releases. */
+uint64_t mm__l15_heap_bytes(const mm *m);
 
 
 int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew);

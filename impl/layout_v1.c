@@ -24,6 +24,35 @@
  *   linear memory pages >= 1 + count * N
  * Buckets below count with owner 255 are unallocated: upstream never makes
  * them, but a freeing V1 writer (v1reclaim) does, and V1 readers accept it.
+ *
+ * Crashes. V1 bytes cannot commit a grow in one write: the owner bytes, the
+ * count and the size lie apart. So the order of the writes does it, with a
+ * load that reads every partial state as the state before or after:
+ *   grow   count (when buckets are carved), then the new owner bytes, then
+ *          the size, which commits. A crash after the count leaves carved
+ *          buckets that nobody owns; after the owner bytes, a memory that
+ *          owns more buckets than its size needs. Upstream's loader (which
+ *          builds each memory's list from every owner byte) reads both as
+ *          the state before the grow, and so does ours: the buckets a
+ *          memory owns past what its size needs are its highest ones (a
+ *          V1 grow only takes buckets above a memory's last), left by an
+ *          interrupted grow, and are unallocated.
+ *   free   (v1reclaim) the size 0 first, which commits (the manager has
+ *          zeroed the buckets before), then the owner bytes 255, one write
+ *          per run: a memory left owning buckets its size 0 does not need.
+ * In durable mode (a power loss lands any subset of the writes between two
+ * barriers) a grow's owner bytes may also land without its count: owner
+ * bytes at or past the count are read as 255. Open then rewrites, in V1
+ * bytes, the owner bytes it read as 255 (and v1, which never reuses a
+ * bucket, lowers the count over unallocated buckets at the top), so that
+ * upstream sees the clean V1 of the state before or after. A size that
+ * needs more buckets than the memory owns is no crash's doing: refused.
+ *
+ * Upgrades from V1 to another layout rewrite page 0 in place behind a
+ * journal (mm__upgrade_begin, below): a copy of the V1 header in a page
+ * past every bucket, marked at byte 34,848 with "MGRJ" and the version
+ * byte the upgrade writes while it runs. That byte at offset 3 is the
+ * journal's commit; the final version byte is the upgrade's.
  */
 #include "mm_internal.h"
 
@@ -47,38 +76,71 @@ static uint32_t first_owned_from(const uint8_t *owners, uint32_t from) {
     return MM_V1_MAX_BUCKETS;
 }
 
-int mm__v1_read(mm_memory *mem, struct mm_v1_image *img) {
-    uint8_t fixed[MM_V1_OFF_OWNERS];
-    int err = mm_memory_read(mem, 0, fixed, sizeof fixed);
-    if (!err) err = mm_memory_read(mem, MM_V1_OFF_OWNERS, img->owners, sizeof img->owners);
-    if (err) return err;
+enum { V1_JOURNAL_OFF_MARK = MM_V1_HEADER_BYTES, V1_JOURNAL_MARK_BYTES = 8 };
+static const char v1_journal_magic[4] = {'M', 'G', 'R', 'J'};
+
+/* Memory i owns more buckets than its size needs: its highest ones, which
+ * an interrupted grow or free left, become unallocated. */
+static void release_extra(struct mm_v1_image *img, unsigned i, uint32_t extra) {
+    for (uint32_t b = img->count; extra && b-- > 0;)
+        if (img->owners[b] == i) {
+            img->owners[b] = MM_V1_UNALLOCATED;
+            img->repairs++;
+            extra--;
+        }
+}
+
+/* Parses a V1 header whose first 2,080 bytes are fixed and whose owner
+ * bytes are already in img->owners, for a linear memory of mem_pages. */
+static int v1_parse(const uint8_t *fixed, uint64_t mem_pages, struct mm_v1_image *img,
+                    bool recover) {
+    memcpy(img->fixed, fixed, sizeof img->fixed);
+    img->repairs = 0;
     img->count = mm_get_u16(fixed + MM_V1_OFF_COUNT);
     img->bucket_pages = mm_get_u16(fixed + MM_V1_OFF_BUCKET_PAGES);
     if (img->count > MM_V1_MAX_BUCKETS)
         return mm__fail(MM_ECORRUPT, "V1 header: %u buckets allocated, over the maximum of %u",
                         img->count, MM_V1_MAX_BUCKETS);
     if (img->bucket_pages == 0) return mm__fail(MM_ECORRUPT, "V1 header: bucket size is 0 pages");
-    uint32_t stray = first_owned_from(img->owners, img->count);
-    if (stray < MM_V1_MAX_BUCKETS)
-        return mm__fail(MM_ECORRUPT, "V1 header: bucket %u is owned by memory %u, but only "
-                        "%u buckets are allocated", stray, img->owners[stray], img->count);
+    for (uint32_t stray = first_owned_from(img->owners, img->count); stray < MM_V1_MAX_BUCKETS;
+         stray = first_owned_from(img->owners, stray + 1)) {
+        if (!recover)
+            return mm__fail(MM_ECORRUPT, "V1 header: bucket %u is owned by memory %u, but only "
+                            "%u buckets are allocated", stray, img->owners[stray], img->count);
+        img->owners[stray] = MM_V1_UNALLOCATED;
+        img->repairs++;
+    }
     uint32_t owned[MM_V1_UNALLOCATED + 1] = {0}; /* the last counts unallocated buckets */
     for (uint32_t b = 0; b < img->count; b++) owned[img->owners[b]]++;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         uint64_t size = mm_get_u64(fixed + MM_V1_OFF_SIZES + 8 * i);
         uint64_t want = size / img->bucket_pages + (size % img->bucket_pages != 0);
-        if (want != owned[i])
+        if (want < owned[i] && recover)
+            release_extra(img, i, (uint32_t)(owned[i] - want));
+        else if (want != owned[i])
             return mm__fail(MM_ECORRUPT, "V1 header: memory %u has %llu pages, which need %llu "
                             "buckets, but it owns %u", i, (unsigned long long)size,
                             (unsigned long long)want, owned[i]);
         img->sizes[i] = size;
     }
     uint64_t need = 1 + (uint64_t)img->count * img->bucket_pages;
-    if (mm_memory_size(mem) < need)
+    if (mem_pages < need)
         return mm__fail(MM_ECORRUPT, "V1 header: %u buckets of %u pages need %llu pages, but the "
                         "linear memory holds %llu", img->count, img->bucket_pages,
-                        (unsigned long long)need, (unsigned long long)mm_memory_size(mem));
+                        (unsigned long long)need, (unsigned long long)mem_pages);
     return MM_OK;
+}
+
+/* The V1 header at byte offset `at` of mem. */
+static int v1_read_at(mm_memory *mem, uint64_t at, struct mm_v1_image *img, bool recover) {
+    uint8_t fixed[MM_V1_OFF_OWNERS];
+    int err = mm_memory_read(mem, at, fixed, sizeof fixed);
+    if (!err) err = mm_memory_read(mem, at + MM_V1_OFF_OWNERS, img->owners, sizeof img->owners);
+    return err ? err : v1_parse(fixed, mm_memory_size(mem), img, recover);
+}
+
+int mm__v1_read(mm_memory *mem, struct mm_v1_image *img, bool recover) {
+    return v1_read_at(mem, 0, img, recover);
 }
 
 int mm__v1_adopt(mm *m, const struct mm_v1_image *img) {
@@ -117,14 +179,57 @@ int mm__v1_format(mm *m, uint8_t version) {
     return err;
 }
 
-int mm__v1_load(mm *m) {
+/* Rewrites the owner bytes that differ from img's (those the recovery
+ * read as 255), one write per run of adjacent ones. */
+static int repair_owners(mm *m, const struct mm_v1_image *img) {
+    uint8_t *now = malloc(MM_V1_MAX_BUCKETS);
+    if (!now) return mm__fail(MM_ENOMEM, "cannot allocate %u owner bytes", MM_V1_MAX_BUCKETS);
+    int err = mm__hread(m, MM_V1_OFF_OWNERS, now, MM_V1_MAX_BUCKETS);
+    for (uint32_t b = 0; !err && b < MM_V1_MAX_BUCKETS;) {
+        if (now[b] == img->owners[b]) {
+            b++;
+            continue;
+        }
+        uint32_t run = 1;
+        while (b + run < MM_V1_MAX_BUCKETS && now[b + run] != img->owners[b + run]) run++;
+        err = mm__hwrite(m, MM_V1_OFF_OWNERS + b, img->owners + b, run);
+        b += run;
+    }
+    free(now);
+    return err;
+}
+
+int mm__v1_load(mm *m, bool trim) {
     struct mm_v1_image *img = malloc(sizeof *img);
     if (!img) return mm__fail(MM_ENOMEM, "cannot allocate a V1 image");
-    int err = mm__v1_read(m->mem, img);
+    int err = mm__v1_read(m->mem, img, true);
     if (!err) {
         mm__set_bucket_pages(m, img->bucket_pages);
         m->header_bytes = MM_V1_HEADER_BYTES;
+        img->stored_count = img->count;
+        while (trim && img->count && img->owners[img->count - 1] == MM_V1_UNALLOCATED)
+            img->count--;
         err = mm__v1_adopt(m, img);
+    }
+    if (!err && (img->repairs || img->count != img->stored_count)) {
+        free(m->v1_repair);
+        m->v1_repair = img;
+    } else {
+        free(img);
+    }
+    return err;
+}
+
+int mm__v1_repair(mm *m) {
+    struct mm_v1_image *img = m->v1_repair;
+    m->v1_repair = NULL;
+    /* Owner bytes first: a crash between the two leaves unallocated buckets
+     * at the top, which the next open trims again. */
+    int err = img->repairs ? repair_owners(m, img) : MM_OK;
+    if (!err && img->count != img->stored_count) {
+        uint8_t count[2];
+        mm_put_u16(count, (uint16_t)img->count);
+        err = mm__hcommit(m, MM_V1_OFF_COUNT, count, sizeof count);
     }
     free(img);
     return err;
@@ -151,17 +256,19 @@ int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
 int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
                         uint64_t new_count) {
     mm_table *t = &m->tables[id];
+    /* The order is the commit protocol (see "Crashes" above): each write
+     * before the size leaves a header that reads as before the grow. */
     int err = mm__ensure_pages(m, mm__bucket_page(m, new_count));
-    if (!err) err = mm__v1_write_owners(m, t->ids + t->len - nnew, nnew, (uint8_t)id);
     if (!err && new_count != m->nbuckets) {
         uint8_t count[2];
         mm_put_u16(count, (uint16_t)new_count);
         err = mm__hwrite(m, MM_V1_OFF_COUNT, count, sizeof count);
     }
+    if (!err) err = mm__v1_write_owners(m, t->ids + t->len - nnew, nnew, (uint8_t)id);
     if (!err) {
         uint8_t size[8];
         mm_put_u64(size, new_size);
-        err = mm__hwrite(m, MM_V1_OFF_SIZES + 8u * id, size, sizeof size);
+        err = mm__hcommit(m, MM_V1_OFF_SIZES + 8u * id, size, sizeof size);
     }
     if (err) {
         t->len -= (uint32_t)nnew;
@@ -180,7 +287,7 @@ int mm__v1_check(mm *m, uint8_t version) {
     if (!err && (memcmp(id, MM_MAGIC, 3) != 0 || id[MM_OFF_VERSION] != version))
         err = mm__fail(MM_ECHECK, "the header lost its magic or version %u", version);
     if (!err) {
-        err = mm__v1_read(m->mem, img);
+        err = mm__v1_read(m->mem, img, false);
         if (err == MM_ECORRUPT) err = MM_ECHECK; /* keep the detail, report as a check */
     }
     if (!err && img->count != m->nbuckets)
@@ -203,6 +310,109 @@ int mm__v1_check(mm *m, uint8_t version) {
                                i, k, t->ids[k], t->ids[k - 1]);
         }
     }
+    free(img);
+    return err;
+}
+
+/* ------------------------------------------------------------------------
+ * The upgrade journal
+ * ---------------------------------------------------------------------- */
+
+int mm__upgrade_begin(mm *m, uint64_t end_page, uint8_t upgrading) {
+    /* Redone: the journal lies past end_page; what the first attempt wrote
+     * below it is zeroed before it is written again. */
+    if (m->upgrade_redo) return mm__ensure_pages(m, end_page);
+    /* The journal's page is the last of the memory and lies past the new
+     * layout's buckets: both layouts read it as a page no bucket has
+     * reached, and zero it before they carve one over it. The memory grows
+     * by one page only if no page lies past them already; that page is the
+     * first of the next bucket carved. */
+    uint64_t pages = mm_memory_size(m->mem), page = pages > end_page ? pages - 1 : end_page;
+    /* One grow for the new layout's buckets and the journal: a refusal
+     * leaves the V1 memory as it was. */
+    int err = mm__ensure_pages(m, page + 1);
+    if (err) return err;
+    uint8_t *j = malloc(MM_V1_HEADER_BYTES + V1_JOURNAL_MARK_BYTES);
+    if (!j) return mm__fail(MM_ENOMEM, "cannot allocate the upgrade journal");
+    err = mm__hread(m, 0, j, MM_V1_HEADER_BYTES);
+    memcpy(j + V1_JOURNAL_OFF_MARK, v1_journal_magic, sizeof v1_journal_magic);
+    j[V1_JOURNAL_OFF_MARK + 4] = upgrading;
+    memset(j + V1_JOURNAL_OFF_MARK + 5, 0, V1_JOURNAL_MARK_BYTES - 5);
+    if (!err) err = mm__hwrite(m, page * MM_PAGE_SIZE, j, MM_V1_HEADER_BYTES + V1_JOURNAL_MARK_BYTES);
+    free(j);
+    /* In durable mode hcommit's barrier puts the journal on the disk before
+     * the version byte that makes it the truth, and its second barrier that
+     * byte before the first write over V1. */
+    if (!err) err = mm__hcommit(m, MM_OFF_VERSION, &upgrading, 1);
+    if (!err) m->journal_page = page;
+    return err;
+}
+
+int mm__upgrade_end(mm *m, uint8_t version) {
+    int err = mm__hcommit(m, MM_OFF_VERSION, &version, 1);
+    /* The upgrade is done; the journal page, past every bucket, would be
+     * zeroed before any bucket is carved over it anyway: this gives its
+     * storage back, and a failure changes nothing that is read. */
+    if (!err) (void)mm_memory_discard(m->mem, m->journal_page, 1);
+    return err;
+}
+
+int mm__v1_read_journal(mm_memory *mem, const struct mm_ops *target, struct mm_v1_image *img,
+                        uint64_t *page) {
+    uint8_t mark[V1_JOURNAL_MARK_BYTES];
+    uint64_t last = mm_memory_size(mem) - 1;
+    int err = mm_memory_size(mem) < 2 ? MM_EINTERRUPTED
+              : mm_memory_read(mem, last * MM_PAGE_SIZE + V1_JOURNAL_OFF_MARK, mark, sizeof mark);
+    if (err == MM_EINTERRUPTED ||
+        (!err && (memcmp(mark, v1_journal_magic, sizeof v1_journal_magic) != 0 ||
+                  mark[4] != target->upgrading_version)))
+        return mm__fail(MM_EINTERRUPTED, "an upgrade from V1 to %s was interrupted (version "
+                        "byte %u) and left no journal in the last page: the header is partly "
+                        "rewritten and cannot be recovered", target->info.name,
+                        target->upgrading_version);
+    if (err) return err;
+    uint8_t id[4];
+    err = mm_memory_read(mem, last * MM_PAGE_SIZE, id, sizeof id);
+    if (!err && (memcmp(id, MM_MAGIC, 3) != 0 || id[MM_OFF_VERSION] != MM_V1_VERSION))
+        return mm__fail(MM_ECORRUPT, "the journal of the upgrade to %s holds no V1 header",
+                        target->info.name);
+    if (!err) err = v1_read_at(mem, last * MM_PAGE_SIZE, img, true);
+    *page = last;
+    return err;
+}
+
+/* Discards buckets [first, first + n) of an image's bucket size. */
+static int discard_buckets(mm *m, uint64_t first, uint64_t n) {
+    return mm_memory_discard(m->mem, mm__bucket_page(m, first), n * m->bucket_pages);
+}
+
+int mm__v1_rollback(mm *m, const struct mm_ops *target) {
+    struct mm_v1_image *img = malloc(sizeof *img);
+    uint8_t *p0 = calloc(1, MM_PAGE_SIZE);
+    int err = img && p0 ? MM_OK : mm__fail(MM_ENOMEM, "cannot allocate a V1 image");
+    uint64_t page = 0;
+    if (!err) err = mm__v1_read_journal(m->mem, target, img, &page);
+    if (!err) {
+        mm__set_bucket_pages(m, img->bucket_pages);
+        m->data_page = 1;
+        /* The upgrade may have written its metadata into V1's unallocated
+         * buckets and past V1's last one: V1 hands both out as zeros. */
+        for (uint32_t b = 0; !err && b < img->count;) {
+            uint32_t run = 0;
+            while (b + run < img->count && img->owners[b + run] == MM_V1_UNALLOCATED) run++;
+            if (run) err = discard_buckets(m, b, run);
+            b += run ? run : 1;
+        }
+        uint64_t end = mm__bucket_page(m, img->count);
+        if (!err && end < page) err = mm_memory_discard(m->mem, end, page - end);
+    }
+    /* V1's header comes back from the journal, the bytes past it as zeros,
+     * then the magic and version byte, which commits the roll-back. */
+    if (!err) err = mm__hread(m, page * MM_PAGE_SIZE, p0, MM_V1_HEADER_BYTES);
+    if (!err) err = mm__hwrite(m, 4, p0 + 4, MM_PAGE_SIZE - 4);
+    if (!err) err = mm__hcommit(m, 0, p0, 4);
+    if (!err) (void)mm_memory_discard(m->mem, page, 1); /* as mm__upgrade_end */
+    free(p0);
     free(img);
     return err;
 }

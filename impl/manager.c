@@ -9,6 +9,115 @@
 
 #include <stdlib.h>
 
+#ifdef MM_TEST_INJECT
+/* ------------------------------------------------------------------------
+ * Deliberate extra work in some designs, for the regression tracker's own
+ * tests (tests/scripts/test_bench_diff.py): compiled only into a test-only
+ * copy of the library (make B=... EXTRA_CFLAGS=-DMM_TEST_INJECT), never a
+ * normal build. MMFREE_TEST_INJECT lists it as DESIGN:WORK entries joined
+ * by commas, where WORK is
+ *   spin=K   K turns of an empty loop in every grow (a constant cost)
+ *   linear   a loop over every carved bucket in every grow (an O(N) cost)
+ *   dirty    every grow that takes a bucket rewrites a byte of its second
+ *            4 KiB page with what it holds (one more dirtied page per grow)
+ *   page     every free grows the linear memory by one page it does not
+ *            need (one more page at the end of the phase)
+ * The variable is read once, as the library loads, so that no measured
+ * phase reads the environment; a handle learns its design's work at open
+ * by comparing ops pointers with every slot, which costs the same whatever
+ * the variable says, so the designs without work run exactly the same
+ * instructions whether it is set or not.
+ * ---------------------------------------------------------------------- */
+
+#include <stdio.h>
+
+enum { INJECT_SPIN = 1, INJECT_LINEAR = 2, INJECT_DIRTY = 4, INJECT_PAGE = 8 };
+#define INJECT_IN_GROW (INJECT_SPIN | INJECT_LINEAR | INJECT_DIRTY)
+#define INJECT_SLOTS 8
+static struct {
+    const struct mm_ops *ops;
+    unsigned kind;
+    uint32_t arg;
+} inject_plan[INJECT_SLOTS];
+
+static void inject_refuse(const char *spec) {
+    fprintf(stderr, "libmmfree (test build): bad MMFREE_TEST_INJECT entry '%s' (DESIGN:spin=K, "
+            "DESIGN:linear, DESIGN:dirty or DESIGN:page)\n", spec);
+    abort();
+}
+
+__attribute__((constructor)) static void inject_read(void) {
+    const char *env = getenv("MMFREE_TEST_INJECT");
+    for (unsigned slot = 0; env && *env; slot++) {
+        char entry[64], *colon;
+        size_t len = strcspn(env, ",");
+        if (len >= sizeof entry || slot == INJECT_SLOTS) inject_refuse(env);
+        memcpy(entry, env, len);
+        entry[len] = 0;
+        env += len + (env[len] == ',');
+        if (!(colon = strchr(entry, ':'))) inject_refuse(entry);
+        *colon = 0;
+        const char *work = colon + 1;
+        char *end;
+        if (!(inject_plan[slot].ops = mm__registry_find(entry))) inject_refuse(entry);
+        if (strncmp(work, "spin=", 5) == 0) {
+            unsigned long k = strtoul(work + 5, &end, 10);
+            if (end == work + 5 || *end || k > UINT32_MAX) inject_refuse(work);
+            inject_plan[slot].kind = INJECT_SPIN;
+            inject_plan[slot].arg = (uint32_t)k;
+        } else {
+            inject_plan[slot].kind = strcmp(work, "linear") == 0  ? INJECT_LINEAR
+                                     : strcmp(work, "dirty") == 0 ? INJECT_DIRTY
+                                     : strcmp(work, "page") == 0  ? INJECT_PAGE
+                                                                  : 0;
+            if (!inject_plan[slot].kind) inject_refuse(work);
+        }
+    }
+}
+
+static int grow_injected(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
+
+/* A design with work to add gets m->grow = grow_injected; the others keep
+ * their entry and run exactly the instructions of a normal build. */
+static void inject_open(mm *m) {
+    for (unsigned i = 0; i < INJECT_SLOTS; i++)
+        if (inject_plan[i].ops == m->ops) {
+            m->inject |= inject_plan[i].kind;
+            if (inject_plan[i].kind == INJECT_SPIN) m->inject_arg = inject_plan[i].arg;
+        }
+    if (m->inject & INJECT_IN_GROW) m->grow = grow_injected;
+}
+
+/* The work but the spin: a linear loop, or a page dirtied, around the
+ * design's grow. */
+static mm_noinline int injected_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
+    if (m->inject & INJECT_LINEAR)
+        for (volatile uint64_t b = 0; b < m->nbuckets; b = b + 1) {
+        }
+    int err = m->ops->grow(m, id, new_size, nnew);
+    if (!err && (m->inject & INJECT_DIRTY) && nnew) {
+        uint64_t at = mm__bucket_page(m, mm__table_last(&m->tables[id])) * MM_PAGE_SIZE +
+                      MM_DIRTY_PAGE_SIZE;
+        uint8_t held;
+        err = mm_memory_read(m->mem, at, &held, 1);
+        if (!err) err = mm_memory_write(m->mem, at, &held, 1);
+    }
+    return err;
+}
+
+/* mm_grow of a design with injected work: the spin in line, so that its
+ * fixed cost stays small (1% of a grow of a few hundred instructions is in
+ * reach), then the design's own entry, or the general path for the work
+ * that wraps the design's grow. */
+static int grow_injected(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    for (volatile uint32_t k = 0; k < m->inject_arg; k = k + 1) {
+    }
+    if (!(m->inject & (INJECT_LINEAR | INJECT_DIRTY)) && m->ops->grow_fast)
+        return m->ops->grow_fast(m, id, pages, old_pages);
+    return mm__grow_general(m, id, pages, old_pages);
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * Registry
  * ---------------------------------------------------------------------- */
@@ -46,18 +155,38 @@ static int grow_broken(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) 
     return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
 }
 
+/* What the handle's writes may have left half-written: from now on it
+ * refuses changes (LMDB's MDB_FATAL_ERROR); grows refuse through m->grow,
+ * so that their fast path tests nothing. */
+static void mark_broken(mm *m) {
+    m->broken = true;
+    m->grow = grow_broken;
+}
+
 int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
     int err = mm_memory_write(m->mem, off, buf, len);
     if (mm_unlikely(err)) {
         /* The header may now be half-written: refuse further changes rather
          * than build on it (LMDB's MDB_FATAL_ERROR). */
-        m->broken = true;
-        m->grow = grow_broken;
+        mark_broken(m);
         return err;
     }
     m->hbytes_written += len;
     m->hwrites++;
     return MM_OK;
+}
+
+int mm__barrier(mm *m) {
+    if (!m->durable) return MM_OK;
+    int err = mm__memory_barrier(m->mem);
+    if (err) mark_broken(m);
+    return err;
+}
+
+int mm__hcommit_slow(mm *m, uint64_t off, const void *buf, size_t len) {
+    int err = mm__barrier(m);
+    if (!err) err = mm__hwrite_slow(m, off, buf, len);
+    return err ? err : mm__barrier(m);
 }
 
 /* Only this manager grows its memory (mm_open marks it managed), so the
@@ -84,9 +213,13 @@ int mm__prepare_pages(mm *m, uint64_t pages) {
         err = mm_memory_discard(m->mem, m->suspect_lo, hi - m->suspect_lo);
         if (!err) m->suspect_lo = hi < m->suspect_hi ? hi : UINT64_MAX;
     }
-    if (!err && pages > m->mem->pages) err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
+    bool grown = !err && pages > m->mem->pages;
+    if (grown) err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
     set_fast_base(m);
-    return err;
+    /* Durable mode: the new length reaches the disk before anything is
+     * written into it, so that no subset of the later writes lands past
+     * the end. */
+    return err || !grown || !m->durable ? err : mm__barrier(m);
 }
 
 int mm__table_grow(mm_table *t, uint64_t n, uint64_t limit) {
@@ -169,6 +302,7 @@ int mm__check_tables(mm *m, int err) {
 
 static void destroy(mm *m) {
     if (m->ops->destroy) m->ops->destroy(m);
+    free(m->v1_repair);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) free(m->tables[i].ids);
     free(m);
 }
@@ -186,15 +320,69 @@ static int check_bucket_size(uint32_t asked, uint32_t stored) {
     return MM_OK;
 }
 
-static int upgrade_v1(mm *m, uint32_t bucket_pages) {
+/* Formats the memory for m's design. Old buckets must read as zero once
+ * the new layout hands them out, and in durable mode that discard reaches
+ * the disk before the new header, as the grow to page 1 does. A crash
+ * before the header lands leaves zeros, which the next open formats again
+ * (holds_only_zeros). */
+static int format(mm *m, uint32_t bucket_pages) {
+    int err = mm_memory_discard(m->mem, 0, m->mem->pages);
+    if (!err) err = mm__barrier(m);
+    if (!err) {
+        mm__set_bucket_pages(m, bucket_pages ? bucket_pages : MM_DEFAULT_BUCKET_PAGES);
+        err = m->ops->format(m);
+    }
+    return err;
+}
+
+/* A memory of zeros holds nothing a format could lose: it is what a first
+ * format that a crash cut short leaves (its grow landed, its header did
+ * not), and what a format over data leaves after its discard. Foreign
+ * bytes anywhere make it foreign. */
+static int holds_only_zeros(mm_memory *mem, bool *zero) {
+    enum { CHUNK = 65536 };
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf) return mm__fail(MM_ENOMEM, "cannot allocate %u bytes to read the memory", CHUNK);
+    int err = MM_OK;
+    *zero = true;
+    for (uint64_t off = 0; off < mem->pages * MM_PAGE_SIZE && *zero && !err; off += CHUNK) {
+        err = mm_memory_read(mem, off, buf, CHUNK);
+        for (size_t i = 0; i < CHUNK / 8 && !err && *zero; i++) *zero = !mm_get_u64(buf + 8 * i);
+    }
+    free(buf);
+    return err;
+}
+
+/* Upgrades a V1 memory in place, or, when redo is set, completes an
+ * upgrade that a crash interrupted, from its journal. */
+static int upgrade_v1(mm *m, uint32_t bucket_pages, bool redo) {
     struct mm_v1_image *img = malloc(sizeof *img);
     if (!img) return mm__fail(MM_ENOMEM, "cannot allocate a V1 image");
-    int err = mm__v1_read(m->mem, img);
+    int err = redo ? mm__v1_read_journal(m->mem, m->ops, img, &m->journal_page)
+                   : mm__v1_read(m->mem, img, true);
     if (!err) err = check_bucket_size(bucket_pages, img->bucket_pages);
     if (!err) {
         mm__set_bucket_pages(m, img->bucket_pages);
+        /* Pages past V1's buckets may hold what an earlier, interrupted
+         * attempt wrote there: zeroed before the new layout carves them. */
+        uint64_t end = 1 + (uint64_t)img->count * img->bucket_pages;
+        if (end < m->mem->pages) m->suspect_lo = end, m->suspect_hi = m->mem->pages;
+        m->upgrade_redo = redo;
         err = m->ops->upgrade_v1(m, img);
+        m->upgrade_redo = false;
     }
+    free(img);
+    return err;
+}
+
+/* A bucket size asked for that differs from the one an interrupted
+ * upgrade's journal holds refuses the open before the roll-back writes. */
+static int journal_bucket_size(mm *m, const struct mm_ops *target, uint32_t bucket_pages) {
+    struct mm_v1_image *img = malloc(sizeof *img);
+    uint64_t page;
+    int err = img ? mm__v1_read_journal(m->mem, target, img, &page)
+                  : mm__fail(MM_ENOMEM, "cannot allocate a V1 image");
+    if (!err) err = check_bucket_size(bucket_pages, img->bucket_pages);
     free(img);
     return err;
 }
@@ -203,41 +391,45 @@ static int open_existing(mm *m, uint32_t bucket_pages) {
     uint8_t id[4];
     int err = mm_memory_read(m->mem, 0, id, sizeof id);
     if (err) return err;
-    if (memcmp(id + MM_OFF_MAGIC, MM_MAGIC, 3) != 0)
+    if (memcmp(id + MM_OFF_MAGIC, MM_MAGIC, 3) != 0) {
+        bool zero = false;
+        err = holds_only_zeros(m->mem, &zero);
+        if (!err && zero) return format(m, bucket_pages);
+        if (err) return err;
         return mm__fail(MM_EMAGIC, "the memory starts with %02x %02x %02x, not \"MGR\": it holds "
                         "no memory-manager layout (format it explicitly to overwrite it)",
                         id[0], id[1], id[2]);
+    }
     const struct mm_ops *ops = m->ops;
     uint8_t version = id[MM_OFF_VERSION];
     if (version == ops->version) {
         err = ops->load(m);
         if (!err) err = check_bucket_size(bucket_pages, m->bucket_pages);
     } else if (ops->upgrading_version && version == ops->upgrading_version) {
-        return mm__fail(MM_EINTERRUPTED, "an upgrade from V1 to %s was interrupted (version "
-                        "byte %u); the header is partly rewritten and must be repaired",
-                        ops->info.name, version);
+        err = upgrade_v1(m, bucket_pages, true);
     } else if (version == MM_V1_VERSION && ops->upgrade_v1) {
-        err = upgrade_v1(m, bucket_pages);
+        err = upgrade_v1(m, bucket_pages, false);
     } else {
         const struct mm_ops *other = mm__registry_by_version(version);
         if (!other)
             return mm__fail(MM_EVERSION, "layout version %u is not one this library knows",
                             version);
-        if (version == other->upgrading_version)
+        if (version != other->upgrading_version)
+            return mm__fail(MM_EWRONG_DESIGN, "the memory holds a %s layout (version %u), not "
+                            "%s", other->info.name, version, ops->info.name);
+        /* Another design's upgrade from V1, cut short: a design that reads
+         * V1 as its own layout rolls it back and opens the V1 memory. */
+        if (ops->version != MM_V1_VERSION)
             return mm__fail(MM_EINTERRUPTED, "an upgrade from V1 to %s was interrupted "
-                            "(version byte %u)", other->info.name, version);
-        return mm__fail(MM_EWRONG_DESIGN, "the memory holds a %s layout (version %u), not %s",
-                        other->info.name, version, ops->info.name);
+                            "(version byte %u): open the memory with %s to complete it, or "
+                            "with a V1 design to roll it back", other->info.name, version,
+                            other->info.name);
+        err = journal_bucket_size(m, other, bucket_pages);
+        if (!err) err = mm__v1_rollback(m, other);
+        if (!err) err = ops->load(m);
+        if (!err) err = check_bucket_size(bucket_pages, m->bucket_pages);
     }
-    if (!err) err = mm__check_tables(m, MM_ECORRUPT);
-    if (err) return err;
-    /* A crash in a grow may have written pages it never carved. */
-    uint64_t end = mm__bucket_page(m, m->nbuckets);
-    if (end < m->mem->pages) {
-        m->suspect_lo = end;
-        m->suspect_hi = m->mem->pages;
-    }
-    return MM_OK;
+    return err;
 }
 
 int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned flags,
@@ -246,7 +438,8 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     if (bucket_pages > MM_MAX_BUCKET_PAGES)
         return mm__fail(MM_EINVAL, "bucket size %u is past the maximum of %u pages",
                         bucket_pages, MM_MAX_BUCKET_PAGES);
-    if (flags & ~MM_OPEN_FORMAT) return mm__fail(MM_EINVAL, "unknown flags 0x%x", flags);
+    if (flags & ~(MM_OPEN_FORMAT | MM_OPEN_SYNC))
+        return mm__fail(MM_EINVAL, "unknown flags 0x%x", flags);
     const struct mm_ops *ops = mm__registry_find(design);
     if (!ops) return mm__fail(MM_EDESIGN_UNKNOWN, "no design is named \"%s\"", design);
     if (mem->managed)
@@ -257,29 +450,29 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     m->mem = mem;
     m->ops = ops;
     m->suspect_lo = UINT64_MAX;
+    m->durable = (flags & MM_OPEN_SYNC) != 0;
     set_fast_base(m);
-    int err;
-    if (mem->pages == 0 || (flags & MM_OPEN_FORMAT)) {
-        /* Old buckets must read as zero once a new layout hands them out. */
-        err = mm_memory_discard(mem, 0, mem->pages);
-        if (!err) {
-            mm__set_bucket_pages(m, bucket_pages ? bucket_pages : MM_DEFAULT_BUCKET_PAGES);
-            err = ops->format(m);
-        }
-    } else {
-        err = open_existing(m, bucket_pages);
-    }
+    int err = mem->pages == 0 || (flags & MM_OPEN_FORMAT) ? format(m, bucket_pages)
+                                                           : open_existing(m, bucket_pages);
+    if (!err) err = mm__check_tables(m, MM_ECORRUPT);
+    /* Accepted: what a V1 load read past an interrupted operation is
+     * written back now, and what a format, an upgrade or a repair wrote is
+     * durable before the handle makes changes of its own. */
+    if (!err && m->v1_repair) err = mm__v1_repair(m);
+    if (!err) err = mm__barrier(m);
     if (err) {
         destroy(m);
         return err;
     }
+    /* A crash in a grow may have written pages it never carved. */
+    uint64_t end = mm__bucket_page(m, m->nbuckets);
+    if (end < mem->pages) {
+        m->suspect_lo = end;
+        m->suspect_hi = mem->pages;
+    }
     m->grow = ops->grow_fast ? ops->grow_fast : mm__grow_general;
-#ifdef MM_TEST_SLOW_GROW
-    /* A deliberate slowdown of one design's grow, for the regression
-     * tracker's own test (tests/scripts); never defined in a normal build.
-     * Decided here once, so the other designs pay nothing on their grows. */
-    m->test_slow_grow = strcmp(ops->info.name, MM_TEST_SLOW_GROW) == 0;
-    if (m->test_slow_grow) m->grow = mm__grow_general;
+#ifdef MM_TEST_INJECT
+    inject_open(m);
 #endif
     set_fast_base(m);
     mem->managed = true;
@@ -328,10 +521,10 @@ int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
         err = mm__table_grow(t, nnew, m->ops->info.max_buckets);
         if (err) return err;
     }
-#ifdef MM_TEST_SLOW_GROW
-    if (m->test_slow_grow)
-        for (volatile int spin = 0; spin < 64; spin = spin + 1) {
-        }
+#ifdef MM_TEST_INJECT
+    if (mm_unlikely(m->inject & (INJECT_LINEAR | INJECT_DIRTY)))
+        err = injected_grow(m, id, new_size, nnew);
+    else
 #endif
     err = m->ops->grow(m, id, new_size, nnew);
     if (!err && old_pages) *old_pages = size;
@@ -467,6 +660,9 @@ int mm_free(mm *m, unsigned id) {
      * the two) leaves the memory at its size with its bytes zeroed. */
     err = discard_buckets(m, &m->tables[id]);
     if (!err) err = m->ops->free(m, id);
+#ifdef MM_TEST_INJECT
+    if (!err && (m->inject & INJECT_PAGE)) err = mm__ensure_pages(m, m->mem->pages + 1);
+#endif
     if (err) return err;
     m->tables[id].len = 0;
     m->sizes[id] = 0;
@@ -479,6 +675,16 @@ int mm_check(mm *m) {
     return err ? err : m->ops->check(m);
 }
 
+/* What mm_open and the grows since allocated and still hold: the handle,
+ * the tables' capacity (kept after a free, for the next grow) and the
+ * design's state. Summed when asked, so no operation pays for it. */
+static uint64_t heap_bytes(const mm *m) {
+    uint64_t bytes = sizeof *m;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        bytes += (uint64_t)m->tables[i].cap * sizeof *m->tables[i].ids;
+    return bytes + (m->ops->heap_bytes ? m->ops->heap_bytes(m) : 0);
+}
+
 int mm_stats_get(const mm *m, mm_stats *out) {
     if (!m || !out) return mm__fail(MM_EINVAL, "m or out is NULL");
     *out = (mm_stats){
@@ -489,6 +695,7 @@ int mm_stats_get(const mm *m, mm_stats *out) {
         .header_bytes = m->header_bytes,
         .header_bytes_written = m->hbytes_written,
         .header_writes = m->hwrites,
+        .heap_bytes = heap_bytes(m),
     };
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         out->memories_in_use += m->sizes[i] != 0;

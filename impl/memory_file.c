@@ -16,15 +16,22 @@
 typedef struct file_memory {
     mm_memory base;
     int fd;
+    bool dirty; /* changed since the last barrier */
 } file_memory;
 
 static int fd_of(mm_memory *mem) {
     return ((file_memory *)mem)->fd;
 }
 
+/* Called by every call that changes the file, on its way to the kernel. */
+static int changed(mm_memory *mem) {
+    ((file_memory *)mem)->dirty = true;
+    return fd_of(mem);
+}
+
 static int file_grow(mm_memory *mem, uint64_t new_pages) {
     if (new_pages > (uint64_t)INT64_MAX / MM_PAGE_SIZE ||
-        ftruncate(fd_of(mem), (off_t)(new_pages * MM_PAGE_SIZE)) != 0)
+        ftruncate(changed(mem), (off_t)(new_pages * MM_PAGE_SIZE)) != 0)
         return mm__fail(MM_EGROW, "cannot extend the file to %llu pages (errno %d)",
                         (unsigned long long)new_pages, errno);
     return MM_OK;
@@ -46,7 +53,7 @@ static int file_read(mm_memory *mem, uint64_t off, void *buf, size_t len) {
 static int file_write(mm_memory *mem, uint64_t off, const void *buf, size_t len) {
     const uint8_t *p = buf;
     while (len) {
-        ssize_t n = pwrite(fd_of(mem), p, len, (off_t)off);
+        ssize_t n = pwrite(changed(mem), p, len, (off_t)off);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0)
             return mm__fail(MM_EIO, "writing %zu bytes at %llu failed (errno %d)", len,
@@ -58,7 +65,7 @@ static int file_write(mm_memory *mem, uint64_t off, const void *buf, size_t len)
 
 static int file_discard(mm_memory *mem, uint64_t first_page, uint64_t pages) {
     off_t off = (off_t)(first_page * MM_PAGE_SIZE), len = (off_t)(pages * MM_PAGE_SIZE);
-    if (fallocate(fd_of(mem), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
+    if (fallocate(changed(mem), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
         return MM_OK;
     /* File systems without holes: zero the bytes instead. */
     static const uint8_t zeros[MM_PAGE_SIZE];
@@ -71,6 +78,20 @@ static int file_discard(mm_memory *mem, uint64_t first_page, uint64_t pages) {
 
 static int file_sync(mm_memory *mem) {
     if (fsync(fd_of(mem)) != 0) return mm__fail(MM_EIO, "fsync failed (errno %d)", errno);
+    ((file_memory *)mem)->dirty = false;
+    return MM_OK;
+}
+
+/* fdatasync orders what the manager wrote before it (data, header, grown
+ * length, punched holes: all needed to read the file back) before what it
+ * writes after, without flushing metadata such as times. Two barriers with
+ * nothing written between them cost one: an operation ends on a barrier
+ * and the next begins its commit with one. */
+static int file_barrier(mm_memory *mem) {
+    file_memory *f = (file_memory *)mem;
+    if (!f->dirty) return MM_OK;
+    if (fdatasync(f->fd) != 0) return mm__fail(MM_EIO, "fdatasync failed (errno %d)", errno);
+    f->dirty = false;
     return MM_OK;
 }
 
@@ -85,6 +106,7 @@ static const struct mm_memory_vt file_vt = {
     .write = file_write,
     .discard = file_discard,
     .sync = file_sync,
+    .barrier = file_barrier,
     .close = file_close,
 };
 

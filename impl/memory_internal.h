@@ -17,6 +17,10 @@ struct mm_memory_vt {
     /* Zeroes whole pages inside the size and releases their storage. */
     int (*discard)(mm_memory *mem, uint64_t first_page, uint64_t pages);
     int (*sync)(mm_memory *mem);
+    /* Orders storage: every grow, write and discard before it reaches the
+     * storage before any after it (the file's fdatasync). NULL: the
+     * backing keeps nothing past the process (RAM). */
+    int (*barrier)(mm_memory *mem);
     void (*close)(mm_memory *mem);
 };
 
@@ -37,5 +41,9 @@ struct mm_memory {
 
 /** mm_memory_grow without the managed check: the manager's own grows. */
 int mm__memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages);
+/** The backing's barrier (durable mode, mm_open's MM_OPEN_SYNC). */
+static inline int mm__memory_barrier(mm_memory *mem) {
+    return mem->vt->barrier ? mem->vt->barrier(mem) : MM_OK;
+}
 
 #endif /* MM_MEMORY_INTERNAL_H */

@@ -38,11 +38,13 @@
 #define mm_likely(x) __builtin_expect(!!(x), 1)
 #define mm_unlikely(x) __builtin_expect(!!(x), 0)
 #define mm_noinline __attribute__((noinline))
+#define mm_always_inline inline __attribute__((always_inline))
 #define mm_printf_like(f, a) __attribute__((format(printf, f, a)))
 #else
 #define mm_likely(x) (x)
 #define mm_unlikely(x) (x)
 #define mm_noinline
+#define mm_always_inline inline
 #define mm_printf_like(f, a)
 #endif
 
@@ -187,8 +189,20 @@ struct mm {
     uint64_t header_bytes;
     uint64_t hbytes_written, hwrites;
     bool broken;
-#ifdef MM_TEST_SLOW_GROW
-    bool test_slow_grow;
+    /* Durable mode (MM_OPEN_SYNC): barriers around every commit, after
+     * every grow of the linear memory and after a format's discard. */
+    bool durable;
+    /* An interrupted V1 upgrade is being redone from its journal: the
+     * journal and the "upgrading" version byte are in place already. */
+    bool upgrade_redo;
+    uint64_t journal_page; /* the journal of an upgrade under way */
+    /* What a V1 load read past an interrupted operation, written back in V1
+     * bytes once the open is accepted (mm__v1_repair), so that an open
+     * refused later (a bucket size that differs) changes nothing. */
+    struct mm_v1_image *v1_repair;
+#ifdef MM_TEST_INJECT
+    unsigned inject;     /* the extra work of this handle's design (manager.c) */
+    uint32_t inject_arg; /* its count, for MM_TEST_INJECT's spin */
 #endif
 };
 
@@ -246,6 +260,9 @@ struct mm_ops {
     int (*check)(mm *m);
     /* Releases the design's heap state (m->ds). May be NULL. */
     void (*destroy)(mm *m);
+    /* The bytes the design's heap state holds (what destroy releases), for
+     * mm_stats_get. NULL: none. */
+    uint64_t (*heap_bytes)(const mm *m);
 };
 
 /** The registered design of that name, or NULL (designs.c). */
@@ -264,34 +281,60 @@ int mm__fail(int err, const char *fmt, ...) mm_printf_like(2, 3);
 int mm__hread(mm *m, uint64_t off, void *buf, size_t len);
 /** mm__hwrite's general path: any backing, errors, the broken mark. */
 int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len);
-/** Writes header bytes and counts them; a failure marks m broken. Inline,
- *  so a field of constant size becomes one store on a RAM memory. */
-static inline int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
+/** mm__hcommit's general path: mm__hwrite_slow between two barriers. */
+int mm__hcommit_slow(mm *m, uint64_t off, const void *buf, size_t len);
+/** The RAM path every header write shares: true when it wrote. Inline, so a
+ *  field of constant size becomes one store on a RAM memory. */
+static inline bool mm__hwrite_ram(mm *m, uint64_t off, const void *buf, size_t len) {
     uint64_t bytes = *m->mem_pages * MM_PAGE_SIZE;
     if (mm_likely(m->ram != NULL && off <= bytes && len <= bytes - off)) {
         memcpy(m->ram + off, buf, len);
         m->hbytes_written += len;
         m->hwrites++;
-        return MM_OK;
+        return true;
     }
-    return mm__hwrite_slow(m, off, buf, len);
+    return false;
 }
-
-/** mm__ensure_pages's general path: grows the backing, zeroes suspect pages. */
-int mm__prepare_pages(mm *m, uint64_t pages);
-/** mm__hwrite for a span inside page 0, which a RAM memory always holds
- *  (m->ram): no bounds test on the fast path. */
-static inline int mm__hwrite0(mm *m, uint32_t off, const void *buf, size_t len) {
+/** The same for a span inside page 0, which a RAM memory always holds
+ *  (m->ram): no bounds test. */
+static inline bool mm__hwrite0_ram(mm *m, uint32_t off, const void *buf, size_t len) {
     assert(off + len <= MM_PAGE_SIZE);
     if (mm_likely(m->ram != NULL)) {
         memcpy(m->ram + off, buf, len);
         m->hbytes_written += len;
         m->hwrites++;
-        return MM_OK;
+        return true;
     }
-    return mm__hwrite_slow(m, off, buf, len);
+    return false;
 }
+/** Writes header bytes and counts them; a failure marks m broken. */
+static inline int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
+    return mm__hwrite_ram(m, off, buf, len) ? MM_OK : mm__hwrite_slow(m, off, buf, len);
+}
+/** mm__hwrite of a span inside page 0. */
+static inline int mm__hwrite0(mm *m, uint32_t off, const void *buf, size_t len) {
+    return mm__hwrite0_ram(m, off, buf, len) ? MM_OK : mm__hwrite_slow(m, off, buf, len);
+}
+/** Writes an operation's commit: the one small write that makes what the
+ *  operation wrote before it visible (../shared/DESIGN.md, crash
+ *  atomicity). In durable mode a barrier comes before it, so that
+ *  everything written before reaches the storage first, and one after it,
+ *  so that the operation is durable when it returns. A RAM memory keeps
+ *  nothing past the process and has no barrier: the same store as
+ *  mm__hwrite, so commits cost nothing when not durable. */
+static inline int mm__hcommit(mm *m, uint64_t off, const void *buf, size_t len) {
+    return mm__hwrite_ram(m, off, buf, len) ? MM_OK : mm__hcommit_slow(m, off, buf, len);
+}
+/** mm__hcommit of a span inside page 0. */
+static inline int mm__hcommit0(mm *m, uint32_t off, const void *buf, size_t len) {
+    return mm__hwrite0_ram(m, off, buf, len) ? MM_OK : mm__hcommit_slow(m, off, buf, len);
+}
+/** In durable mode, orders the storage (fdatasync); else nothing. A
+ *  failure marks m broken: what was written may not have reached the disk. */
+int mm__barrier(mm *m);
 
+/** mm__ensure_pages's general path: grows the backing, zeroes suspect pages. */
+int mm__prepare_pages(mm *m, uint64_t pages);
 /** Makes pages [0, pages) ready to carve buckets in: grows the linear
  *  memory to at least pages, and zeroes pages that held bytes past the last
  *  carved bucket when the memory was opened. Designs call it before they
@@ -376,32 +419,71 @@ struct mm_v1_image {
     uint32_t count;        /* buckets allocated */
     uint32_t bucket_pages;
     uint64_t sizes[MM_MAX_MEMORIES];
+    /* As recovered: 255 where an interrupted operation left an owner byte
+     * that the state before or after it does not have (repairs counts them). */
     uint8_t owners[MM_V1_MAX_BUCKETS];
+    uint8_t fixed[MM_V1_OFF_SIZES]; /* bytes 0..39 as stored, reserved ones included */
+    uint32_t repairs;
+    uint32_t stored_count; /* the count as stored, when count was lowered since */
 };
 
 /** Reads the V1 header of mem (magic and version already matched) into
- *  img and validates it against itself and the linear memory's size.
- *  Errors: MM_ECORRUPT with a detail, MM_EIO. */
-int mm__v1_read(mm_memory *mem, struct mm_v1_image *img);
+ *  img and validates it against itself and the linear memory's size. With
+ *  recover, what an interrupted grow or free of a V1-byte design leaves is
+ *  read as the state before or after it (layout_v1.c, "Crashes"); without
+ *  it, that is refused too. Errors: MM_ECORRUPT with a detail, MM_EIO. */
+int mm__v1_read(mm_memory *mem, struct mm_v1_image *img, bool recover);
 /** Rebuilds m's tables, sizes and counters from a validated V1 image:
  *  memory i owns the buckets whose owner byte is i, in ascending order. */
 int mm__v1_adopt(mm *m, const struct mm_v1_image *img);
 /** Writes a fresh V1 header with version byte `version` into m. */
 int mm__v1_format(mm *m, uint8_t version);
-/** load for the designs whose bytes are V1: read, validate, adopt. */
-int mm__v1_load(mm *m);
+/** load for the designs whose bytes are V1: read, validate, adopt. What an
+ *  interrupted operation left (owner bytes the recovery dropped; with trim,
+ *  also the count over unallocated buckets at the top, for a design that
+ *  never reuses them) is kept in m->v1_repair for mm__v1_repair. */
+int mm__v1_load(mm *m, bool trim);
+/** Writes back m->v1_repair in V1 bytes and drops it: the owner bytes, then
+ *  the count. The manager calls it once an open is accepted. */
+int mm__v1_repair(mm *m);
 /** Sets the owner byte of buckets ids[0..n) to owner, one write per run of
  *  adjacent buckets. */
 int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner);
 /** Persists a grow in V1 bytes. The last nnew entries of id's table are the
  *  new buckets (pushed by the caller); new_count is the bucket count after.
- *  Grows the linear memory first, then writes the owner bytes (a run of
- *  adjacent buckets at once), the count if it changed, and the size. On
- *  error the table entries are popped again. */
+ *  Grows the linear memory first, then writes the count if it changed, the
+ *  owner bytes (a run of adjacent buckets at once), and the size, which
+ *  commits. On error the table entries are popped again. */
 int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
                         uint64_t new_count);
-/** check for the V1-byte designs: the header is valid V1 with this version
- *  byte and says exactly what the heap says; tables ascend. */
+/** check for the V1-byte designs: the header is valid, clean V1 with this
+ *  version byte and says exactly what the heap says; tables ascend. */
 int mm__v1_check(mm *m, uint8_t version);
+
+/* ------------------------------------------------------------------------
+ * The V1 upgrade journal (layout_v1.c). An upgrade rewrites page 0 in
+ * place; first it copies V1's header to a journal page past every bucket
+ * of both layouts, so that a crash at any point can be completed (by the
+ * design upgraded to) or rolled back (by a V1 design).
+ * ---------------------------------------------------------------------- */
+
+/** Starts an upgrade whose new layout's buckets end at end_page: grows the
+ *  linear memory to hold them and the journal, writes the journal, then the
+ *  version byte `upgrading`, which commits it. When m->upgrade_redo (both
+ *  are in place) only makes the pages below end_page ready. The design
+ *  writes its layout after this, in any order, then calls mm__upgrade_end. */
+int mm__upgrade_begin(mm *m, uint64_t end_page, uint8_t upgrading);
+/** Ends it: writes the final version byte (the commit), then drops the
+ *  journal. */
+int mm__upgrade_end(mm *m, uint8_t version);
+/** Reads the V1 image from the journal of an interrupted upgrade to
+ *  target (in its last page) and sets *page to the journal's page.
+ *  Errors: MM_EINTERRUPTED (no journal: an upgrade by an older library),
+ *  MM_ECORRUPT, MM_EIO, MM_ENOMEM. */
+int mm__v1_read_journal(mm_memory *mem, const struct mm_ops *target, struct mm_v1_image *img,
+                        uint64_t *page);
+/** Rolls an interrupted upgrade to target back to the V1 memory it started
+ *  from; the caller then loads it as V1. */
+int mm__v1_rollback(mm *m, const struct mm_ops *target);
 
 #endif /* MM_INTERNAL_H */

@@ -73,7 +73,8 @@ typedef enum mm_error {
     MM_EWRONG_DESIGN, /**< the linear memory holds the layout of another design */
     MM_EBUCKET_SIZE,  /**< the requested bucket size differs from the stored one */
     MM_ECORRUPT,      /**< the header contradicts itself or the linear memory */
-    MM_EINTERRUPTED,  /**< a layout upgrade was interrupted; the header must be repaired */
+    MM_EINTERRUPTED,  /**< an interrupted V1 upgrade to another design, which this one can
+                           *   neither complete nor roll back, or one that left no journal */
     MM_ESHORT,        /**< the storage is not a whole number of pages */
     MM_EBROKEN,       /**< an earlier header write failed; the handle refuses changes */
     MM_ECHECK,        /**< mm_check() found a broken invariant */
@@ -119,11 +120,30 @@ typedef struct mm_fault_plan {
     uint64_t fail_grow_at;  /**< the n-th grow (1-based) fails with MM_EGROW; 0: never */
     uint64_t fail_write_at; /**< the n-th write (1-based) fails with MM_EIO; 0: never */
     uint64_t max_pages;     /**< grows past this many pages fail; 0: no cap */
+    /** Crash simulation. A storage call is a grow, write or discard. Each
+     *  goes to the wrapped memory as usual (what the process sees: the page
+     *  cache) and, when disk is not NULL, to disk too (what survives the
+     *  crash), until storage call crash_at (1-based): from it on a call
+     *  reaches disk only if it comes before the next barrier and bit
+     *  (call - crash_at) of crash_keep is set. So crash_keep = 0 cuts every
+     *  call from crash_at on (a process that dies), and a crash_at just past
+     *  a barrier with any crash_keep is any subset of the calls up to the
+     *  next barrier reaching the disk (a power loss in durable mode).
+     *  disk must start as a copy of the wrapped memory. 0: no crash. */
+    uint64_t crash_at;
+    uint64_t crash_keep;
+    mm_memory *disk;
 } mm_fault_plan;
 
 /** What a fault-injecting memory has seen. Failed calls are counted too. */
 typedef struct mm_fault_counts {
     uint64_t grows, reads, writes, bytes_written, discards;
+    uint64_t calls;       /**< storage calls: grows, writes and discards */
+    uint64_t barriers;    /**< barriers: mm_memory_sync, and those a manager opened with
+                               *   MM_OPEN_SYNC issues */
+    uint64_t lost;        /**< storage calls that did not reach the plan's disk */
+    uint64_t disk_errors; /**< storage calls the disk refused: a write past the pages
+                               *   that reached it, which a barrier after each grow rules out */
 } mm_fault_counts;
 
 /** Wraps inner (which stays owned by the caller and must outlive the
@@ -135,6 +155,37 @@ MM_API int mm_memory_faulty(mm_memory *inner, const mm_fault_plan *plan, mm_memo
 MM_API void mm_memory_fault_replan(mm_memory *faulty, const mm_fault_plan *plan);
 /** The counts of a fault-injecting memory (zeros for any other memory). */
 MM_API mm_fault_counts mm_memory_fault_counts(const mm_memory *faulty);
+/** Where the barriers fell since the last plan: calls[j] gets the number of
+ *  storage calls made before barrier j, for j < cap. Returns the number of
+ *  barriers (0 for any other memory); a barrier that fell when the log
+ *  could not grow is counted but not logged. */
+MM_API size_t mm_memory_fault_barriers(const mm_memory *faulty, uint64_t *calls, size_t cap);
+
+/* Dirty pages. On WebAssembly stable memory and on a file, what a write
+ * costs is the pages it dirties, not its bytes. A counting memory wraps
+ * another and counts the distinct 4 KiB pages that writes and discards
+ * touch; a discard counts as a write of its pages, since it zeroes them and
+ * stable memory can only do that by writing the zeros. A grow dirties
+ * nothing (new pages read as zero unwritten), nor does a read. The memory
+ * it wraps, and every other, pays nothing for it; the counting memory
+ * itself has no direct copy, so a manager over it takes its general path
+ * for every access (benchmarks count with it in a run of their own). */
+#define MM_DIRTY_PAGE_SIZE 4096u
+/** Wraps inner (which stays owned by the caller and must outlive the
+ *  wrapper) in a memory that counts dirty pages, from 0, counting on. The
+ *  wrapper takes inner's size when it is made: grow inner only through the
+ *  wrapper from then on. Errors: MM_EINVAL (a NULL argument), MM_ENOMEM. */
+MM_API int mm_memory_dirty_counter(mm_memory *inner, mm_memory **out);
+/** The distinct 4 KiB pages written or discarded through a counting memory
+ *  while counting was on, since it was made or last reset; 0 for any other
+ *  memory. */
+MM_API uint64_t mm_memory_dirty_pages(const mm_memory *counter);
+/** Forgets the pages counted so far (the start of a measured phase). */
+MM_API void mm_memory_dirty_reset(mm_memory *counter);
+/** Pauses (paused != 0) or resumes counting; what was counted stays, and
+ *  pages written while paused are not counted (setup inside a measured
+ *  phase). No-op for any other memory. */
+MM_API void mm_memory_dirty_pause(mm_memory *counter, int paused);
 
 /** Size in pages. */
 MM_API uint64_t mm_memory_size(const mm_memory *mem);
@@ -153,7 +204,8 @@ MM_API int mm_memory_write(mm_memory *mem, uint64_t off, const void *buf, size_t
  *  their storage back (madvise for RAM, a punched hole for files).
  *  Errors: MM_EBOUNDS (past the size; nothing changed), MM_EIO. */
 MM_API int mm_memory_discard(mm_memory *mem, uint64_t first_page, uint64_t pages);
-/** Flushes a file memory to disk (no-op for RAM). Errors: MM_EIO. */
+/** Flushes a file memory to disk (fsync; no-op for RAM): what mm_write
+ *  wrote is durable after it. Errors: MM_EIO. */
 MM_API int mm_memory_sync(mm_memory *mem);
 /** Releases the memory (the file stays on disk). NULL is allowed. */
 MM_API void mm_memory_close(mm_memory *mem);
@@ -193,6 +245,16 @@ typedef struct mm mm;
 
 /** mm_open() flags. */
 #define MM_OPEN_FORMAT 1u /**< format the linear memory even if it holds data */
+/** Durable mode: the manager orders its writes with barriers (fdatasync for
+ *  a file memory) so that a power loss, which may bring any subset of the
+ *  writes since the last barrier to the disk, leaves what a process crash
+ *  leaves; each grow, free, format and upgrade is on the disk when it
+ *  returns. Costs one to three fdatasync calls per operation: after a grow
+ *  of the file, before the commit and after it, each skipped when nothing
+ *  was written since the last (README has the time). Data written with
+ *  mm_write becomes durable at the next operation's first barrier, or with
+ *  mm_memory_sync. */
+#define MM_OPEN_SYNC 2u
 
 /**
  * Opens a manager of the named design over mem (which the caller keeps
@@ -200,20 +262,32 @@ typedef struct mm mm;
  * over a memory at a time, and while it is, only the manager grows it
  * (mm_memory_grow refuses); reads and writes of the memory stay allowed.
  *
- * An empty linear memory is formatted with bucket_pages per bucket (0 means
- * MM_DEFAULT_BUCKET_PAGES). A linear memory that holds this design's layout
- * is loaded with its stored bucket size. A V1 layout is upgraded in place by
- * the designs flagged MM_DESIGN_READS_V1. Anything else is refused and left
- * untouched, unless flags has MM_OPEN_FORMAT. (A first format that a crash
- * cut short leaves one page of zeros: refused as MM_EMAGIC, like any page
- * without a layout; nothing was stored, so MM_OPEN_FORMAT is the repair.)
+ * An empty linear memory, or one that holds only zeros, is formatted with
+ * bucket_pages per bucket (0 means MM_DEFAULT_BUCKET_PAGES). A linear
+ * memory that holds this design's layout is loaded with its stored bucket
+ * size. A V1 layout is upgraded in place by the designs flagged
+ * MM_DESIGN_READS_V1. Anything else is refused and left untouched, unless
+ * flags has MM_OPEN_FORMAT.
+ *
+ * Crashes: every operation (grow, free, format, upgrade) is atomic. A
+ * process that dies in the middle of one, or, with MM_OPEN_SYNC, a power
+ * loss, leaves a memory that opens to the state before the operation or
+ * after it (a free may also leave the memory at its size with its bytes
+ * zeroed). Open completes what needs it: it rewrites what a V1-byte design
+ * (v1, v1reclaim) left of an interrupted grow or free so that the header
+ * is clean V1 again; it completes an interrupted V1 upgrade from the
+ * journal the upgrade wrote first, or, opened by a V1 design, rolls it
+ * back to the V1 memory; it formats again a memory whose first format was
+ * cut short (it holds only zeros).
  *
  * Errors: MM_EINVAL (bucket_pages > 65535, unknown flags, a NULL argument,
  * a manager already open over mem),
  * MM_EDESIGN_UNKNOWN, MM_EMAGIC (no layout), MM_EVERSION, MM_EWRONG_DESIGN,
  * MM_EBUCKET_SIZE (bucket_pages is not 0 and differs from the stored size),
- * MM_ECORRUPT, MM_EINTERRUPTED, MM_EGROW (formatting or an upgrade needed
- * pages that the memory refused), MM_EIO, MM_ENOMEM.
+ * MM_ECORRUPT, MM_EINTERRUPTED (an interrupted upgrade to another design,
+ * which this one can neither complete nor roll back, or one that left no
+ * journal), MM_EGROW (formatting or an upgrade needed pages that the
+ * memory refused), MM_EIO, MM_ENOMEM.
  */
 MM_API int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned flags,
                    mm **out);
@@ -238,7 +312,9 @@ MM_API int mm_size(const mm *m, unsigned id, uint64_t *pages);
  * Errors: MM_EINVAL, MM_EOVERFLOW (the size would pass 2^64 bytes or the
  * largest the design can address), MM_EFULL (no bucket left), MM_EGROW,
  * MM_ENOMEM, MM_EBROKEN, MM_EIO. On any error nothing is changed, except
- * that MM_EIO from a header write marks the handle broken.
+ * that MM_EIO from a header write (or, with MM_OPEN_SYNC, from a barrier)
+ * marks the handle broken; the memory then opens to the size before or
+ * after the grow, as after a crash.
  */
 MM_API int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
@@ -267,8 +343,9 @@ MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t le
  * allocates nothing (grows reserve what it needs), so it never fails for
  * lack of heap. After MM_EIO, from the discard or from the header write
  * (the handle is then broken), the memory may keep its size with some or
- * all of its bytes zeroed, as a crash at that point leaves it: freeing
- * never lets old bytes reach a later grow.
+ * all of its buckets zeroed, as a crash at that point leaves it: freeing
+ * never lets old bytes reach a later grow. With MM_OPEN_SYNC the zeroing
+ * (a punched hole) is on the disk before the header calls the buckets free.
  */
 MM_API int mm_free(mm *m, unsigned id);
 
@@ -288,9 +365,13 @@ typedef struct mm_stats {
     uint64_t header_bytes;         /**< bytes the persisted layout occupies now */
     uint64_t header_bytes_written; /**< header bytes written since open */
     uint64_t header_writes;        /**< header write calls since open */
+    uint64_t heap_bytes;           /**< bytes the manager holds in the heap now: the
+                                    *   handle, its bucket tables' capacity and its
+                                    *   design's state (malloc's own overhead aside) */
 } mm_stats;
 
-/** Fills *out. Errors: MM_EINVAL. */
+/** Fills *out; heap_bytes is summed here, on demand, not kept by the
+ *  operations. Errors: MM_EINVAL. */
 MM_API int mm_stats_get(const mm *m, mm_stats *out);
 
 #ifdef __cplusplus

@@ -90,3 +90,45 @@ const char *model_compare(const mm_model *md, mm *m) {
     }
     return NULL;
 }
+
+int model_capture(mm *m, mm_model *md) {
+    static uint8_t page[MM_PAGE_SIZE];
+    model_init(md);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        uint64_t size;
+        int err = mm_size(m, i, &size);
+        if (!err) model_grow(md, i, size, NULL);
+        for (uint64_t p = 0; !err && p < size; p++) {
+            err = mm_read(m, i, p * MM_PAGE_SIZE, page, sizeof page);
+            if (!err) model_write(md, i, p * MM_PAGE_SIZE, page, sizeof page);
+        }
+        if (err) {
+            model_destroy(md);
+            return err;
+        }
+    }
+    return MM_OK;
+}
+
+mm_model model_copy(const mm_model *from) {
+    mm_model md;
+    model_init(&md);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        model_grow(&md, i, from->size[i], NULL);
+        if (from->size[i])
+            model_write(&md, i, 0, from->bytes[i], (size_t)(from->size[i] * MM_PAGE_SIZE));
+    }
+    return md;
+}
+
+int model_mark(mm *m, unsigned id) {
+    uint8_t buf[64];
+    uint64_t size;
+    int err = mm_size(m, id, &size);
+    for (uint64_t p = 0; !err && p < size; p++) {
+        for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 7 + id * 13 + p * 31 + 1);
+        err = mm_write(m, id, p * MM_PAGE_SIZE, buf, sizeof buf);
+        if (!err) err = mm_write(m, id, (p + 1) * MM_PAGE_SIZE - sizeof buf, buf, sizeof buf);
+    }
+    return err;
+}

@@ -32,5 +32,13 @@ uint64_t model_total_pages(const mm_model *md);
 /** Compares every memory of m with the model: sizes and every byte. Returns
  *  NULL when equal, else a static message naming the first difference. */
 const char *model_compare(const mm_model *md, mm *m);
+/** A new model holding every size and byte of every memory of m (into
+ *  *md, which the caller destroys), or the error of a call that failed. */
+int model_capture(mm *m, mm_model *md);
+/** A new model with the sizes and bytes of from. */
+mm_model model_copy(const mm_model *from);
+/** Writes recognizable bytes (64 at both ends of each page, by memory and
+ *  page) into memory id of m: what the scripted tests mark memories with. */
+int model_mark(mm *m, unsigned id);
 
 #endif

@@ -18,6 +18,8 @@ enum {
     FST_OFF_COUNT = 8,
     FST_OFF_DEPTH = 12,
     FST_OFF_CHUNKS = 16,
+    FST_OFF_LAST_SIZE = 20,
+    FST_OFF_LAST = 28,
     FST_OFF_SIZES = 40,
     FST_OFF_RECORDS = 2080,
     FST_SEG0 = 4096,
@@ -73,29 +75,36 @@ Test(freestack, bytes_of_each_op) {
     tu_open_ram(&t, "freestack", 1);
     cr_assert_eq(le(t.mem, 3, 1), FST_VERSION);
     cr_assert_eq(le(t.mem, FST_OFF_BUCKET_PAGES, 2), 1);
-    /* A new bucket: its record (5), the count (4), the size (8). */
-    WRITES(&t, tu_grow(&t, 0, 1), 17u, 3u);
-    WRITES(&t, tu_grow(&t, 0, 1), 17u, 3u);
-    /* Three adjacent new buckets: one write of three records. */
-    WRITES(&t, tu_grow(&t, 1, 3), 15u + 4 + 8, 3u);
+    /* A new bucket: its record (5), then the commit: the counters from the
+     * count (12), the last size (8) and last (1), which names memory 0. */
+    WRITES(&t, tu_grow(&t, 0, 1), 5u + 21, 2u);
+    cr_assert_eq(le(t.mem, FST_OFF_LAST, 1), 1);
+    /* last names memory 0 already: the commit stops at the last size. */
+    WRITES(&t, tu_grow(&t, 0, 1), 5u + 20, 2u);
+    cr_assert_eq(le(t.mem, FST_OFF_LAST_SIZE, 8), 2);
+    cr_assert_eq(le(t.mem, FST_OFF_SIZES, 8), 0, "memory 0's own size lags");
+    /* Three adjacent new buckets of memory 1: memory 0's size goes to its
+     * own place first (8), then one write of three records, the commit. */
+    WRITES(&t, tu_grow(&t, 1, 3), 8u + 15 + 21, 3u);
+    cr_assert_eq(le(t.mem, FST_OFF_SIZES, 8), 2);
     assert_record(t.mem, NULL, 0, 0, 0);
     assert_record(t.mem, NULL, 1, 0, 1);
     assert_record(t.mem, NULL, 4, 1, 2);
-    /* Free: three stack slots, the depth, the size. */
-    WRITES(&t, OK_CHECK(t.m, mm_free(t.m, 1)), 12u + 4 + 8, 3u);
+    /* Free: three stack slots, the commit (counters and last size). */
+    WRITES(&t, OK_CHECK(t.m, mm_free(t.m, 1)), 12u + 20, 2u);
     cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 3);
     cr_assert_eq(le(t.mem, FST_OFF_SLOTS, 4), 4, "pushed last bucket first");
     cr_assert_eq(le(t.mem, FST_OFF_SLOTS + 8, 4), 2, "the first bucket on top");
     /* Two pops come back adjacent and in order: one record write. */
-    WRITES(&t, tu_grow(&t, 2, 2), 10u + 4 + 8, 3u);
+    WRITES(&t, tu_grow(&t, 2, 2), 8u + 10 + 21, 3u);
     assert_record(t.mem, NULL, 2, 2, 0);
     assert_record(t.mem, NULL, 3, 2, 1);
     cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 1);
     cr_assert_eq(le(t.mem, FST_OFF_COUNT, 4), 5);
-    /* Pop the last free one (4) and carve 5: still one run of records;
-     * count and depth in one span. */
-    WRITES(&t, tu_grow(&t, 3, 2), 10u + 8 + 8, 3u);
-    cr_assert_eq(le(t.mem, FST_OFF_SIZES + 8 * 3, 8), 2);
+    /* Pop the last free one (4) and carve 5: still one run of records. */
+    WRITES(&t, tu_grow(&t, 3, 2), 8u + 10 + 21, 3u);
+    cr_assert_eq(le(t.mem, FST_OFF_LAST_SIZE, 8), 2);
+    cr_assert_eq(le(t.mem, FST_OFF_LAST, 1), 4);
     tu_close(&t);
     /* A grow inside the last bucket writes the size alone. */
     tu_open_ram(&t, "freestack", 4);
@@ -207,10 +216,11 @@ Test(freestack, check_catches_changed_bytes) {
 }
 
 /* A V1 memory past 4,096 buckets gets a chunk carved after V1's buckets;
- * an upgrade cut after its first write leaves the marker. */
-Test(freestack, upgrade_chunk_and_marker) {
+ * an upgrade cut short at any write opens, completed by freestack or
+ * rolled back by v1, with every bucket. */
+Test(freestack, upgrade_chunk_and_journal) {
     enum { BUCKETS = 5000 };
-    for (uint64_t fail_at = 0; fail_at <= 2; fail_at++) {
+    for (uint64_t fail_at = 0; fail_at <= 3; fail_at++) {
         mm_memory *ram, *mem;
         mm *m;
         OK(mm_memory_ram(0, &ram));
@@ -223,7 +233,8 @@ Test(freestack, upgrade_chunk_and_marker) {
         if (fail_at == 0) {
             OK(err);
             OK(mm_check(m));
-            cr_assert_eq(mm_memory_size(ram), 1 + BUCKETS + 1);
+            /* The chunk, then the journal's page past it. */
+            cr_assert_eq(mm_memory_size(ram), 1 + BUCKETS + 1 + 1);
             cr_assert_eq(le(ram, FST_OFF_DIR, 4), BUCKETS);
             cr_assert_eq(le(ram, FST_OFF_COUNT, 4), BUCKETS + 1);
             cr_assert_eq(le(ram, 4, 2), 0, "V1's u16 count is cleared");
@@ -232,15 +243,28 @@ Test(freestack, upgrade_chunk_and_marker) {
             mm_close(m);
         } else {
             FAILS(err, MM_EIO);
-            /* Write 1 is the marker itself: V1 stays. After it, the marker. */
-            cr_assert_eq(le(ram, 3, 1), fail_at == 1 ? 1 : FST_UPGRADING);
-            if (fail_at == 1) {
-                OK(mm_open(ram, "v1", 0, 0, &m));
+            mm_memory_close(mem);
+            /* Writes 1 and 2 are the journal and its commit: V1 stays
+             * until the second lands. */
+            cr_assert_eq(le(ram, 3, 1), fail_at <= 2 ? 1 : FST_UPGRADING);
+            size_t len;
+            uint8_t *img = tu_image(ram, &len);
+            for (int by_v1 = 0; by_v1 <= 1; by_v1++) {
+                mm_memory *copy;
+                OK(mm_memory_ram(0, &copy));
+                OK(mm_memory_grow(copy, len / PAGE, NULL));
+                OK(mm_memory_write(copy, 0, img, len));
+                OK(mm_open(copy, by_v1 ? "v1" : "freestack", 0, 0, &m));
+                OK(mm_check(m));
+                uint64_t size;
+                OK(mm_size(m, 3, &size));
+                cr_assert_eq(size, BUCKETS);
+                cr_assert_eq(le(copy, 3, 1), by_v1 ? 1 : FST_VERSION);
                 mm_close(m);
-            } else {
-                FAILS(mm_open(ram, "freestack", 0, 0, &m), MM_EINTERRUPTED);
-                FAILS(mm_open(ram, "v1", 0, 0, &m), MM_EINTERRUPTED);
+                mm_memory_close(copy);
             }
+            free(img);
+            mem = NULL;
         }
         mm_memory_close(mem);
         mm_memory_close(ram);

@@ -234,8 +234,8 @@ Test(list, upgrades_v1_in_place) {
             tu_check(&t);
             assert_v1_memories(t.m, freed);
             mm_stats st = tu_stats(&t);
-            cr_assert_eq(st.linear_pages, pages, "%s, %u pages: a small V1 memory upgrades "
-                         "without growing", writers[w], n);
+            cr_assert_eq(st.linear_pages, pages + 1, "%s, %u pages: a small V1 memory "
+                         "upgrades growing by the journal's page only", writers[w], n);
             cr_assert_eq(st.buckets_meta, 0);
             uint64_t freed_buckets = freed ? (3 + n - 1) / n : 0;
             cr_assert_eq(st.buckets_free, freed_buckets);
@@ -248,7 +248,7 @@ Test(list, upgrades_v1_in_place) {
             uint64_t free_now = tu_stats(&t).buckets_free;
             tu_grow(&t, 9, free_now * n);
             tu_check(&t);
-            cr_assert_eq(tu_stats(&t).linear_pages, pages, "free buckets are reused first");
+            cr_assert_eq(tu_stats(&t).linear_pages, pages + 1, "free buckets are reused first");
             cr_assert_eq(tu_stats(&t).buckets_free, 0);
             tu_reopen(&t);
             tu_check(&t);
@@ -298,21 +298,25 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     assert_stamp(m, 1, 0);
     mm_close(m);
 
-    /* The grow passes, the second write (the metadata bucket's links)
-     * fails: the memory is still V1, and the page the metadata bucket took
-     * reads as zero when V1 hands it out as its next bucket. */
+    /* The grows pass (the metadata bucket, the journal's page), the second
+     * write (the journal's commit) fails: the memory is still V1, and the
+     * pages the upgrade took read as zero when V1 hands them out. */
     tu_use_design("list");
     plan = (mm_fault_plan){.fail_write_at = 2};
     mm_memory_fault_replan(mem, &plan);
     FAILS(mm_open(mem, "list", 0, 0, &m), MM_EIO);
-    cr_assert_eq(mm_memory_size(ram), pages + 1);
+    cr_assert_eq(mm_memory_size(ram), pages + 2);
     OK(mm_memory_read(ram, 0, now, PAGE));
     cr_assert(memcmp(now, page0, PAGE) == 0, "page 0 changed");
     tu_use_design("v1");
     OK(mm_open(ram, "v1", 0, 0, &m));
-    OK_CHECK(m, mm_grow(m, 1, 1, NULL));
-    OK(mm_read(m, 1, 200 * PAGE, now, PAGE));
-    for (size_t i = 0; i < PAGE; i++) cr_assert_eq(now[i], 0, "byte %zu of V1's new bucket", i);
+    OK_CHECK(m, mm_grow(m, 1, 2, NULL));
+    for (uint64_t p = 200; p < 202; p++) {
+        OK(mm_read(m, 1, p * PAGE, now, PAGE));
+        for (size_t i = 0; i < PAGE; i++)
+            cr_assert_eq(now[i], 0, "byte %zu of V1's new bucket at page %llu", i,
+                         (unsigned long long)p);
+    }
     OK(mm_check(m));
     mm_close(m);
 
@@ -324,8 +328,9 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     mm_stats st;
     OK(mm_stats_get(m, &st));
     cr_assert_eq(st.buckets_meta, 1);
-    cr_assert_eq(st.buckets_allocated, 15202);
-    cr_assert_eq(st.linear_pages, pages + 2);
+    cr_assert_eq(st.buckets_allocated, 15203);
+    cr_assert_eq(st.linear_pages, pages + 4, "V1's 2 buckets, the metadata bucket, the "
+                 "journal's page");
     assert_stamp(m, 0, 14999);
     assert_stamp(m, 1, 0);
     mm_close(m);
@@ -339,10 +344,12 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     mm_memory_close(ram);
 }
 
-/* Each write of the upgrade fails in turn: before the marker the memory is
- * still V1, byte for byte in page 0; after it, every design refuses the
- * memory as an interrupted upgrade. */
-Test(list, interrupted_upgrade_is_detected) {
+/* Each write of the upgrade fails in turn: before the journal's commit
+ * the memory is still V1, byte for byte in page 0; after it, list
+ * completes the upgrade, v1 and v1reclaim roll it back, each with every
+ * byte, and the other designs refuse it as an interrupted upgrade,
+ * leaving it untouched. */
+Test(list, interrupted_upgrade_completes_or_rolls_back) {
     unsigned v1_kept = 0, interrupted = 0;
     for (uint64_t n = 1;; n++) {
         cr_assert_lt(n, 100u, "the upgrade never succeeds");
@@ -369,27 +376,42 @@ Test(list, interrupted_upgrade_is_detected) {
         if (version == 1) {
             v1_kept++;
             OK(mm_memory_read(ram, 0, now, PAGE));
-            cr_assert(memcmp(now, page0, PAGE) == 0, "write %llu failed before the marker, but "
-                      "page 0 changed", (unsigned long long)n);
-            tu_use_design("v1");
-            OK(mm_open(ram, "v1", 0, 0, &m));
-            OK(mm_check(m));
-            assert_v1_memories(m, false);
-            mm_close(m);
-            tu_use_design("list");
+            cr_assert(memcmp(now, page0, PAGE) == 0, "write %llu failed before the journal's "
+                      "commit, but page 0 changed", (unsigned long long)n);
         } else {
             interrupted++;
             cr_assert_eq(version, L_UPGRADING, "write %llu: byte 3 is %u", (unsigned long long)n,
                          version);
-            for (size_t d = 0; d < mm_design_count(); d++)
-                FAILS(mm_open(ram, mm_design_get(d)->name, 0, 0, &m), MM_EINTERRUPTED);
         }
+        size_t len;
+        uint8_t *img = tu_image(ram, &len);
+        for (size_t d = 0; d < mm_design_count(); d++) {
+            const char *name = mm_design_get(d)->name;
+            bool v1_bytes = strcmp(name, "v1") == 0 || strcmp(name, "v1reclaim") == 0;
+            mm_memory *copy;
+            OK(mm_memory_ram(0, &copy));
+            OK(mm_memory_grow(copy, len / PAGE, NULL));
+            OK(mm_memory_write(copy, 0, img, len));
+            tu_use_design(name);
+            if (version == 1 || v1_bytes || strcmp(name, "list") == 0) {
+                OK(mm_open(copy, name, 0, 0, &m));
+                OK(mm_check(m));
+                assert_v1_memories(m, false);
+                mm_close(m);
+            } else {
+                FAILS(mm_open(copy, name, 0, 0, &m), MM_EINTERRUPTED);
+                tu_assert_image(copy, img, len, "a refused interrupted upgrade");
+            }
+            mm_memory_close(copy);
+        }
+        tu_use_design("list");
+        free(img);
         free(page0);
         free(now);
         mm_memory_close(mem);
         mm_memory_close(ram);
     }
-    cr_assert_geq(v1_kept, 1);
+    cr_assert_geq(v1_kept, 2);
     cr_assert_geq(interrupted, 1);
 }
 

@@ -452,3 +452,109 @@ Test(memory, faulty_counts_and_replan) {
     cr_assert(n.grows == 0 && n.writes == 0, "a RAM memory reports fault counts");
     close_both(f, inner);
 }
+
+/* ------------------------------------------------------------------------
+ * Crash simulation: what reaches the plan's disk
+ * ---------------------------------------------------------------------- */
+
+/* Byte b of the disk's page 0, or 0xEE past its end. */
+static uint8_t disk_byte(mm_memory *disk, uint64_t off) {
+    uint8_t b = 0xEE;
+    if (off < mm_memory_size(disk) * PAGE) OK(mm_memory_read(disk, off, &b, 1));
+    return b;
+}
+
+/* Writes byte i + 1 at offset i, for i < n: one storage call each. */
+static void write_each(mm_memory *f, unsigned first, unsigned n) {
+    for (unsigned i = first; i < first + n; i++) {
+        uint8_t b = (uint8_t)(i + 1);
+        OK(mm_memory_write(f, i, &b, 1));
+    }
+}
+
+/* A process crash: the first crash_at - 1 storage calls reach the disk,
+ * none after; the process itself sees every one. */
+Test(memory, faulty_crash_cuts_every_call_from_crash_at) {
+    mm_memory *disk, *inner, *f;
+    OK(mm_memory_ram(0, &disk));
+    OK(mm_memory_ram(0, &inner));
+    OK(mm_memory_faulty(inner, &(mm_fault_plan){.disk = disk, .crash_at = 4}, &f));
+    grow(f, 1);          /* call 1 */
+    write_each(f, 0, 4); /* calls 2..5 */
+    for (unsigned i = 0; i < 4; i++) {
+        assert_bytes(f, i, (uint8_t[]){(uint8_t)(i + 1)}, 1, "what the process reads");
+        cr_assert_eq(disk_byte(disk, i), i < 2 ? i + 1 : 0, "disk byte %u", i);
+    }
+    mm_fault_counts n = mm_memory_fault_counts(f);
+    cr_assert_eq(n.calls, 5);
+    cr_assert_eq(n.lost, 2);
+    cr_assert_eq(n.disk_errors, 0);
+    close_both(f, inner);
+    mm_memory_close(disk);
+}
+
+/* A power loss in durable mode: from crash_at (the first call after a
+ * barrier; mm_memory_sync is one) the calls crash_keep selects reach the
+ * disk, up to the next barrier, and nothing after it. */
+Test(memory, faulty_crash_keeps_a_subset_up_to_the_next_barrier) {
+    mm_memory *disk, *inner, *f;
+    OK(mm_memory_ram(0, &disk));
+    OK(mm_memory_ram(0, &inner));
+    grow(disk, 1);
+    grow(inner, 1);
+    OK(mm_memory_faulty(inner, &(mm_fault_plan){.disk = disk, .crash_at = 2, .crash_keep = 2},
+                        &f));
+    write_each(f, 0, 1); /* call 1 */
+    OK(mm_memory_sync(f));
+    write_each(f, 1, 2); /* calls 2 and 3: only bit 1, call 3, is kept */
+    OK(mm_memory_sync(f));
+    write_each(f, 3, 1); /* call 4: past the barrier that ends the crash */
+    static const uint8_t want[4] = {1, 0, 3, 0};
+    for (unsigned i = 0; i < 4; i++)
+        cr_assert_eq(disk_byte(disk, i), want[i], "disk byte %u is %u", i, disk_byte(disk, i));
+    uint64_t at[4];
+    cr_assert_eq(mm_memory_fault_barriers(f, at, 4), 2);
+    cr_assert(at[0] == 1 && at[1] == 3, "barriers after calls %llu and %llu",
+              (unsigned long long)at[0], (unsigned long long)at[1]);
+    cr_assert_eq(mm_memory_fault_counts(f).lost, 2);
+    close_both(f, inner);
+    mm_memory_close(disk);
+
+    /* A write kept while the grow before it was lost: the disk refuses it,
+     * and the counts say so (a barrier after each grow rules it out). */
+    OK(mm_memory_ram(0, &disk));
+    OK(mm_memory_ram(0, &inner));
+    OK(mm_memory_faulty(inner, &(mm_fault_plan){.disk = disk, .crash_at = 1, .crash_keep = 2},
+                        &f));
+    grow(f, 1);
+    write_each(f, 0, 1);
+    cr_assert_eq(mm_memory_size(disk), 0);
+    cr_assert_eq(mm_memory_fault_counts(f).disk_errors, 1);
+    close_both(f, inner);
+    mm_memory_close(disk);
+}
+
+/* A manager opened with MM_OPEN_SYNC puts a barrier after each grow of
+ * the linear memory and on both sides of each commit; without it, none. */
+Test(memory, sync_managers_issue_barriers) {
+    mm_memory *inner, *f;
+    mm *m;
+    OK(mm_memory_ram(0, &inner));
+    OK(mm_memory_faulty(inner, NULL, &f));
+    OK(mm_open(f, "v1", 1, MM_OPEN_SYNC, &m));
+    mm_memory_fault_replan(f, NULL);
+    OK(mm_grow(m, 0, 1, NULL)); /* grow | count, owner byte | size | */
+    uint64_t at[8];
+    size_t n = mm_memory_fault_barriers(f, at, 8);
+    cr_assert_eq(n, 3, "a durable V1 grow: %zu barriers", n);
+    cr_assert(at[0] == 1 && at[1] == 3 && at[2] == 4, "barriers after calls %llu %llu %llu",
+              (unsigned long long)at[0], (unsigned long long)at[1], (unsigned long long)at[2]);
+    mm_close(m);
+    OK(mm_open(f, "v1", 0, 0, &m));
+    mm_memory_fault_replan(f, NULL);
+    OK(mm_grow(m, 0, 1, NULL));
+    cr_assert_eq(mm_memory_fault_barriers(f, at, 8), 0);
+    cr_assert_eq(mm_memory_fault_counts(f).barriers, 0);
+    mm_close(m);
+    close_both(f, inner);
+}

@@ -62,6 +62,72 @@ DESIGN_TEST(workloads, every_workload_runs_or_is_na, 0) {
     }
 }
 
+/* A run that counts dirty pages reports what one that does not reports,
+ * record and per-phase figures alike, and dirty pages besides. */
+static void expect_same_but_dirty(const mm_workload *w, const char *design) {
+    mm_wl_params p = params(design, SMALL_N), pc = p;
+    pc.count_dirty = true;
+    mm_wl_result r, rc;
+    run_ok(w, &p, NULL, &r);
+    run_ok(w, &pc, NULL, &rc);
+    cr_assert(record_eq(&r, &rc), "[%s] %s: counting dirty pages changed the record", design,
+              w->name);
+    for (unsigned ph = 0; ph < w->nphases; ph++) {
+        const mm_wl_space *a = &r.phase_space[ph], *b = &rc.phase_space[ph];
+        cr_assert(a->pages_end == b->pages_end &&
+                      a->header_bytes_written == b->header_bytes_written &&
+                      a->heap_bytes == b->heap_bytes,
+                  "[%s] %s.%s: counting dirty pages changed a space figure", design, w->name,
+                  w->phases[ph]);
+        cr_assert_eq(a->dirty_pages, 0, "[%s] %s.%s: dirty pages counted though not asked",
+                     design, w->name, w->phases[ph]);
+        if (b->header_bytes_written)
+            cr_assert_gt(b->dirty_pages, 0, "[%s] %s.%s wrote its header and dirtied nothing",
+                         design, w->name, w->phases[ph]);
+        cr_assert_leq(b->dirty_pages, b->pages_end * (MM_PAGE_SIZE / MM_DIRTY_PAGE_SIZE),
+                      "[%s] %s.%s", design, w->name, w->phases[ph]);
+    }
+}
+
+DESIGN_TEST(workloads, counting_dirty_pages_changes_no_other_figure, 0) {
+    for (size_t i = 0; i < mm_workload_count(); i++) {
+        const mm_workload *w = mm_workload_get(i);
+        if (mm_workload_applicable(w, THIS_DESIGN->name, SMALL_N, NULL, 0))
+            expect_same_but_dirty(w, THIS_DESIGN->name);
+    }
+}
+
+Test(workloads, space_figures_per_phase) {
+    expect_same_but_dirty(mm_workload_find("raw"), MM_WL_NO_DESIGN);
+    /* v1 writes 11 bytes per new bucket, all of them in page 0: one dirty
+     * page; the run's header writes are all the phase's. */
+    mm_wl_params p = params("v1", SMALL_N);
+    p.count_dirty = true;
+    mm_wl_result r;
+    run_ok(mm_workload_find("grow_pages"), &p, NULL, &r);
+    cr_assert_eq(r.phase_space[0].header_bytes_written, 11 * SMALL_N);
+    cr_assert_eq(r.phase_space[0].header_bytes_written, r.record.header_bytes_written);
+    cr_assert_eq(r.phase_space[0].pages_end, SMALL_N + 1);
+    cr_assert_eq(r.phase_space[0].dirty_pages, 1);
+    cr_assert_gt(r.phase_space[0].heap_bytes, SMALL_N * sizeof(uint32_t));
+    /* worst_scan's frees are paused setup: their bytes and pages are not the
+     * grows'. A free discards its one-page bucket (16 dirty pages). */
+    for (size_t i = 0; i < mm_design_count(); i++) {
+        const mm_design_info *d = mm_design_get(i);
+        if (!(d->flags & MM_DESIGN_CAN_FREE)) continue;
+        p.design = d->name;
+        run_ok(mm_workload_find("worst_scan"), &p, NULL, &r);
+        cr_assert_lt(r.phase_space[0].header_bytes_written, r.record.header_bytes_written,
+                     "[%s]", d->name);
+        cr_assert_lt(r.phase_space[0].dirty_pages, MM_PAGE_SIZE / MM_DIRTY_PAGE_SIZE,
+                     "[%s] the paused frees' discards were counted", d->name);
+    }
+    /* free_regrow's free discards N one-page buckets: 16 dirty pages each. */
+    p.design = "list";
+    run_ok(mm_workload_find("free_regrow"), &p, NULL, &r);
+    cr_assert_geq(r.phase_space[1].dirty_pages, 16 * SMALL_N);
+}
+
 Test(workloads, raw_runs_on_no_design_only) {
     const mm_workload *raw = mm_workload_find("raw");
     cr_assert_not_null(raw);

@@ -1,10 +1,12 @@
 #!/bin/sh
-# mmrun's help and man/mmrun.1 against the code: `mmrun --help` and
-# `mmrun COMMAND --help` describe every command, option and op, each
-# documented option is accepted and each parsed one documented, every
-# example runs, unknown options are one-line usage errors (exit 2), and the
-# man page names the same commands, options, ops, designs, workloads and
-# examples. One line per case; exits 1 on any failure.
+# mmrun's help and man/mmrun.1 against the code: `mmrun --help` lists the
+# commands on one screen, `mmrun COMMAND --help` describes every option and
+# op, the option tables are exactly what the help documents, each option is
+# accepted as --name VALUE and --name=VALUE, every example runs, usage
+# errors are one line (exit 2) naming the command's own help, an unknown
+# design lists the designs, and the man page names the same commands,
+# options, ops, designs, workloads and examples. One line per case; exits 1
+# on any failure.
 # Usage: test-help.sh PATH/TO/mmrun
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -35,17 +37,20 @@ section() {
 # The man page as text: roff's escapes for '-' and '\' undone, fonts dropped.
 man_text=$(sed 's/\\-/-/g; s/\\e/\\/g; s/\\f[BIRP]//g' man/mmrun.1)
 
-begin "mmrun --help and -h"
+begin "mmrun --help and -h: the commands on one screen"
 run --help
 help=$out
 [ "$rc" -eq 0 ] || fail "exit status $rc"
 [ -z "$err" ] || fail "wrote to stderr: $err"
-[ "$(printf '%s\n' "$help" | wc -l)" -ge 20 ] || fail "printed only: $help"
+lines=$(printf '%s\n' "$help" | wc -l)
+[ "$lines" -le 24 ] || fail "$lines lines: more than one 24-line screen"
+[ "$lines" -ge 8 ] || fail "printed only: $help"
 run -h
 [ "$out" = "$help" ] || fail "-h prints something else than --help"
-long=$(printf '%s\n' "$help" | awk 'length > 79 && !/^  \$ /')
-[ -z "$long" ] || fail "lines over 79 columns (other than examples):
+long=$(printf '%s\n' "$help" | awk 'length > 79')
+[ -z "$long" ] || fail "lines over 79 columns:
 $long"
+case $help in *"mmrun COMMAND --help"*) ;; *) fail "does not point to mmrun COMMAND --help" ;; esac
 end
 
 commands=$(section commands | awk '/^  [a-z]/ { print $1 }')
@@ -53,13 +58,24 @@ begin "the help lists commands"
 [ -n "$commands" ] || fail "no commands in the 'commands:' block"
 end
 
+# Every command's help, one after the other: what the checks below read.
+all_help=
 for c in $commands; do
     begin "mmrun $c --help"
     run "$c" --help
     chelp=$out
+    all_help="$all_help
+$chelp
+"
     [ "$rc" -eq 0 ] || fail "exit status $rc: $err"
-    case $(printf '%s\n' "$chelp" | head -n 1) in "mmrun $c: "*) ;; *) fail "starts '$(printf '%s\n' "$chelp" | head -n 1)'" ;; esac
-    case $help in *"$chelp"*) ;; *) fail "is not a section of mmrun --help" ;; esac
+    first=$(printf '%s\n' "$chelp" | head -n 1)
+    case $first in "mmrun $c: "*) ;; *) fail "starts '$first'" ;; esac
+    # Its line in mmrun --help is the start of its own help.
+    summary=$(printf '%s\n' "$help" | awk -v c="$c" '$1 == c { $1 = ""; sub(/^ /, ""); print; exit }')
+    case $first in "mmrun $c: $summary"*) ;; *) fail "'$first' does not begin with the summary '$summary'" ;; esac
+    long=$(printf '%s\n' "$chelp" | awk 'length > 79 && !/^  \$ /')
+    [ -z "$long" ] || fail "lines over 79 columns (other than examples):
+$long"
     printf '%s\n' "$chelp" | grep -q '^  \$ mmrun\|^  \$ .*| mmrun' || fail "has no example"
     run "$c" -h
     [ "$out" = "$chelp" ] || fail "-h prints something else"
@@ -68,55 +84,96 @@ for c in $commands; do
     case $man_text in *"mmrun $c"*) ;; *) fail "man/mmrun.1 does not describe 'mmrun $c'" ;; esac
     end
 done
+help=$all_help
 
-# Every option and op of the help, by command: "--name" words starting the
-# lines of an options: block, op names of an ops block.
-documented_options=$(printf '%s\n' "$help" | awk '/^options:$/ { on = 1; next } on && /^$/ { on = 0 }
+# Every option of the help, by command: "--name" words starting the lines
+# of an options block.
+documented_options=$(printf '%s\n' "$help" | awk '/^options/ { on = 1; next } on && /^$/ { on = 0 }
     on && /^  --/ { print $1 }' | LC_ALL=C sort -u)
-begin "options: the code parses what the help documents, and back"
-# The options the code compares arguments with.
-parsed=$(grep -ho 'strcmp([a-z]*, "--[a-z-]*")' bench/mmrun.c bench/mmrun_run.c |
-    sed 's/.*"\(--[a-z-]*\)").*/\1/' | grep -v '^--help$' | LC_ALL=C sort -u)
-[ -n "$parsed" ] || fail "found no option comparisons in bench/mmrun*.c"
-for o in $parsed; do
-    printf '%s\n' "$documented_options" | grep -qx -- "$o" || fail "$o is parsed but not in any options: block"
-done
+begin "options: the option tables are what the help documents, and back"
+# Options are entries {"--name", ...} of a table; any other "--name"
+# string in the code would be parsed by hand, past the table and the help.
+tabled=$(grep -ho '{"--[a-z-]*"' bench/mmrun.c bench/mmrun_run.c | tr -d '{"' | LC_ALL=C sort -u)
+[ -n "$tabled" ] || fail "found no option tables in bench/mmrun*.c"
+[ "$tabled" = "$documented_options" ] || fail "tables have '$(echo $tabled)', the help '$(echo $documented_options)'"
+by_hand=$(grep -ho 'strcmp([a-z]*, "--[a-z-]*")' bench/mmrun.c bench/mmrun_run.c | grep -v '"--help"\|"--version"')
+[ -z "$by_hand" ] || fail "options parsed outside the tables: $by_hand"
 for o in $documented_options; do
-    printf '%s\n' "$parsed" | grep -qx -- "$o" || fail "$o is documented but never parsed"
     printf '%s\n' "$man_text" | grep -q "^\.BI* $o\( \|\$\)" || fail "man/mmrun.1 has no entry for $o"
 done
 end
 
 for c in $commands; do
-    opts=$("$MMRUN" "$c" --help | awk '/^options:$/ { on = 1; next } on && /^$/ { on = 0 }
+    opts=$("$MMRUN" "$c" --help | awk '/^options/ { on = 1; next } on && /^$/ { on = 0 }
         on && /^  --/ { print $1, ($2 ~ /^[A-Z]/ ? "1" : "") }')
     [ -n "$opts" ] || continue
-    begin "mmrun $c accepts each option its help lists"
+    begin "mmrun $c accepts each option its help lists, as --name VALUE and --name=VALUE"
     printf '%s\n' "$opts" | while read -r o has_value; do
         if [ -n "$has_value" ]; then run "$c" "$o" 1; else run "$c" "$o"; fi
         case $err in *"unknown option"*) echo "FAIL [$name]: $o: $err" ;; esac
+        [ -n "$has_value" ] || continue
+        run "$c" "$o=1"
+        case $err in *"unknown option"* | *"needs a value"*) echo "FAIL [$name]: $o=1: $err" ;; esac
     done >"$tmp/accept"
     [ -s "$tmp/accept" ] && { cat "$tmp/accept"; case_failed=1; }
     end
 done
 
-# unknown NAME ARGS...: exit 2, nothing on stdout, one line on stderr.
-unknown() {
-    begin "unknown option: $1"
-    shift
+begin "--name=VALUE means --name VALUE"
+run ops --design=v1 --bucket-pages=1
+a=$out
+run ops --design v1 --bucket-pages 1
+[ "$a" = "$out" ] || fail "ops printed '$a' and '$out'"
+printf 'grow 0 1\nstats\n' | "$MMRUN" ops --design=list --bucket-pages=3 >"$tmp/eq" 2>&1
+grep -Eq 'bucket_pages=3( |$)' "$tmp/eq" || fail "--bucket-pages=3 was not taken: $(cat "$tmp/eq")"
+run run --design=v1 --workload=grow_pages --n=64,128
+[ "$rc" -eq 0 ] || fail "run with --name=VALUE: exit status $rc: $err"
+[ "$(printf '%s\n' "$out" | grep -c '"status":"ok"')" -eq 2 ] || fail "run --n=64,128 printed: $out"
+run designs --json=yes
+[ "$rc" -eq 2 ] || fail "a flag given a value: exit status $rc"
+case $err in *"--json takes no value"*) ;; *) fail "a flag given a value says: $err" ;; esac
+end
+
+# usage_error NAME HELP ARGS...: exit 2, nothing on stdout, one line on
+# stderr that names HELP ('mmrun ops --help').
+usage_error() {
+    begin "usage error: $1"
+    want=$2
+    shift 2
     run "$@"
     [ "$rc" -eq 2 ] || fail "exit status $rc"
     [ -z "$out" ] || fail "printed on stdout: $out"
     n=$(printf '%s\n' "$err" | wc -l | tr -d ' ')
     { [ -n "$err" ] && [ "$n" -eq 1 ]; } || fail "wrote $n lines on stderr: $err"
+    case $err in *"(try '$want')") ;; *) fail "does not end naming '$want': $err" ;; esac
     end
 }
-unknown "mmrun --bogus" --bogus
-unknown "mmrun -x" -x
-unknown "mmrun designs --bogus" designs --bogus
-unknown "mmrun ops --bogus" ops --design v1 --bogus
-unknown "mmrun run --bogus" run --bogus
-unknown "mmrun run --design list --bogus" run --design list --workload grow_pages --n 8 --bogus
+usage_error "mmrun --bogus" "mmrun --help" --bogus
+usage_error "mmrun -x" "mmrun --help" -x
+usage_error "mmrun frobnicate" "mmrun --help" frobnicate
+usage_error "mmrun designs --bogus" "mmrun designs --help" designs --bogus
+usage_error "mmrun ops --bogus" "mmrun ops --help" ops --design v1 --bogus
+usage_error "mmrun ops --bogus=1" "mmrun ops --help" ops --bogus=1
+usage_error "mmrun ops --bucket-pages" "mmrun ops --help" ops --design v1 --bucket-pages
+usage_error "mmrun run --bogus" "mmrun run --help" run --bogus
+usage_error "mmrun run --n=" "mmrun run --help" run --design v1 --workload grow_pages --n=
+usage_error "mmrun run --design list --bogus" "mmrun run --help" run --design list --workload grow_pages --n 8 --bogus
+
+begin "an unknown design lists the designs, an unknown workload the workloads"
+designs=$("$MMRUN" designs | awk '{ print $1 }')
+for args in "ops --design nosuch" "run --design nosuch --workload grow_pages --n 8"; do
+    # shellcheck disable=SC2086
+    run $args
+    [ "$rc" -eq 2 ] || fail "$args: exit status $rc"
+    for d in $designs; do
+        case $err in *" $d,"* | *" $d)"* | *" $d "*) ;; *) fail "$args: '$err' does not list $d" ;; esac
+    done
+done
+run run --design v1 --workload nosuch --n 8
+for w in $(section "workloads (--workload)" | awk '/^  [a-z]/ { print $1 }'); do
+    case $err in *" $w,"* | *" $w)"*) ;; *) fail "unknown workload: '$err' does not list $w" ;; esac
+done
+end
 
 begin "ops: the help lists every op, and each runs"
 help_ops=$(section "ops (one per line on standard input)" | awk '/^  [a-z]/ { print $1 }')

@@ -209,6 +209,22 @@ expect_out "0
 end
 
 # ---------------------------------------------------------------------------
+begin "run prints each phase's wall-clock time per op"
+"$MMRUN" run --design list --workload free_regrow --n 256 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+out=$(cat "$tmp/out")
+err=$(cat "$tmp/err")
+expect_rc 0
+expect_no_stderr
+# One "ns_per_op" per phase (grow, free, regrow), each a positive number.
+times=$(printf '%s\n' "$out" | grep -o '"ns_per_op":[0-9.e+-]*' | cut -d: -f2)
+[ "$(printf '%s\n' "$times" | grep -c .)" -eq 3 ] || fail "not one ns_per_op for each of 3 phases: $out"
+for t in $times; do
+    awk -v t="$t" 'BEGIN { exit !(t > 0) }' || fail "ns_per_op $t is not positive: $out"
+done
+end
+
+# ---------------------------------------------------------------------------
 begin "stats prints key=value pairs"
 run 'grow 0 2
 grow 7 1
@@ -277,6 +293,26 @@ expect_rc 0
 expect_out "0
 00000000"
 [ "$(od_bytes "$tmp/formatted.mem" 0 4 x1)" = "4d 47 52 01" ] || fail "no V1 header after --format"
+end
+
+begin "--sync: durable mode gives the same answers"
+ops='grow 0 2
+write 0 65535 abcd
+grow 1 1
+free 1
+reopen
+read 0 65535 2
+grow 2 1
+check
+'
+run "$ops" ops --design list --memory "$tmp/plain.mem" --bucket-pages 1
+expect_rc 0
+plain_out=$out
+run "$ops" ops --design list --memory "$tmp/sync.mem" --bucket-pages 1 --sync
+expect_rc 0
+expect_no_stderr
+expect_out "$plain_out"
+cmp -s "$tmp/plain.mem" "$tmp/sync.mem" || fail "the files differ"
 end
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Tests of scripts/plot and `make report`, from the fixture in tests/report/fixture.
+"""Tests of scripts/plot, scripts/verdict and `make report`, from the fixture in
+tests/report/fixture.
 
 Run from the repository root:  /usr/bin/python3 -m unittest discover -s tests/report
 """
@@ -11,6 +12,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import unittest
 import xml.etree.ElementTree as ET
@@ -18,6 +20,7 @@ import zlib
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLOT = os.path.join(ROOT, "scripts", "plot")
+VERDICT = os.path.join(ROOT, "scripts", "verdict")
 FIXTURE = os.path.join(ROOT, "tests", "report", "fixture")
 CHROMIUM = "/usr/bin/chromium"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -26,16 +29,32 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 EXPECTED_CHARTS = {
     "cost-grow", "cost-grow-worst", "cost-free", "cost-regrow", "cost-reopen",
     "grow-vs-v1", "pages-migrate", "pages-migrate_repeat", "rw-vs-raw", "base-vs-head",
+    "time-ops", "time-process", "wasm-vs-x86",
     "trend-grow", "trend-grow-worst", "trend-free", "trend-regrow", "trend-reopen",
 }
 
 
-def load_plot_module():
-    loader = importlib.machinery.SourceFileLoader("plot_script", PLOT)
-    spec = importlib.util.spec_from_loader("plot_script", loader)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import mmresults  # noqa: E402
+import mmverdict  # noqa: E402
+
+# The fixture's pick: the cheapest grow among the designs designs.json
+# flags as freeing, reusing and upgrading V1 (make-fixture.py's costs).
+FIXTURE_PICK = "bitmap2l"
+
+
+def load_script(path):
+    """A script of scripts/ (no .py) as a module."""
+    name = os.path.basename(path).replace("-", "_") + "_script"
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    spec = importlib.util.spec_from_loader(name, loader)
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
     return mod
+
+
+def load_plot_module():
+    return load_script(PLOT)
 
 
 def fixture_designs():
@@ -70,7 +89,8 @@ def legend_colours(path):
     for g in root.iter(SVG_NS + "g"):
         if not (g.get("id") or "").startswith("gnuplot_plot_"):
             continue
-        texts = [t for t in g.itertext() if t.strip() and not t.startswith("gnuplot_plot_")]
+        # The legend entry's <text> (gnuplot also puts a hover <title> in the group).
+        texts = [t for el in g.iter(SVG_NS + "text") for t in el.itertext() if t.strip()]
         if not texts:
             continue  # a plot without a title (the bar labels)
         colours = set()
@@ -79,7 +99,7 @@ def legend_colours(path):
                 m = re.match(r"rgb\(\s*(\d+),\s*(\d+),\s*(\d+)\)", el.get(attr) or "")
                 if m:
                     colours.add("#%02X%02X%02X" % tuple(int(x) for x in m.groups()))
-        out[texts[0].split()[0]] = colours
+        out[re.match(r"[\w.-]*", texts[0]).group(0)] = colours
     return out
 
 
@@ -139,10 +159,102 @@ class ReportFromFixture(unittest.TestCase):
     def test_charts_have_a_title_and_labelled_axes(self):
         for slug in EXPECTED_CHARTS:
             gp = read(os.path.join(self.out, "src", slug + ".gp"))
-            self.assertIn("set title", gp, slug)
-            self.assertRegex(gp, r"set ylabel ['\"]\w", slug)
-            if not slug.startswith(("grow-vs", "rw-vs")):  # bars: workloads name the x axis
-                self.assertRegex(gp, r"set xlabel ['\"]\w", slug)
+            self.assertIn("set multiplot title", gp, slug)
+            self.assertRegex(gp, r"set xlabel ['\"]\w", slug)
+            # A y axis says what it counts, or names a design (or benchmark) a row.
+            self.assertRegex(gp, r"set ylabel ['\"]\w|set ytics \(\"", slug)
+
+    def test_axes_are_linear_and_labels_horizontal(self):
+        for slug in EXPECTED_CHARTS:
+            gp = read(os.path.join(self.out, "src", slug + ".gp"))
+            self.assertNotIn("logscale y", gp, slug)
+            self.assertNotIn("rotate", gp, slug)
+
+    def test_axes_say_what_one_operation_is(self):
+        for slug, op in (("cost-grow", "per grow"), ("cost-free", "per bucket freed"),
+                         ("cost-reopen", "per reopen"), ("time-ops", "ns per reopen")):
+            self.assertIn(op, read(os.path.join(self.out, "src", slug + ".gp")), slug)
+
+    def test_legends_list_the_recommended_design_first(self):
+        for slug in sorted(EXPECTED_CHARTS):
+            if not slug.startswith(("cost-", "trend-", "grow-vs", "pages-")):
+                continue
+            named = [d for d in legend_colours(os.path.join(self.out, slug + ".svg"))
+                     if d in fixture_designs()]
+            self.assertEqual(named[0], FIXTURE_PICK, slug)
+
+    def test_a_design_that_would_crush_the_axis_has_a_panel_of_its_own(self):
+        # worst_scan: v1reclaim and bitmap15 grow with N (the fixture's
+        # per_n), the others are flat and drawn relative to the cheapest.
+        gp = read(os.path.join(self.out, "src", "cost-grow-worst.gp"))
+        self.assertIn('"v1reclaim alone:', gp)
+        self.assertIn('"bitmap15 alone:', gp)
+        self.assertIn("relative to freestack", gp)
+        main = gp.split("\nreset\n")[1]
+        self.assertNotIn('title "bitmap15', main)
+        self.assertIn('title "list: 1.25x', main)
+        # grow: nothing crushes, so one panel.
+        self.assertEqual(read(os.path.join(self.out, "src", "cost-grow.gp")).count(
+            "\nreset\n"), 2)  # once for the SVG, once for the PNG
+
+    def test_pages_are_drawn_above_the_ideal_with_v1s_3n(self):
+        data = read(os.path.join(self.out, "src", "pages-migrate.dat"))
+        gp = read(os.path.join(self.out, "src", "pages-migrate.gp"))
+        self.assertIn("32768 4 ", data)  # list: 4 header pages past page 0 at 32,768
+        self.assertIn("v1 cannot free: keeps A, 3N + 1", gp)
+        self.assertIn("pages above 2N + 1", gp)
+
+    def test_read_write_bars_stand_beside_raws_floor(self):
+        data = read(os.path.join(self.out, "src", "rw-vs-raw.dat"))
+        self.assertIn('"40.0 (the floor)"', data)
+        self.assertIn('"52.0 (+12.0)"', data)
+        self.assertIn('"264,900 (the floor)"', data)
+
+    def test_times_have_their_spread_and_load_average(self):
+        ops = read(os.path.join(self.out, "src", "time-ops.gp"))
+        self.assertIn("xerrorbars", ops)
+        self.assertIn("median and IQR of 5 repetitions", ops)
+        self.assertIn("load average 0.50, 0.75, 0.80", ops)
+        proc = read(os.path.join(self.out, "src", "time-process.gp"))
+        self.assertIn("boxxyerror", proc)
+        self.assertIn("xerrorbars", proc)
+        self.assertIn("load average 0.40, 0.60, 0.70", proc)
+
+    def test_base_against_head_is_coloured_by_verdict_with_the_threshold(self):
+        plot = load_plot_module()
+        gp = read(os.path.join(self.out, "src", "base-vs-head.gp"))
+        for verdict, colour in plot.VERDICT_COLOURS.items():
+            self.assertIn(f"lc rgb '{colour}' title \"{verdict}", gp)
+        self.assertIn("set object 1 rect from -1.0, graph 0 to 1.0, graph 1", gp)
+        self.assertIn('"-0.40%"', read(os.path.join(self.out, "src", "base-vs-head.dat")))
+
+    def test_complexity_classes_read_the_same_in_chart_and_table(self):
+        report = read(os.path.join(self.out, "REPORT.md"))
+        table = report.split("#### worst_scan.grow")[1].split("####")[0]
+        gp = read(os.path.join(self.out, "src", "cost-grow-worst.gp"))
+        rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+        self.assertEqual(len(rows), 6)
+        for line in rows:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            design, fit = cells[0].split(" ")[0], cells[6]
+            if fit:
+                self.assertRegex(gp, rf'"{design}[^"]*{re.escape(fit)}"', design)
+
+    def test_wasm_is_shown_beside_x86(self):
+        report = read(os.path.join(self.out, "REPORT.md"))
+        self.assertIn("Wasm instr/op", report)
+        self.assertIn("Wasm, with fees", read(os.path.join(self.out, "src", "wasm-vs-x86.gp")))
+
+    def test_every_page_opens_with_the_verdict(self):
+        v = mmverdict.verdict(mmresults.load_report(FIXTURE))
+        report = read(os.path.join(self.out, "REPORT.md"))
+        self.assertIn(mmverdict.markdown(v).rstrip(), report)
+        self.assertEqual(re.findall(r"^## .*", report, re.M)[0], "## Verdict")
+        index = read(os.path.join(self.out, "index.html"))
+        self.assertIn(mmverdict.html(v), index)
+        self.assertLess(index.index('id="verdict"'), index.index("<figure"))
+        out = subprocess.run([VERDICT, FIXTURE], capture_output=True, text=True)
+        self.assertEqual(out.stdout, mmverdict.markdown(v))
 
     def test_a_design_has_one_colour_in_every_chart(self):
         plot = load_plot_module()
@@ -186,6 +298,11 @@ class ReportFromFixture(unittest.TestCase):
 window.addEventListener("load", () => {
   for (const img of document.images)
     img.setAttribute("data-loaded", img.complete && img.naturalWidth > 0 ? "yes" : "no");
+  const pick = document.getElementById("pick").getBoundingClientRect();
+  const table = document.querySelector("#verdict table").getBoundingClientRect();
+  document.body.setAttribute("data-screen", window.innerWidth + "x" + window.innerHeight);
+  document.body.setAttribute("data-pick-bottom", Math.ceil(pick.bottom));
+  document.body.setAttribute("data-table-top", Math.ceil(table.top));
 });
 </script>
 </body>"""
@@ -196,7 +313,8 @@ window.addEventListener("load", () => {
         r = subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--no-first-run", f"--user-data-dir={profile}", "--dump-dom", "file://" + page],
+             "--no-first-run", f"--user-data-dir={profile}", "--window-size=1280,720",
+             "--dump-dom", "file://" + page],
             capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr[-2000:])
         imgs = re.findall(r"<img [^>]*>", r.stdout)
@@ -210,6 +328,143 @@ window.addEventListener("load", () => {
         self.assertEqual(set(state), {s + ".svg" for s in EXPECTED_CHARTS})
         broken = sorted(s for s, v in state.items() if v != "yes")
         self.assertFalse(broken, f"images not shown: {broken}")
+        # The verdict is on the first screen: the pick and its rule whole,
+        # and the table with every design's ratio starting there too.
+        body = re.search(r"<body[^>]*>", r.stdout).group(0)
+        screen = re.search(r'data-screen="(\d+)x(\d+)"', body)
+        self.assertIsNotNone(screen, body)
+        height = int(screen.group(2))
+        self.assertGreater(height, 300, body)
+        self.assertLessEqual(int(re.search(r'data-pick-bottom="(\d+)"', body).group(1)), height)
+        self.assertLess(int(re.search(r'data-table-top="(\d+)"', body).group(1)), height)
+
+
+def copy_fixture(tmp, drop=(), edit=None):
+    """The fixture's head in tmp/r, without the files in drop; edit(results)
+    may change instructions.json's results list in place."""
+    folder = os.path.join(tmp, "r")
+    os.makedirs(folder)
+    for name in os.listdir(FIXTURE):
+        if name.endswith(".json") and name not in drop:
+            shutil.copy(os.path.join(FIXTURE, name), folder)
+    if edit:
+        path = os.path.join(folder, "instructions.json")
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        edit(doc["results"])
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+    return folder
+
+
+def verdict_of(folder):
+    return mmverdict.verdict(mmresults.load_report(folder))
+
+
+class Verdict(unittest.TestCase):
+    """The verdict is the rule applied to the figures: other figures, another pick."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mmfree-verdict-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def test_the_fixture_picks_the_cheapest_grow_among_the_eligible(self):
+        v = verdict_of(FIXTURE)
+        self.assertEqual(v.pick, FIXTURE_PICK)
+        text = mmverdict.markdown(v)
+        self.assertIn("**Recommended:** bitmap2l. Rule: the fewest instructions per one-page "
+                      "grow into a new bucket (grow_pages.grow, N = 32,768) among the designs "
+                      "that free, reuse every freed bucket and open and upgrade a V1 memory", text)
+        # v1 grows cheaper but cannot free: where the pick loses, by how much.
+        self.assertIn("**Where bitmap2l loses:** grow: 320 against v1's 310 (1.03x)", text)
+        self.assertIn("**More than 32,768 buckets:** freestack", text)
+        self.assertNotIn("Left out", text)
+
+    def test_cheaper_figures_change_the_pick(self):
+        def cheaper_list(results):
+            for r in results:
+                if (r["workload"], r["design"]) == ("grow_pages", "list") and r["status"] == "ok":
+                    r["instructions"] //= 2
+        v = verdict_of(copy_fixture(self.tmp, edit=cheaper_list))
+        self.assertEqual(v.pick, "list")
+        text = mmverdict.markdown(v)
+        self.assertIn("**Recommended:** list.", text)
+        self.assertIn("**Where list loses:**", text)
+        self.assertNotIn("More than", text)  # list addresses the most buckets already
+
+    def test_a_design_without_a_figure_at_the_compared_n_cannot_win(self):
+        def drop_pick(results):
+            for r in results:
+                if (r["workload"], r["design"]) == ("grow_pages", FIXTURE_PICK):
+                    r.update(status="n/a", reason="not measured: fixture")
+                    for k in ("instructions", "ops", "per_op"):
+                        r.pop(k)
+        v = verdict_of(copy_fixture(self.tmp, edit=drop_pick))
+        self.assertEqual(v.pick, "freestack")
+        self.assertIn("bitmap2l (grow, header bytes and pages dirtied): not measured: fixture",
+                      mmverdict.markdown(v))
+
+    def test_criteria_without_figures_are_left_out_and_said(self):
+        folder = copy_fixture(self.tmp, drop=("designs.json", "crash.json",
+                                               "instructions_wasm.json"))
+        v = verdict_of(folder)
+        text = mmverdict.markdown(v)
+        slugs = {r.criterion.slug for r in v.rows}
+        self.assertFalse(slugs & {"max-buckets", "reads-v1", "crash-plain", "wasm-grow"})
+        self.assertIn("most buckets (no designs.json)", text)
+        self.assertIn("crashes, plain (no crash.json)", text)
+        self.assertIn("grow in Wasm (no instructions_wasm.json)", text)
+        self.assertIn("Not applied, for want of designs.json in these results: reuse every "
+                      "freed bucket and open and upgrade a V1 memory.", text)
+        # Without its flags the rule still needs a design that frees.
+        self.assertEqual(v.pick, FIXTURE_PICK)
+
+    def test_space_figures_are_criteria_when_the_results_have_them(self):
+        head = {r.criterion.slug: r for r in verdict_of(FIXTURE).rows}
+        self.assertEqual(head["header-bytes"].values["list"], 56.0)
+        self.assertEqual(head["heap-bytes"].best, ["v1", "v1reclaim"])
+        base = mmverdict.markdown(verdict_of(os.path.join(FIXTURE, "base")))
+        self.assertIn("header bytes (no 'header_bytes_written' in instructions.json)", base)
+        self.assertIn("pages dirtied (no 'dirty_pages' in instructions.json)", base)
+
+    def test_crash_points_survived(self):
+        rows = {r.criterion.slug: r for r in verdict_of(FIXTURE).rows}
+        self.assertEqual(rows["crash-plain"].cell("v1reclaim"), "23/24")
+        self.assertNotIn("v1reclaim", rows["crash-plain"].best)
+        self.assertIn("v1reclaim", rows["crash-durable"].best)
+
+    def test_scripts_verdict_bad_input_is_one_line(self):
+        folder = copy_fixture(self.tmp)
+        with open(os.path.join(folder, "designs.json"), "w") as f:
+            f.write('{"schema": "mmfree-designs/1", "designs": [{"name": "v1"}]}')
+        r = subprocess.run([VERDICT, folder], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+        self.assertRegex(r.stderr, r"^verdict: .*designs\.json: design 0 has no 'max_buckets'")
+
+
+class MakeReport(unittest.TestCase):
+    def test_without_results_one_line_and_exit_2(self):
+        r = subprocess.run(["make", "--no-print-directory", "report",
+                            "BENCH_OUT=/nonexistent/results"], cwd=ROOT, capture_output=True,
+                           text=True, env=clean_env())
+        self.assertEqual(r.returncode, 2)
+        lines = (r.stdout + r.stderr).strip().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("run `make bench` first, or pass BENCH_OUT=results/baseline", lines[0])
+
+    def test_it_needs_no_compiler_and_no_browser(self):
+        r = subprocess.run(["make", "-n", "--no-print-directory", "report",
+                            f"BENCH_OUT={FIXTURE}"], cwd=ROOT, capture_output=True, text=True,
+                           env=clean_env())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # It installs its own set only, and that set is python3 and gnuplot.
+        deps = [line for line in r.stdout.splitlines() if line.startswith("scripts/deps")]
+        self.assertEqual(deps, ["scripts/deps report"])
+        listed = subprocess.run(["scripts/deps", "--list", "report"], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout.split()
+        self.assertEqual(sorted(listed), ["gnuplot-nox", "python3"])
+        self.assertIn("scripts/plot", r.stdout)
 
 
 class Rerun(unittest.TestCase):

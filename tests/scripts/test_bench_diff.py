@@ -1,61 +1,25 @@
-"""Tests of scripts/bench-diff: synthetic result sets with known changes, malformed
-inputs, the output formats (with a golden markdown file) and a real run of
-callgrind on two builds, one with the test-only slowdown switch."""
+"""Tests of scripts/bench-diff: synthetic result sets with known changes of every
+figure, malformed and adversarial inputs, the output formats (with a golden
+markdown file), and real callgrind runs of a test-only build that adds work
+to some designs (MM_TEST_INJECT in impl/manager.c)."""
 
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 BENCH_DIFF = os.path.join(ROOT, "scripts", "bench-diff")
-FIXTURES = os.path.join(ROOT, "tests", "scripts", "fixtures", "diff")
+FIXTURES = os.path.join(HERE, "fixtures", "diff")
+sys.path.insert(0, HERE)
+from diffdata import CONTEXT, space, spread_out, write_results  # noqa: E402
+
 SIZES = (1024, 4096, 16384)
-
-
-def write_results(folder, figures, times=None, commit="0" * 40, reps=9):
-    """A results folder as `make bench` writes it. figures: key -> instructions
-    per op, or None for n/a. times: key -> ns per op, one per repetition, or a
-    single figure that is spread into `reps` repetitions around it."""
-    os.makedirs(folder, exist_ok=True)
-    results = []
-    for k, per_op in figures.items():
-        family, n = k.rsplit("/", 1)
-        wp, design = family.split("/")
-        workload, phase = wp.split(".")
-        r = {"workload": workload, "phase": phase, "design": design, "n": int(n)}
-        if per_op is None:
-            r.update(status="n/a", reason=f"{design} cannot do this")
-        else:
-            ops = int(n)
-            r.update(status="ok", instructions=round(per_op * ops), ops=ops, per_op=per_op,
-                     record={"ops": ops})
-        results.append(r)
-    with open(os.path.join(folder, "instructions.json"), "w") as f:
-        json.dump({"schema": "mmfree-instructions/1",
-                   "meta": {"commit": commit, "seed": 1}, "results": results}, f, indent=1)
-    if times is None:
-        return folder
-    benchmarks = []
-    for k, samples in times.items():
-        if not isinstance(samples, list):  # a spread of +-1% around the figure
-            samples = [samples * (1 + (i - reps // 2) * 0.0025) for i in range(reps)]
-        for i, ns in enumerate(samples):
-            benchmarks.append({"name": k, "run_name": k, "run_type": "iteration",
-                               "repetitions": len(samples), "repetition_index": i,
-                               "iterations": 10, "real_time": ns * 100, "cpu_time": ns * 100,
-                               "time_unit": "ns", "ops": 100, "ns_per_op": ns})
-        benchmarks.append({"name": k + "_median", "run_name": k, "run_type": "aggregate",
-                           "aggregate_name": "median", "real_time": 1.0, "cpu_time": 1.0,
-                           "time_unit": "ns", "ns_per_op": 1.0})
-    with open(os.path.join(folder, "gbench.json"), "w") as f:
-        json.dump({"context": {"date": "2026-11-25T10:00:00+00:00"},
-                   "benchmarks": benchmarks}, f, indent=1)
-    return folder
 
 
 def run(*args):
@@ -68,9 +32,12 @@ class Case(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="bench-diff-")
         self.addCleanup(shutil.rmtree, self.tmp)
 
-    def pair(self, base, new, base_times=None, new_times=None, reps=9):
-        return (write_results(os.path.join(self.tmp, "base"), base, base_times, reps=reps),
-                write_results(os.path.join(self.tmp, "new"), new, new_times, "1" * 40, reps))
+    def pair(self, base, new, base_times=None, new_times=None, reps=9, base_context=None,
+             new_context=None, base_hyperfine=None, new_hyperfine=None):
+        return (write_results(os.path.join(self.tmp, "base"), base, base_times, reps=reps,
+                              context=base_context, hyperfine=base_hyperfine),
+                write_results(os.path.join(self.tmp, "new"), new, new_times, "1" * 40, reps,
+                              context=new_context, hyperfine=new_hyperfine))
 
     def diff_json(self, base, new, *options, expect_exit):
         code, out, err = run("--format", "json", *options, base, new)
@@ -81,6 +48,10 @@ class Case(unittest.TestCase):
     def rows(self, doc, kind="instructions"):
         return {f"{r['workload']}/{r['design']}/{r['n']}": r
                 for r in doc["rows"] if r["kind"] == kind}
+
+    def gated(self, doc):
+        """{(design, kind)} of the gated rows."""
+        return {(r["design"], r["kind"]) for r in doc["rows"] if r["gated"]}
 
 
 def flat(family, per_op, sizes=SIZES):
@@ -96,7 +67,7 @@ class KnownChanges(Case):
             if r["kind"] in ("instructions", "time") and r["verdict"] != "n/a":
                 self.assertEqual(r["change"], 0.0, r)
                 self.assertEqual(r["verdict"], "unchanged", r)
-        self.assertEqual(doc["counts"].get("regression", 0), 0)
+        self.assertEqual(doc["counts"]["regressions"], 0)
 
     def test_half_a_percent_is_unchanged_at_one_percent(self):
         doc = self.diff_json(*self.pair(flat("grow_pages.grow/v1", 200.0),
@@ -114,7 +85,8 @@ class KnownChanges(Case):
         self.assertEqual(rows["grow_pages.grow/v1/4096"]["verdict"], "regression")
         self.assertTrue(rows["grow_pages.grow/v1/4096"]["gated"])
         self.assertEqual(rows["grow_pages.grow/v1/1024"]["verdict"], "unchanged")
-        self.assertEqual(doc["counts"]["regression"], 1)
+        self.assertEqual((doc["counts"]["regressions"], doc["counts"]["regressed"]),
+                         (1, {"instructions": 1}))
         # A wider threshold lets the same change through.
         self.diff_json(base, new, "--threshold", "2", expect_exit=0)
 
@@ -122,7 +94,7 @@ class KnownChanges(Case):
         doc = self.diff_json(*self.pair(flat("churn.ops/list", 300.0),
                                         flat("churn.ops/list", 291.0)), expect_exit=0)
         self.assertEqual({r["verdict"] for r in self.rows(doc).values()}, {"improvement"})
-        self.assertEqual(doc["counts"]["improvement"], 3)
+        self.assertEqual(doc["counts"]["improvements"], 3)
 
     def test_added_and_removed_are_listed_not_failed(self):
         base, new = self.pair({"churn.ops/v1/1024": 100.0, "churn.ops/list/1024": 90.0},
@@ -173,8 +145,115 @@ class KnownChanges(Case):
         self.assertEqual((cls["base"], cls["new"], cls["verdict"]), ("O(1)", "O(1)", "unchanged"))
 
 
+    def test_an_added_linear_cost_is_named_o_n(self):
+        # v1's grow costs a little more at the smallest N (a fixed cost not
+        # yet amortized); a loop over every bucket adds 2.5 N. Fitted alone,
+        # NEW looks O(N lg N); the cost it added is O(N), and so is NEW.
+        sizes = (64, 128, 256)
+        base = {f"grow_pages.grow/v1/{n}": 289.0 + (20.0 if n == 64 else 0.0) for n in sizes}
+        new = {k: v + 2.5 * int(k.rsplit("/", 1)[1]) for k, v in base.items()}
+        doc = self.diff_json(*self.pair(base, new), expect_exit=1)
+        (cls,) = self.rows(doc, "complexity").values()
+        self.assertEqual((cls["base"], cls["new"], cls["verdict"]),
+                         ("O(1)", "O(N)", "complexity regression"))
+
+    def test_a_size_over_budget_is_not_measured_and_its_family_not_checked(self):
+        over = "not measured: about 1.4G instructions at N = 16384, over the budget of 0.3G"
+        base = {f"worst_scan.grow/bitmap15/{n}": 10.0 * n for n in SIZES}
+        new = dict(base, **{"worst_scan.grow/bitmap15/16384": {"per_op": None, "reason": over}})
+        doc = self.diff_json(*self.pair(base, new), expect_exit=0)
+        r = self.rows(doc)["worst_scan.grow/bitmap15/16384"]
+        self.assertEqual(r["verdict"], "not measured")
+        self.assertIn("NEW: about 1.4G instructions", r["note"])
+        self.assertNotIn("removed", json.dumps(doc))
+        self.assertEqual(self.rows(doc, "complexity"), {})
+        (note,) = doc["not_checked"]
+        self.assertEqual(note["family"], "worst_scan.grow/bitmap15")
+        self.assertIn("sizes on both sides: 1,024, 4,096; N = 16,384 not measured on NEW",
+                      note["why"])
+        self.assertIn("1 not measured", doc["status"])
+        # A family of two sizes is named too; one n/a everywhere is not.
+        two = {f"churn.ops/list/{n}": 90.0 for n in SIZES[:2]}
+        two["free_regrow.free/v1/1024"] = None
+        doc = self.diff_json(*self.pair(two, two), expect_exit=0)
+        self.assertEqual([x["family"] for x in doc["not_checked"]], ["churn.ops/list"])
+
+
+def with_space(per_op, pages, dirty, bytes_, heap):
+    return {"per_op": per_op, "pages_end": pages, "dirty": dirty, "bytes": bytes_, "heap": heap}
+
+
+class SpaceGates(Case):
+    """Pages and dirtied pages gate on any increase; bytes written and heap
+    bytes past the threshold; each flags its own figure and nothing else."""
+
+    def one(self, **new):
+        fig = dict(per_op=300.0, pages=1025, dirty=0.5, bytes_=11.0, heap=10000)
+        k = "migrate.grow/list/1024"
+        base, changed = {k: with_space(**fig)}, {k: with_space(**dict(fig, **new))}
+        return self.pair(base, changed)
+
+    def verdicts(self, doc):
+        return {r["kind"]: r["verdict"] for r in doc["rows"] if r["kind"] != "complexity"}
+
+    def test_one_more_page_is_a_regression(self):
+        doc = self.diff_json(*self.one(pages=1026), expect_exit=1)
+        self.assertEqual(self.gated(doc), {("list", "pages")})
+        self.assertEqual(doc["counts"]["regressed"], {"pages": 1})
+
+    def test_one_more_dirtied_page_in_a_thousand_ops_is_a_regression(self):
+        doc = self.diff_json(*self.one(dirty=0.5 + 1 / 1024), expect_exit=1)
+        self.assertEqual(self.gated(doc), {("list", "dirty")})
+        doc = self.diff_json(*self.one(dirty=0.5 - 1 / 1024), expect_exit=0)
+        self.assertEqual(self.verdicts(doc)["dirty"], "improvement")
+
+    def test_bytes_and_heap_gate_past_the_threshold(self):
+        doc = self.diff_json(*self.one(bytes_=11.0 * 1.005, heap=10050), expect_exit=0)
+        self.assertEqual(self.verdicts(doc)["bytes"], "unchanged")
+        self.assertEqual(self.verdicts(doc)["heap"], "unchanged")
+        doc = self.diff_json(*self.one(bytes_=11.0 * 1.02, heap=10200), expect_exit=1)
+        self.assertEqual(self.gated(doc), {("list", "bytes"), ("list", "heap")})
+
+    def test_files_without_space_figures_are_compared_on_instructions(self):
+        k = "migrate.grow/list/1024"
+        base, new = self.pair({k: 300.0}, {k: with_space(300.0, 2000, 9.0, 99.0, 1)})
+        doc = self.diff_json(base, new, expect_exit=0)
+        self.assertEqual(set(self.verdicts(doc)), {"instructions"})
+        self.assertIn("BASE has no space figures", doc["notes"][0])
+
+    def test_the_issue_scenario_flags_list_for_pages_and_bytes_only(self):
+        # The committed baseline with space figures added, copied, and list's
+        # pages doubled and bytes written tripled.
+        with open(os.path.join(ROOT, "results", "baseline", "instructions.json")) as f:
+            doc = json.load(f)
+        for r in doc["results"]:
+            if r["status"] == "ok":
+                r.update(pages_end=r["record"]["pages_end"], dirty_pages=r["ops"],
+                         header_bytes_written=r["record"]["header_bytes_written"],
+                         heap_bytes=10000)
+        folders = []
+        for name in ("base", "new"):
+            folders.append(os.path.join(self.tmp, name))
+            os.makedirs(folders[-1])
+            if name == "new":
+                for r in doc["results"]:
+                    if r["status"] == "ok" and r["design"] == "list":
+                        r["pages_end"] *= 2
+                        r["header_bytes_written"] *= 3
+            with open(os.path.join(folders[-1], "instructions.json"), "w") as f:
+                json.dump(doc, f)
+        out = self.diff_json(*folders, expect_exit=1)
+        kinds = {"pages"} | ({"bytes"} if any(r["header_bytes_written"] for r in doc["results"]
+                                              if r.get("design") == "list") else set())
+        self.assertEqual(self.gated(out), {("list", k) for k in kinds})
+        code, md, _ = run("--format", "markdown", *folders)
+        self.assertEqual(code, 1)
+        self.assertIn("- **list**: pages +100.0% worst", md)
+        self.assertLess(len(md), 65536)
+
+
 class Times(Case):
-    def test_a_clear_slowdown_is_reported_but_does_not_gate(self):
+    def test_a_clear_slowdown_is_listed_but_does_not_gate(self):
         figures = flat("rw_small.rw/list", 120.0)
         k = "rw_small.rw/list/4096"
         base, new = self.pair(figures, figures, {k: 100.0}, {k: 110.0})
@@ -183,7 +262,7 @@ class Times(Case):
         self.assertEqual(r["verdict"], "slower")
         self.assertFalse(r["gated"])
         self.assertLess(r["p"], 0.05)
-        self.assertEqual(doc["time_counts"]["slower"], 1)
+        self.assertEqual((doc["time"]["time"]["listed"], doc["time"]["time"]["moved"]), (1, 0))
         doc = self.diff_json(base, new, "--gate-time", expect_exit=1)
         self.assertTrue(self.rows(doc, "time")[k]["gated"])
 
@@ -208,6 +287,20 @@ class Times(Case):
         self.assertGreater(abs(r["change"]), 5)
         self.assertGreater(r["p"], 0.05)
         self.assertEqual(r["verdict"], "unchanged")
+        self.assertEqual(doc["time"]["time"]["moved"], 1)
+
+    def test_a_change_within_the_runs_own_spread_is_not_listed(self):
+        # 12% slower with p < 0.05, but each side's 30 repetitions spread
+        # over 21% (IQR / median): moved, not listed.
+        k = "churn.ops/list/1024"
+        figures = {k: 300.0}
+        base = [800 + 400 * i / 29 for i in range(30)]
+        new = [x * 1.12 for x in base]
+        doc = self.diff_json(*self.pair(figures, figures, {k: base}, {k: new}), expect_exit=0)
+        r = self.rows(doc, "time")[k]
+        self.assertLess(r["p"], 0.05)
+        self.assertEqual(r["verdict"], "unchanged")
+        self.assertEqual((doc["time"]["time"]["listed"], doc["time"]["time"]["moved"]), (0, 1))
 
     def test_fewer_than_nine_repetitions_warn(self):
         k = "rw_large.rw/v1/1024"
@@ -216,24 +309,55 @@ class Times(Case):
         self.assertEqual(len(doc["warnings"]), 1)
         self.assertIn("only 3 repetitions", doc["warnings"][0])
 
-    def test_a_busy_machine_is_named_in_a_warning(self):
+    def test_a_busy_machine_lists_no_time_row(self):
         k = "rw_large.rw/v1/1024"
-        base, new = self.pair({k: 1.0}, {k: 1.0}, {k: 50.0}, {k: 50.0})
+        busy = dict(CONTEXT, load_avg=[3.4, 2.4, 1.2])
+        base, new = self.pair({k: 1.0}, {k: 1.0}, {k: 50.0}, {k: 70.0}, base_context=CONTEXT,
+                              new_context=busy)
         doc = self.diff_json(base, new, expect_exit=0)
-        self.assertEqual(doc["warnings"], [])
-        gb = os.path.join(new, "gbench.json")
-        with open(gb) as f:
-            timed = json.load(f)
-        timed["context"].update(num_cpus=2, load_avg=[3.4, 2.4, 1.2])
-        with open(gb, "w") as f:
-            json.dump(timed, f)
-        doc = self.diff_json(base, new, expect_exit=0)
-        self.assertEqual(len(doc["warnings"]), 1)
-        self.assertIn("NEW was timed with a load average of 3.4 on 2 CPUs", doc["warnings"][0])
-        timed["context"].update(load_avg=[1.9, 2.4, 1.2])  # below the CPU count: quiet
-        with open(gb, "w") as f:
-            json.dump(timed, f)
-        self.assertEqual(self.diff_json(base, new, expect_exit=0)["warnings"], [])
+        self.assertEqual(self.rows(doc, "time")[k]["verdict"], "unchanged")
+        self.assertEqual(doc["time"]["time"]["moved"], 1)
+        code, text, _ = run(base, new)
+        self.assertIn("1 row moved, not significant on this machine (NEW was timed with a "
+                      "load average of 3.4 on 2 CPUs)", text)
+        base, new = self.pair({k: 1.0}, {k: 1.0}, {k: 50.0}, {k: 70.0}, base_context=CONTEXT,
+                              new_context=dict(CONTEXT, load_avg=[1.9, 2.4, 1.2]))
+        self.assertEqual(self.rows(self.diff_json(base, new, expect_exit=0), "time")[k]
+                         ["verdict"], "slower")
+
+    def test_times_of_two_machines_are_not_compared(self):
+        k = "rw_large.rw/v1/1024"
+        for change, says in ((dict(host_name="laptop"), "BASE ran on host ci, NEW on laptop"),
+                             (dict(mmfree_cpu_model="Other CPU"), "CPU model"),
+                             (dict(mmfree_calibration_ns=10.6),
+                              "the calibration loop ran 6% slower on NEW")):
+            with self.subTest(says):
+                base, new = self.pair({k: 1.0}, {k: 1.0}, {k: 50.0}, {k: 150.0},
+                                      base_context=CONTEXT, new_context=dict(CONTEXT, **change),
+                                      base_hyperfine={"raw/none/1024": [0.01] * 5},
+                                      new_hyperfine={"raw/none/1024": [0.03] * 5})
+                doc = self.diff_json(base, new, expect_exit=0)
+                self.assertEqual(self.rows(doc, "time"), {})
+                self.assertEqual(self.rows(doc, "process"), {})
+                self.assertIn(says, doc["time"]["time"]["reason"])
+                code, md, _ = run("--format", "markdown", base, new)
+                self.assertIn("Time: not compared: ", md)
+                self.assertIn(says, md)
+        # 4% apart is one machine.
+        base, new = self.pair({k: 1.0}, {k: 1.0}, {k: 50.0}, {k: 150.0}, base_context=CONTEXT,
+                              new_context=dict(CONTEXT, mmfree_calibration_ns=10.4))
+        self.assertEqual(self.rows(self.diff_json(base, new, expect_exit=0), "time")[k]
+                         ["verdict"], "slower")
+
+    def test_hyperfine_is_a_second_opinion_never_gated(self):
+        k = "grow_pages.grow/v1/16384"
+        base, new = self.pair({k: 1.0}, {k: 1.0},
+                              base_hyperfine={"grow_pages/v1/16384": spread_out(0.002, 10)},
+                              new_hyperfine={"grow_pages/v1/16384": spread_out(0.003, 10)})
+        doc = self.diff_json(base, new, "--gate-time", expect_exit=0)
+        r = self.rows(doc, "process")["grow_pages/v1/16384"]
+        self.assertEqual((r["verdict"], r["gated"]), ("slower", False))
+        self.assertAlmostEqual(r["base"], 2.0, places=2)  # ms
 
     def test_plain_google_benchmark_files_of_another_project(self):
         def gbench(path, copy_ns):
@@ -256,7 +380,7 @@ class Times(Case):
         self.assertAlmostEqual(rows[("BM_Copy", "", 8)]["base"], 2040.0)  # us -> ns
         self.assertEqual(rows[("BM_Sort", "", None)]["verdict"], "unchanged")
         doc = self.diff_json(base, new, "--gate-time", expect_exit=1)
-        self.assertEqual(doc["status"], "1 regression, 0 improvements, 1 unchanged")
+        self.assertEqual(doc["status"], "1 regression (time 1), 0 improvements, 1 unchanged")
 
 
 class Malformed(Case):
@@ -272,7 +396,7 @@ class Malformed(Case):
     def file(self, name, text):
         path = os.path.join(self.tmp, name)
         with open(path, "w") as f:
-            f.write(text)
+            f.write(text if isinstance(text, str) else json.dumps(text))
         return path
 
     def test_each_bad_input_exits_2_with_one_line(self):
@@ -284,21 +408,22 @@ class Malformed(Case):
             "empty file": self.file("empty.json", ""),
             "not JSON": self.file("garbage.json", "{not json"),
             "not a Google Benchmark": self.file("list.json", "[1, 2]"),
-            "has no 'n'": self.file("fields.json", json.dumps(bad_record)),
-            "has no 'name'": self.file("gb.json", json.dumps({"benchmarks": [{"x": 1}]})),
+            "has no 'n'": self.file("fields.json", bad_record),
+            "has no 'name'": self.file("gb.json", {"benchmarks": [{"x": 1}]}),
             "no instructions.json or gbench.json": os.path.join(self.tmp, "empty-folder"),
             "no such file or folder": os.path.join(self.tmp, "missing"),
             "not UTF-8": self.file("latin1.json", "{\"benchmarks\": [\"caf\xe9\"]}"),
             "nested too deeply": self.file("deep.json", "[" * 100000 + "]" * 100000),
-            "not a string": self.file("runname.json", json.dumps(
-                {"benchmarks": [{"name": "a", "run_name": ["a"], "real_time": 1}]})),
-            "only aggregates": self.file("aggregates.json", json.dumps(
-                {"benchmarks": [{"name": "a_median", "run_name": "a", "run_type": "aggregate",
-                                 "aggregate_name": "median", "real_time": 1}]})),
-            "holds no result at all": self.file("none.json", json.dumps(
-                {"schema": "mmfree-instructions/1", "results": []})),
-            "schema is 'mmfree-instructions/2'": self.file("v2.json", json.dumps(
-                {"schema": "mmfree-instructions/2", "results": []})),
+            "not a string": self.file("runname.json",
+                                      {"benchmarks": [{"name": "a", "run_name": ["a"],
+                                                       "real_time": 1}]}),
+            "only aggregates": self.file("aggregates.json", {"benchmarks": [
+                {"name": "a_median", "run_name": "a", "run_type": "aggregate",
+                 "aggregate_name": "median", "real_time": 1}]}),
+            "holds no result at all": self.file("none.json", {"schema": "mmfree-instructions/1",
+                                                              "results": []}),
+            "schema is 'mmfree-instructions/2'": self.file(
+                "v2.json", {"schema": "mmfree-instructions/2", "results": []}),
         }
         with open(cases["not UTF-8"], "w", encoding="latin-1") as f:
             f.write('{"benchmarks": [{"name": "caf\xe9"}]}')
@@ -308,6 +433,69 @@ class Malformed(Case):
                 for args in ((good, path), (path, good)):
                     err = self.expect_one_line(args, path)
                     self.assertIn(problem, err)
+
+    def test_adversarial_figures_name_the_file_and_the_field(self):
+        # Issue 18's bench-diff bad input, and their neighbours.
+        with open(os.path.join(FIXTURES, "base", "instructions.json")) as f:
+            good = json.load(f)
+        with open(os.path.join(FIXTURES, "base", "gbench.json")) as f:
+            timed = json.load(f)
+        bench0 = timed["benchmarks"][0]
+
+        def ins(i, **change):
+            doc = json.loads(json.dumps(good))
+            doc["results"][i].update(change)
+            return doc
+
+        def gb(**change):
+            doc = json.loads(json.dumps(timed))
+            doc["benchmarks"][0].update(change)
+            return doc
+        text_1e400 = json.dumps(good).replace('"instructions": %d' % good["results"][0][
+            "instructions"], '"instructions": 1e400', 1)
+        cases = [
+            ("inf.json", text_1e400, "result 0 has 'instructions' = inf, not a count"),
+            ("neg.json", ins(0, instructions=-5920640), "'instructions' = -5920640, not a count"),
+            ("big.json", ins(0, instructions=10 ** 30), "'instructions' = 1000000000000000000"),
+            ("ops.json", ins(0, ops=0), "'ops' = 0, not positive"),
+            ("pages.json", ins(0, pages_end=-1), "'pages_end' = -1, not a count"),
+            ("dirty.json", ins(1, dirty_pages=1.5), "result 1 has 'dirty_pages' = 1.5"),
+            ("heap.json", ins(0, heap_bytes="big"), "'heap_bytes' = 'big', not a count"),
+            ("n.json", ins(0, n=True), "'n' = True, not a count"),
+            ("nl.json", ins(2, design="v1\n### injected"),
+             "result 2 has 'design' = 'v1\\n### injected', not a name"),
+            ("slash.json", ins(0, workload="grow/pages"), "'workload' = 'grow/pages', not a name"),
+            ("negtime.json", gb(ns_per_op=-3.0), "benchmark 0 has 'ns_per_op' = -3.0, not a "
+                                                 "finite number >= 0"),
+            ("realtime.json", gb(real_time=-1.0, ns_per_op=None) if False else
+             {"benchmarks": [dict({k: v for k, v in bench0.items() if k != "ns_per_op"},
+                                  real_time=-1.0)]}, "'real_time' = -1.0"),
+            ("gbnl.json", gb(run_name="a\nb"), "'run_name' = 'a\\nb', not a benchmark name"),
+            ("hf.json", {"results": [{"command": "x", "times": [0.1, -0.2]}]},
+             "result 0 has 'times' = -0.2, not a finite number >= 0"),
+            ("hf2.json", {"results": [{"command": "x", "times": []}]}, "'times' = []"),
+        ]
+        for name, content, says in cases:
+            with self.subTest(name):
+                path = self.file(name, content)
+                if name.startswith("hf"):
+                    folder = os.path.join(self.tmp, name + ".d")
+                    shutil.copytree(os.path.join(FIXTURES, "base"), folder)
+                    shutil.copy(path, os.path.join(folder, "hyperfine.json"))
+                    path = os.path.join(folder, "hyperfine.json")
+                    args = (os.path.join(FIXTURES, "base"), folder)
+                else:
+                    args = (os.path.join(FIXTURES, "base"), path)
+                err = self.expect_one_line(args, path)
+                self.assertIn(says, err)
+
+    def test_counts_compared_with_times_compare_nothing(self):
+        ins = os.path.join(FIXTURES, "base", "instructions.json")
+        gb = os.path.join(FIXTURES, "new", "gbench.json")
+        err = self.expect_one_line([ins, gb], gb)
+        self.assertIn("holds Google Benchmark times ('benchmarks'), but", err)
+        self.assertIn("nothing to compare", err)
+        self.expect_one_line([gb, ins], ins)
 
     def test_bad_command_lines_exit_2_with_one_line(self):
         good = os.path.join(FIXTURES, "base")
@@ -328,9 +516,25 @@ class Output(Case):
         self.assertEqual(code, 1, err)
         with open(os.path.join(FIXTURES, "golden.md"), encoding="utf-8") as f:
             golden = f.read()
-        self.assertEqual(out, golden)  # after a deliberate change: the command above > golden.md
-        self.assertTrue(out.startswith("### ❌ bench-diff: "))
-        self.assertEqual(out.splitlines()[-1], "<!-- mmfree-bench -->")
+        # After a deliberate change: python3 tests/scripts/diffdata.py, then
+        # the command above > tests/scripts/fixtures/diff/golden.md.
+        self.assertEqual(out, golden)
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith("### ❌ bench-diff: 14 regressions (instructions 3, "
+                                            "pages 3, dirtied pages 3, bytes written 3, heap "
+                                            "bytes 1, complexity 1)"), lines[0])
+        self.assertIn("- **list**: instructions -3.0% best, -3.0% median (3 rows); pages "
+                      "+100.0% worst, +100.0% median (3 rows); bytes written +200.0% worst, "
+                      "+200.0% median (3 rows)", lines)
+        self.assertIn("- worst_scan.grow/bitmap15: sizes on both sides: 1,024, 4,096; N = "
+                      "16,384 not measured on NEW (about 1.4G instructions at N = 16384, over "
+                      "budget)", lines)
+        details = out.index("<details>")
+        for r in self.diff_json(self.BASE, self.NEW, expect_exit=1)["rows"]:
+            if r["verdict"] in ("unchanged", "n/a"):
+                continue
+            self.assertLess(out.index(f"| {r['design']} | {r['workload']} |"), details, r)
+        self.assertEqual(lines[-1], "<!-- mmfree-bench -->")
 
     def test_text_is_aligned(self):
         code, out, _ = run(self.BASE, self.NEW)
@@ -359,62 +563,208 @@ class Output(Case):
         with open(path, encoding="utf-8") as f:
             self.assertIn("<!-- mmfree-bench -->", f.read())
 
-    def test_a_huge_diff_still_fits_in_one_comment(self):
+    def test_a_huge_gated_diff_still_fits_in_one_comment(self):
         figures = {f"churn.ops/d{d}/{n}": 100.0 for d in range(400) for n in SIZES}
         worse = {k: 110.0 for k in figures}
         code, md, err = run("--format", "markdown", *self.pair(figures, worse))
         self.assertEqual(code, 1, err)
         self.assertLess(len(md), 65536)
-        self.assertIn("more rows: see the full diff in the artifact", md)
+        self.assertIn("more changed rows: see the full diff in the artifact", md)
         self.assertIn("<!-- mmfree-bench -->", md)
+
+    def test_with_nothing_gated_the_comment_stays_short_whatever_the_rows(self):
+        for designs in (1, 400):
+            figures = {f"churn.ops/d{d}/{n}": with_space(100.0, n, 1.0, 9.0, 9000)
+                       for d in range(designs) for n in SIZES}
+            better = {k: with_space(90.0, n["pages_end"], 1.0, 9.0, 9000)
+                      for k, n in figures.items()}
+            times = {k: 100.0 for k in figures}
+            noisy = {k: spread_out(130.0, 9, 0.05) for k in figures}
+            for new, new_times in ((figures, times), (better, noisy)):
+                base, new = self.pair(figures, new, times, new_times)
+                code, md, err = run("--format", "markdown", base, new)
+                self.assertEqual(code, 0, err)
+                self.assertLess(len(md), 10000, f"{designs} designs")
+                self.assertTrue(md.startswith("### ✅ bench-diff: 0 regressions"))
+                shutil.rmtree(base)
+                shutil.rmtree(new)
+
+    def test_names_are_escaped_in_markdown(self):
+        def gbench(path, ns):
+            bms = [{"name": "BM_<b>x|*y*", "run_type": "iteration",
+                    "real_time": ns + i * 0.01, "time_unit": "ns"} for i in range(9)]
+            with open(path, "w") as f:
+                json.dump({"context": {}, "benchmarks": bms}, f)
+            return path
+        base = gbench(os.path.join(self.tmp, "a.json"), 2.0)
+        new = gbench(os.path.join(self.tmp, "b.json"), 3.0)
+        code, md, err = run("--format", "markdown", base, new)
+        self.assertEqual(code, 0, err)
+        self.assertIn("| BM\\_&lt;b&gt;x\\|\\*y\\* |", md)
+        self.assertNotIn("<b>", md)
+
+
+class Noise(Case):
+    """scripts/bench-noise: its summary of two runs and the README table."""
+
+    NOISE = os.path.join(ROOT, "scripts", "bench-noise")
+
+    def noise(self, *args):
+        return subprocess.run([self.NOISE, *args], capture_output=True, text=True, timeout=120)
+
+    def test_two_runs_summarized_and_the_readme_table(self):
+        out = os.path.join(self.tmp, "noise.json")
+        base, new = os.path.join(FIXTURES, "base"), os.path.join(FIXTURES, "new")
+        p = self.noise("--case", "idle", "--from", base, base, "--out", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out) as f:
+            idle = json.load(f)["cases"]["idle"]
+        self.assertEqual((idle["time"]["listed"], idle["time"]["compared"]), (0, 4))
+        self.assertEqual((idle["exact_rows_changed"], idle["claim_met"]), (0, True))
+        self.assertTrue(idle["same_commit"])
+        # Another commit: its listed rows break the claim, and it says so.
+        p = self.noise("--case", "busy", "--from", base, new, "--out", out)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        with open(out) as f:
+            cases = json.load(f)["cases"]
+        self.assertEqual(set(cases), {"idle", "busy"})
+        self.assertEqual((cases["busy"]["time"]["listed"], cases["busy"]["claim_met"]),
+                         (2, False))
+        self.assertEqual(cases["busy"]["listed_by_test_and_effect_alone"], 3)
+        table = self.noise("--readme", "--out", out).stdout.splitlines()
+        self.assertEqual(len(table), 4)
+        self.assertRegex(table[2], r"^\| idle, \d{4}-\d\d-\d\d \| 0\.5 on 2 CPUs \| 0 of 4 \| 0 "
+                                   r"\| 0 \| 0 \| 0 of 2 \| 0 of \d+ \| [\d,]+ characters \| 0 "
+                                   r"time rows listed: met \|$")
+        self.assertIn("NOT met", table[3])
+
+    def test_the_readme_block_is_the_committed_summary(self):
+        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+            text = f.read()
+        begin, end = "<!-- BEGIN generated:bench-noise -->\n", "<!-- END generated:bench-noise -->"
+        block = text[text.index(begin) + len(begin):text.index(end)]
+        p = self.noise("--readme")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(block, p.stdout, "regenerate: scripts/bench-noise --readme")
 
 
 COUNT = os.path.join(ROOT, "scripts", "count-instructions")
 
 
 class Real(Case):
-    """Two callgrind runs of one build agree exactly; a build whose v1 grow
-    spins is flagged for v1 and no other design. The switch itself costs every
-    design a strcmp per grow (3 to 7 instructions, under 0.5% of a grow in
-    grow_pages but more in cheaper phases), so the test measures grow_pages."""
+    """Real callgrind runs of a test-only build (impl/manager.c's
+    MM_TEST_INJECT, never in the normal library), with and without work
+    added to some designs through MMFREE_TEST_INJECT: each change is flagged
+    for its design and its figures, exit 1, and every other design stays at
+    exactly 0.0% on every figure (one binary: the variable is read as the
+    library loads, and designs without work run the same instructions)."""
 
-    WORKLOADS, SIZES = "grow_pages", "64,128,256"
+    WORKLOADS, SIZES = "grow_pages,migrate", "64,128,256"
 
-    def build(self, folder, *make_args):
-        p = subprocess.run(["make", "--no-print-directory", "-C", ROOT, f"B={folder}",
-                            f"A={folder}/asan", *make_args, f"{folder}/mmrun"],
-                           capture_output=True, text=True)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        return f"{folder}/mmrun"
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="bench-diff-real-")
+        build = os.path.join(ROOT, os.environ.get("B", "build"), "test-inject")
+        p = subprocess.run(["make", "--no-print-directory", "-C", ROOT, f"B={build}",
+                            f"A={build}/asan", "EXTRA_CFLAGS=-DMM_TEST_INJECT",
+                            f"{build}/mmrun"], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise AssertionError(p.stdout + p.stderr)
+        cls.mmrun = os.path.join(build, "mmrun")
+        cls.clean = cls.count("clean", None)
 
-    def count(self, mmrun, name):
-        out = os.path.join(self.tmp, name)
-        os.makedirs(out)
-        p = subprocess.run([COUNT, "--mmrun", mmrun, "--out",
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    @classmethod
+    def count(cls, name, inject):
+        out = os.path.join(cls.work, name)
+        env = {k: v for k, v in os.environ.items() if k != "MMFREE_TEST_INJECT"}
+        if inject:
+            env["MMFREE_TEST_INJECT"] = inject
+        p = subprocess.run([COUNT, "--mmrun", cls.mmrun, "--out",
                             os.path.join(out, "instructions.json"), "--workloads",
-                            self.WORKLOADS, "--sizes", self.SIZES, "--jobs", "2"],
-                           capture_output=True, text=True)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                            cls.WORKLOADS, "--sizes", cls.SIZES, "--jobs", "2"],
+                           capture_output=True, text=True, env=env)
+        if p.returncode != 0:
+            raise AssertionError(p.stdout + p.stderr)
         return out
 
-    def test_same_build_agrees_and_a_slowed_design_is_flagged(self):
-        build = os.path.join(ROOT, os.environ.get("B", "build"))
-        plain = self.build(build)
-        slow = self.build(os.path.join(build, "test-slow-grow"),
-                          'EXTRA_CFLAGS=-DMM_TEST_SLOW_GROW="\\"v1\\""')
-        first, second = self.count(plain, "first"), self.count(plain, "second")
-        doc = self.diff_json(first, second, expect_exit=0)
-        compared = [r for r in doc["rows"] if r["kind"] == "instructions"
-                    and r["verdict"] != "n/a"]
-        self.assertGreater(len({r["design"] for r in compared}), 1, "too few designs")
-        self.assertEqual({r["change"] for r in compared}, {0.0})
+    def check(self, inject, flagged, also=()):
+        """Counts with inject, diffs with the clean run: exit 1, the gated
+        (design, figure) pairs are exactly flagged, but for gated rows of
+        also's (design, figure, workload), and every design without work
+        changes by exactly 0.0% in every row. -> the diff."""
+        doc = self.diff_json(self.clean, self.count(inject.replace(":", "-"), inject),
+                             expect_exit=1)
+        extra = {(r["design"], r["kind"]) for r in doc["rows"] if r["gated"] and
+                 (r["design"], r["kind"], r["workload"]) in also}
+        self.assertEqual(self.gated(doc) - extra, flagged, inject)
+        touched = {entry.split(":")[0] for entry in inject.split(",")}
+        rows = [r for r in doc["rows"] if r["design"] not in touched and r["kind"] !=
+                "complexity" and r["verdict"] != "n/a"]
+        self.assertGreater(len({r["design"] for r in rows}), 1, "too few designs untouched")
+        self.assertEqual({r["change"] for r in rows}, {0.0}, inject)
+        return doc
 
-        doc = self.diff_json(first, self.count(slow, "slow"), expect_exit=1)
-        flagged = {r["design"] for r in doc["rows"] if r["gated"]}
-        self.assertEqual(flagged, {"v1"})
-        grow = [r for r in doc["rows"] if r["workload"] == "grow_pages.grow"
-                and r["design"] == "v1" and r["kind"] == "instructions"]
-        self.assertEqual({r["verdict"] for r in grow}, {"regression"})
+    def per_op(self, doc, kind, family, side):
+        return {r["n"]: r[side] for r in doc["rows"] if r["kind"] == kind and
+                f"{r['workload']}/{r['design']}" == family}
+
+    def test_each_added_work_is_flagged_for_its_design_and_figure(self):
+        doc = self.check("hbitmap15:linear,hbitmap15:dirty,v1reclaim:page,list:spin=16,"
+                         "freestack:spin=64",
+                         {("hbitmap15", "instructions"), ("hbitmap15", "complexity"),
+                          ("hbitmap15", "dirty"), ("v1reclaim", "pages"),
+                          ("list", "instructions"), ("freestack", "instructions")},
+                         # The page costs a grow of the linear memory per free
+                         # (about 60 instructions): over 64 frees of 32, 2.9%.
+                         also={("v1reclaim", "instructions", "migrate.free")})
+        # The loop over every bucket is named O(N), not O(N lg N).
+        cls = {r["workload"]: r for r in doc["rows"] if r["kind"] == "complexity"
+               and r["design"] == "hbitmap15"}
+        self.assertEqual((cls["grow_pages.grow"]["base"], cls["grow_pages.grow"]["new"],
+                          cls["grow_pages.grow"]["verdict"]),
+                         ("O(1)", "O(N)", "complexity regression"))
+        # One more dirtied page per grow; one more page at the end of a free.
+        dirty = {r["n"]: r["new"] - r["base"] for r in doc["rows"] if r["kind"] == "dirty"
+                 and r["design"] == "hbitmap15" and r["workload"] == "grow_pages.grow"}
+        self.assertEqual(set(dirty.values()), {1.0})
+        pages = {(r["workload"], r["n"]): r["new"] - r["base"] for r in doc["rows"]
+                 if r["kind"] == "pages" and r["design"] == "v1reclaim" and r["gated"]}
+        self.assertEqual(set(pages.values()), {1.0})
+        self.assertIn(("migrate.free", 64), pages)
+        # A spin of K turns adds a + K c instructions to every grow, the same
+        # at every N: two designs' K give a and c, which size the 1% and 5%.
+        added = {}
+        for design in ("list", "freestack"):
+            rows = [r for r in doc["rows"] if r["kind"] == "instructions" and
+                    r["design"] == design and r["workload"] == "grow_pages.grow"]
+            (added[design],) = {r["new"] - r["base"] for r in rows}
+        per_turn = (added["freestack"] - added["list"]) / (64 - 16)
+        Real.spin = (per_turn, added["list"] - 16 * per_turn)
+
+    def test_one_and_five_percent_more_in_a_grow_are_flagged(self):
+        if not hasattr(Real, "spin"):
+            self.test_each_added_work_is_flagged_for_its_design_and_figure()
+        per_turn, call = Real.spin
+        with open(os.path.join(self.clean, "instructions.json")) as f:
+            clean = {(r["workload"], r["design"], r["n"]): r for r in json.load(f)["results"]}
+
+        def turns(design, pct):
+            top = max(r["per_op"] for k, r in clean.items()
+                      if k[0] == "grow_pages" and k[1] == design)
+            return max(0, math.ceil((top * pct / 100 - call) / per_turn))
+        k1, k5 = turns("list", 1.2), turns("freestack", 5.1)
+        doc = self.check(f"list:spin={k1},freestack:spin={k5}",
+                         {("list", "instructions"), ("freestack", "instructions")})
+        for design, lo, hi in (("list", 1.0, 2.0), ("freestack", 5.0, 6.5)):
+            grow = [r for r in doc["rows"] if r["design"] == design and r["kind"] ==
+                    "instructions" and r["workload"] == "grow_pages.grow"]
+            self.assertEqual({r["verdict"] for r in grow}, {"regression"}, design)
+            for r in grow:
+                self.assertTrue(lo < r["change"] <= hi, (design, r["n"], r["change"]))
 
 
 if __name__ == "__main__":
