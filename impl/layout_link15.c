@@ -135,6 +135,34 @@ static inline void put_width(uint8_t *p, uint64_t v, unsigned width) {
     }
 }
 
+/* The header bytes the design reads and changes. A RAM memory's bytes are
+ * in this process: its page 0 is the header's one copy, and a change is a
+ * store there. A file's (or any other backing's) are behind calls: the heap
+ * mirror holds them, and a change is a store into the mirror followed by a
+ * write of the bytes that changed. */
+static inline uint8_t *hdr_of(mm *m) {
+    return m->ram ? m->ram : state(m)->hdr;
+}
+
+/* How many bytes from a field's start a change of diff (not 0) writes: up
+ * to the highest byte that changes. For diff < 256, fls / 8 + 1 is 1 as
+ * well: testing it first keeps most grows' count a constant. */
+static inline size_t changed_bytes(uint64_t diff) {
+    return diff < 256 ? 1 : mm_fls64(diff) / 8 + 1;
+}
+
+/* put_le on a RAM memory: the store is the write. The bytes of the field
+ * past the ones that change hold their value already, so storing the whole
+ * field leaves page 0 as writing only those would; the count is theirs. */
+static mm_always_inline void ram_put_le(mm *m, uint32_t off, uint64_t diff, uint64_t new,
+                                        unsigned width) {
+    /* The two counts on either side of the store, which may alias them:
+     * side by side, GCC adds to them with four vector instructions. */
+    m->hbytes_written += changed_bytes(diff);
+    put_width(m->ram + off, new, width);
+    m->hwrites++;
+}
+
 /* A size write is an operation's commit (mm__hcommit: the same store on a
  * RAM memory, between barriers in durable mode); commit is a constant at
  * every call, and put_le always inlined, so the choice costs nothing. */
@@ -142,17 +170,14 @@ static mm_always_inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t n
                                    unsigned width, bool commit) {
     uint64_t diff = old ^ new;
     if (!diff) return MM_OK;
+    if (mm_likely(m->ram != NULL)) {
+        ram_put_le(m, off, diff, new, width);
+        return MM_OK;
+    }
     uint8_t *held = state(m)->hdr + off;
     put_width(held, new, width);
-    /* For diff < 256, fls / 8 + 1 is 1 as well: testing it first keeps most
-     * grows' write a store of constant size. */
-    int err;
-    if (commit)
-        err = diff < 256 ? mm__hcommit0(m, off, held, 1)
-                         : mm__hcommit0(m, off, held, mm_fls64(diff) / 8 + 1);
-    else
-        err = diff < 256 ? mm__hwrite0(m, off, held, 1)
-                         : mm__hwrite0(m, off, held, mm_fls64(diff) / 8 + 1);
+    int err = commit ? mm__hcommit_slow(m, off, held, changed_bytes(diff))
+                     : mm__hwrite_slow(m, off, held, changed_bytes(diff));
     if (err) put_width(held, old, width);
     return err;
 }
@@ -163,14 +188,13 @@ static mm_always_inline int put_size(mm *m, unsigned id, uint64_t pages) {
 
 static int put_first(mm *m, unsigned id, uint32_t b) {
     uint32_t off = MM_L15_OFF_FIRST + 2 * id;
-    return put_le(m, off, mm_get_u16(state(m)->hdr + off), b, 2, false);
+    return put_le(m, off, mm_get_u16(hdr_of(m) + off), b, 2, false);
 }
 
 /* A link shares its bytes with its neighbours: its window is the field.
- * Sets the link of b to next in the mirror; *old gets the window before,
- * *at the offset of the first byte that changed and the result the number
- * of bytes that changed from there: 0 (nothing), or 1 to 3, each length a
- * constant-size store for the caller. */
+ * Sets the link of b to next in hdr; *old gets the window before, *at the
+ * offset of the first byte that changed and the result the number of
+ * bytes that changed from there: 0 (nothing), or 1 to 3. */
 static inline unsigned set_link(uint8_t *hdr, uint32_t b, uint32_t next, uint32_t *old,
                                 uint32_t *at) {
     uint32_t bit = b * MM_L15_LINK_BITS, off = MM_L15_OFF_LINKS + bit / 8;
@@ -187,13 +211,16 @@ static inline unsigned set_link(uint8_t *hdr, uint32_t b, uint32_t next, uint32_
 }
 
 static int put_link(mm *m, uint32_t b, uint32_t next) {
-    uint8_t *hdr = state(m)->hdr;
     uint32_t old, at;
+    if (mm_likely(m->ram != NULL)) {
+        unsigned n = set_link(m->ram, b, next, &old, &at);
+        m->hbytes_written += n;
+        m->hwrites += n != 0;
+        return MM_OK;
+    }
+    uint8_t *hdr = state(m)->hdr;
     unsigned n = set_link(hdr, b, next, &old, &at);
-    int err = n == 0   ? MM_OK
-              : n == 1 ? mm__hwrite0(m, at, hdr + at, 1)
-              : n == 2 ? mm__hwrite0(m, at, hdr + at, 2)
-                       : mm__hwrite0(m, at, hdr + at, 3);
+    int err = n ? mm__hwrite_slow(m, at, hdr + at, n) : MM_OK;
     if (err) { /* the old window back */
         uint32_t bit = b * MM_L15_LINK_BITS;
         put_width(hdr + MM_L15_OFF_LINKS + bit / 8, old, mm__l15_window_bytes(bit % 8));
@@ -212,6 +239,7 @@ static struct mm_l15 *attach(mm *m, const struct mm_l15_index *ix) {
         return NULL;
     }
     h->ix = ix;
+    h->trusts_nfree = ix->trusts_nfree;
     m->ds = h;
     m->data_page = 1;
     m->header_bytes = MM_L15_HEADER_BYTES;
@@ -279,8 +307,9 @@ static int check_fixed(mm *m, const uint8_t *hdr, int err) {
 int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
     struct mm_l15 *h = attach(m, ix);
     if (!h) return MM_ENOMEM;
-    const uint8_t *hdr = h->hdr;
-    int err = mm__hread(m, 0, h->hdr, MM_L15_HEADER_BYTES);
+    /* A RAM memory's page 0 is read where it is (hdr_of). */
+    const uint8_t *hdr = hdr_of(m);
+    int err = m->ram ? MM_OK : mm__hread(m, 0, h->hdr, MM_L15_HEADER_BYTES);
     if (!err) err = check_fixed(m, hdr, MM_ECORRUPT);
     if (err) return err;
     uint32_t count = mm_get_u16(hdr + MM_V1_OFF_COUNT);
@@ -413,143 +442,82 @@ int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     return MM_OK;
 }
 
-/* The fast grow of a RAM memory (mm__l15_grow_fast): the writes of
- * mm__l15_grow as stores into the mirror and page 0, which cannot fail, so
- * without its undo; the counts are those of the general path's writes,
- * added once at the end. */
-typedef struct ram_writes {
-    uint64_t bytes, writes;
-} ram_writes;
-
-/* put_le's rule, without a call: the low n bytes of the field, n from the
- * highest byte that changes, stored into the mirror and page 0. */
-static inline void ram_put_le(mm *m, ram_writes *w, uint32_t off, uint64_t old, uint64_t new,
-                              unsigned width) {
-    uint64_t diff = old ^ new;
-    if (!diff) return;
-    uint8_t *held = state(m)->hdr + off, *ram = m->ram + off;
-    put_width(held, new, width);
-    unsigned n = diff < 256 ? 1 : mm_fls64(diff) / 8 + 1;
-    if (mm_likely(n == 1)) {
-        ram[0] = held[0];
-    } else if (n == 2) {
-        memcpy(ram, held, 2);
-    } else {
-        for (unsigned i = 0; i < n; i++) ram[i] = held[i];
-    }
-    w->bytes += n;
-    w->writes += 1;
-}
-
-static inline void ram_put_link(mm *m, ram_writes *w, uint32_t b, uint32_t next) {
-    uint8_t *hdr = state(m)->hdr, *ram = m->ram;
-    uint32_t old, at;
-    unsigned n = set_link(hdr, b, next, &old, &at);
-    if (n == 1)
-        ram[at] = hdr[at];
-    else if (n == 2)
-        memcpy(ram + at, hdr + at, 2);
-    else if (n == 3)
-        memcpy(ram + at, hdr + at, 3);
-    w->bytes += n;
-    w->writes += n != 0;
+/* Sets the size of memory id of a RAM memory: its commit, a store. */
+static mm_always_inline void size_in_ram(mm *m, unsigned id, uint64_t new_size) {
+    ram_put_le(m, MM_V1_OFF_SIZES + 8u * id, m->sizes[id] ^ new_size, new_size, 8);
+    m->sizes[id] = new_size;
 }
 
 /* Takes bucket b (count: a fresh one, whose pages are ready) for memory id
- * and sets its size. Out of line, apart from the checks, so that neither
- * part saves registers it does not need. */
-static mm_noinline int ram_grow(mm *m, unsigned id, uint64_t new_size, uint64_t pages,
-                                uint64_t *old_pages, uint32_t b) {
-    ram_writes w = {0, 0};
-    if (b != MM_L15_MAX_BUCKETS) {
-        uint32_t count = (uint32_t)m->nbuckets;
-        if (b == count) {
-            ram_put_le(m, &w, MM_V1_OFF_COUNT, count, count + 1, 2);
-            m->nbuckets = count + 1;
-        } else {
-            m->nfree--;
-        }
-        mm_table *t = &m->tables[id];
-        if (t->len) {
-            uint32_t last = t->ids[t->len - 1];
-            if (mm__l15_link(state(m)->hdr, last) != ((b - last - 1) & MM_L15_LINK_MASK))
-                ram_put_link(m, &w, last, b);
-        } else {
-            uint32_t off = MM_L15_OFF_FIRST + 2 * id;
-            ram_put_le(m, &w, off, mm_get_u16(state(m)->hdr + off), b, 2);
-        }
-        mm__table_push(t, b);
+ * of a RAM memory and sets its size: mm__l15_grow's writes as stores into
+ * page 0, which cannot fail, so without its undo. Out of line, so that the
+ * checks before it and the stores here each keep to the registers they
+ * need; the link, when it must change, last, as a tail call. */
+static mm_noinline int grow_in_ram(mm *m, unsigned id, uint64_t new_size, uint32_t b) {
+    uint32_t count = (uint32_t)m->nbuckets;
+    if (b == count) {
+        ram_put_le(m, MM_V1_OFF_COUNT, count ^ (count + 1), count + 1, 2);
+        m->nbuckets = count + 1;
+    } else {
+        m->nfree--;
     }
-    ram_put_le(m, &w, MM_V1_OFF_SIZES + 8u * id, m->sizes[id], new_size, 8);
-    m->hbytes_written += w.bytes;
-    m->hwrites += w.writes;
-    m->sizes[id] = new_size;
-    if (old_pages) *old_pages = new_size - pages;
+    size_in_ram(m, id, new_size);
+    mm_table *t = &m->tables[id];
+    uint32_t len = t->len;
+    mm__table_push(t, b);
+    if (!len) return put_first(m, id, b);
+    /* The link of the chain's last bucket, as put_link sets it, on the one
+     * copy: the 4 bytes from the link's first one hold it (page 0 has room
+     * past the links), and storing back the bytes that did not change
+     * leaves them as they were; the count is of the bytes that did. */
+    uint32_t last = t->ids[len - 1], bit = last * MM_L15_LINK_BITS, shift = bit % 8;
+    uint8_t *p = m->ram + MM_L15_OFF_LINKS + bit / 8;
+    uint32_t w = mm_get_u32(p);
+    uint32_t diff = (w ^ ((b - last - 1) << shift)) & ((uint32_t)MM_L15_LINK_MASK << shift);
+    if (diff) {
+        mm_put_u32(p, w ^ diff);
+        m->hbytes_written += mm_fls64(diff) / 8 - mm_ctz64(diff) / 8 + 1;
+        m->hwrites++;
+    }
     return MM_OK;
 }
 
-/* The lowest free bucket, or a fresh one when there is none. */
-static mm_noinline int ram_grow_taking(mm *m, unsigned id, uint64_t new_size, uint64_t pages,
-                                       uint64_t *old_pages) {
+/* grow_in_ram into the bucket the index hands out: the lowest free one, or
+ * none (bitmap15 scans whether or not a bucket is free), and then a fresh
+ * one when its pages are ready. */
+static mm_noinline int grow_taking(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
+                                   uint64_t new_size) {
     uint32_t b = state(m)->ix->take(m, 0);
     if (b == MM_L15_MAX_BUCKETS) {
         uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
-        if (mm_unlikely(end > m->ready_pages)) return mm__grow_general(m, id, pages, old_pages);
+        if (end > m->ready_pages) return mm__grow_general(m, id, pages, old_pages);
         if (end > *m->mem_pages) *m->mem_pages = end;
         b = (uint32_t)m->nbuckets;
     }
-    return ram_grow(m, id, new_size, pages, old_pages, b);
-}
-
-/* The most common grows of a RAM memory, checked before anything is
- * stored so that any other case can still go to ram_grow: a size whose
- * low byte alone changes, and with a fresh bucket, a count whose low byte
- * alone changes and a chain whose link (or first) already names it. Two
- * byte stores (three with a count), each into the mirror and page 0. */
-static inline bool ram_grow_bytes(mm *m, unsigned id, uint64_t new_size, uint32_t b) {
-    uint8_t *hdr = state(m)->hdr, *ram = m->ram;
-    uint32_t size_off = MM_V1_OFF_SIZES + 8u * id;
-    if ((m->sizes[id] ^ new_size) >> 8) return false;
-    if (b != MM_L15_MAX_BUCKETS) {
-        uint32_t count = (uint32_t)m->nbuckets; /* b == count: fresh */
-        mm_table *t = &m->tables[id];
-        if (((count ^ (count + 1)) >> 8) || !t->len) return false;
-        uint32_t last = t->ids[t->len - 1];
-        if (mm__l15_link(hdr, last) != ((b - last - 1) & MM_L15_LINK_MASK)) return false;
-        mm__table_push(t, b);
-        m->nbuckets = count + 1;
-        hdr[MM_V1_OFF_COUNT] = ram[MM_V1_OFF_COUNT] = (uint8_t)(count + 1);
-        m->hbytes_written++;
-        m->hwrites++;
-    }
-    hdr[size_off] = ram[size_off] = (uint8_t)new_size;
-    m->hbytes_written++;
-    m->hwrites++;
-    m->sizes[id] = new_size;
-    return true;
+    if (old_pages) *old_pages = new_size - pages;
+    return grow_in_ram(m, id, new_size, b);
 }
 
 /* mm_grow for the link15 designs: a grow of a RAM memory into at most one
- * bucket, the lowest free one or else bucket count; anything else takes
- * the general path. */
+ * bucket, the lowest free one or else bucket count, makes the writes of
+ * mm__l15_grow as stores into page 0; the counts are those of the general
+ * path's writes. Anything else takes the general path. */
 int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     uint64_t new_size, nnew;
     if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew) || !m->ram))
         return mm__grow_general(m, id, pages, old_pages);
-    uint32_t b = MM_L15_MAX_BUCKETS;
-    if (nnew) {
-        if (m->nfree || !state(m)->ix->trusts_nfree)
-            return ram_grow_taking(m, id, new_size, pages, old_pages);
-        uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
-        /* Within ready_pages, the bucket is within the layout's. */
-        if (mm_unlikely(end > m->ready_pages)) return mm__grow_general(m, id, pages, old_pages);
-        if (end > *m->mem_pages) *m->mem_pages = end;
-        b = (uint32_t)m->nbuckets;
+    if (!nnew) {
+        if (old_pages) *old_pages = new_size - pages;
+        size_in_ram(m, id, new_size);
+        return MM_OK;
     }
-    if (!ram_grow_bytes(m, id, new_size, b))
-        return ram_grow(m, id, new_size, pages, old_pages, b);
+    if (m->nfree || !state(m)->trusts_nfree) return grow_taking(m, id, pages, old_pages, new_size);
+    uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
+    /* Within ready_pages, the bucket is within the layout's. */
+    if (mm_unlikely(end > m->ready_pages)) return mm__grow_general(m, id, pages, old_pages);
+    if (end > *m->mem_pages) *m->mem_pages = end;
     if (old_pages) *old_pages = new_size - pages;
-    return MM_OK;
+    return grow_in_ram(m, id, new_size, (uint32_t)m->nbuckets);
 }
 
 int mm__l15_free(mm *m, unsigned id) {
@@ -566,10 +534,11 @@ int mm__l15_free(mm *m, unsigned id) {
  * check
  * ---------------------------------------------------------------------- */
 
-/* The heap state against the mirror (which check() has compared with the
- * memory): fixed fields, every chain, and the free bits. */
+/* The heap state against the header (the mirror, which check() has
+ * compared with the memory, or a RAM memory's page 0): fixed fields, every
+ * chain, and the free bits. */
 static int check_mirror(mm *m, const struct mm_l15 *h) {
-    const uint8_t *hdr = h->hdr;
+    const uint8_t *hdr = hdr_of(m);
     int err = check_fixed(m, hdr, MM_ECHECK);
     if (err) return err;
     if (memcmp(hdr, MM_MAGIC, 3) != 0 || hdr[MM_OFF_VERSION] != MM_L15_VERSION)
@@ -619,9 +588,10 @@ static int check_mirror(mm *m, const struct mm_l15 *h) {
 int mm__l15_check(mm *m) {
     struct mm_l15 *h = state(m);
     /* In chunks on the stack: check runs after every op in tests, and a
-     * 64 KiB malloc each time costs more than the compare. */
+     * 64 KiB malloc each time costs more than the compare. A RAM memory has
+     * no mirror to compare: page 0 is the header's one copy. */
     uint8_t disk[4096];
-    for (uint32_t off = 0; off < MM_L15_HEADER_BYTES; off += sizeof disk) {
+    for (uint32_t off = 0; !m->ram && off < MM_L15_HEADER_BYTES; off += sizeof disk) {
         uint32_t len = MM_L15_HEADER_BYTES - off < sizeof disk ? MM_L15_HEADER_BYTES - off
                                                                 : (uint32_t)sizeof disk;
         int err = mm__hread(m, off, disk, len);

@@ -86,6 +86,7 @@ struct mm_l15_index {
 /** The heap state every link15 design starts with. */
 struct mm_l15 {
     const struct mm_l15_index *ix;
+    bool trusts_nfree; /* ix->trusts_nfree, one load nearer the grow that asks */
     /* Bit b set: bucket b is free (carved, in no chain). The designs keep
      * it; the layout rebuilds it on open and checks it. */
     uint64_t free_map[MM_L15_WORDS];
