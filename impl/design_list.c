@@ -202,7 +202,7 @@ static list_globals get_globals(const uint8_t *p) {
 }
 
 /* The record of memory i, encoded from the manager's size and table. */
-static void put_mem(uint8_t *p, uint64_t size, const mm_table *t) {
+static mm_always_inline void put_mem(uint8_t *p, uint64_t size, const mm_table *t) {
     mm_put_u64(p + MEM_OFF_SIZE, size);
     mm_put_u32(p + MEM_OFF_COUNT, t->len);
     mm_put_u32(p + MEM_OFF_HEAD, t->len ? t->ids[0] : NONE);
@@ -263,8 +263,13 @@ static int write_links(mm *m, uint64_t first, uint64_t n, const uint32_t *vals) 
     return MM_OK;
 }
 
-static int write_link(mm *m, uint32_t b, uint32_t next) {
-    return write_links(m, b, 1, &next);
+/* One link: a write of constant size (one store on a RAM memory), the
+ * common case of a grow into one bucket. */
+static mm_always_inline int write_link(mm *m, uint32_t b, uint32_t next) {
+    const list *ds = m->ds;
+    uint8_t v[4];
+    mm_put_u32(v, next);
+    return mm__hwrite(m, link_off(m, ds->per_meta, ds->meta, b), v, sizeof v);
 }
 
 /* Reads link[0 .. n) into out, one read per region, decoded in place. */
@@ -615,9 +620,59 @@ static int list_load(mm *m) {
     return err;
 }
 
+/* list_grow's common case, a grow into one bucket, without its loops: the
+ * free head, or bucket nbuckets when its link slot and heap room exist
+ * already; the same writes in the same order. MM_EAGAIN_INTERNAL: take the
+ * general loop (a metadata bucket to carve, the heap to grow). */
+#define MM_EAGAIN_INTERNAL (-1)
+static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_size) {
+    list *ds = m->ds;
+    mm_table *t = &m->tables[id];
+    list_globals ng = ds->g;
+    uint32_t b, old_len = t->len, old_tail = mm__table_last(t);
+    int err = MM_OK;
+    if (ng.free_count) {
+        b = ng.free_head;
+        if (--ng.free_count) {
+            ng.free_head = ds->next[b];
+        } else {
+            ng.free_head = ng.free_tail = NONE;
+        }
+    } else {
+        b = ng.nbuckets;
+        if (b >= link_capacity(ds, ng.nmeta) || b >= ds->next_cap || b >= LIST_MAX_BUCKETS)
+            return MM_EAGAIN_INTERNAL;
+        err = mm__ensure_pages(m, mm__bucket_page(m, (uint64_t)b + 1));
+        if (!err) err = write_link(m, b, NONE); /* unread until the commit */
+        ng.nbuckets = b + 1;
+    }
+    if (!err && old_len) err = write_link(m, old_tail, b); /* a tail's link: unread */
+    if (err) return err;
+    mm__table_push(t, b);
+    err = commit(m, id, new_size, t, &ng);
+    if (err) {
+        t->len = old_len;
+        return err;
+    }
+    if (b == ds->g.nbuckets) ds->next[b] = NONE;
+    if (old_len) ds->next[old_tail] = b;
+    commit_globals(m, &ng);
+    m->sizes[id] = new_size;
+    return MM_OK;
+}
+
 static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     list *ds = m->ds;
     mm_table *t = &m->tables[id];
+    if (!nnew) { /* inside the last bucket: the record alone */
+        int err = commit(m, id, new_size, t, NULL);
+        if (!err) m->sizes[id] = new_size;
+        return err;
+    }
+    if (nnew == 1) {
+        int err = grow_one_bucket(m, id, new_size);
+        if (err != MM_EAGAIN_INTERNAL) return err;
+    }
     const list_globals *g = &ds->g;
     uint64_t nb = g->nbuckets;
     uint64_t reuse = nnew < g->free_count ? nnew : g->free_count;
@@ -668,7 +723,9 @@ static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
         err = write_meta_header(m, ds->meta[g->nmeta + j],
                                 j + 1 < x ? ds->meta[g->nmeta + j + 1] : NONE,
                                 (uint32_t)(g->nmeta + j));
-    if (!err) err = write_links(m, nb, carved, ds->next + nb);
+    if (!err && carved)
+        err = carved == 1 ? write_link(m, (uint32_t)nb, ds->next[nb])
+                          : write_links(m, nb, carved, ds->next + nb);
     if (!err && reuse && carve_data) err = write_link(m, last_reused, (uint32_t)nb);
     if (!err && old_len && nnew) err = write_link(m, old_tail, t->ids[old_len]);
     if (!err && x && g->nmeta) {

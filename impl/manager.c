@@ -9,6 +9,8 @@
 
 #include <stdlib.h>
 
+static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
+
 #ifdef MM_TEST_INJECT
 /* ------------------------------------------------------------------------
  * Deliberate extra work in some designs, for the regression tracker's own
@@ -112,8 +114,9 @@ static mm_noinline int injected_grow(mm *m, unsigned id, uint64_t new_size, uint
 static int grow_injected(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     for (volatile uint32_t k = 0; k < m->inject_arg; k = k + 1) {
     }
-    if (!(m->inject & (INJECT_LINEAR | INJECT_DIRTY)) && m->ops->grow_fast)
-        return m->ops->grow_fast(m, id, pages, old_pages);
+    if (!(m->inject & (INJECT_LINEAR | INJECT_DIRTY)))
+        return m->ops->grow_fast ? m->ops->grow_fast(m, id, pages, old_pages)
+                                 : grow_common(m, id, pages, old_pages);
     return mm__grow_general(m, id, pages, old_pages);
 }
 #endif
@@ -470,7 +473,7 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
         m->suspect_lo = end;
         m->suspect_hi = mem->pages;
     }
-    m->grow = ops->grow_fast ? ops->grow_fast : mm__grow_general;
+    m->grow = ops->grow_fast ? ops->grow_fast : grow_common;
 #ifdef MM_TEST_INJECT
     inject_open(m);
 #endif
@@ -528,6 +531,18 @@ int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
 #endif
     err = m->ops->grow(m, id, new_size, nnew);
     if (!err && old_pages) *old_pages = size;
+    return err;
+}
+
+/* mm_grow for a design without a fast entry of its own: the common case's
+ * checks (mm__grow_args) in line, then the design's grow; the rest takes
+ * the general path. */
+static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    uint64_t new_size, nnew;
+    if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
+        return mm__grow_general(m, id, pages, old_pages);
+    int err = m->ops->grow(m, id, new_size, nnew);
+    if (!err && old_pages) *old_pages = new_size - pages;
     return err;
 }
 
