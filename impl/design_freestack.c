@@ -353,7 +353,58 @@ static int fs_format(mm *m) {
 /* Takes the buckets of a grow: popped ids (top of the stack first), then
  * new ones from count on; chunks, when the capacity must follow, after the
  * new data buckets. */
+/* The record of one bucket: a write of constant size (a few stores on a
+ * RAM memory), the common case of a grow into one bucket. */
+static mm_always_inline int write_record(mm *m, unsigned id, uint32_t pos, uint32_t bucket) {
+    uint8_t rec[FS_RECORD_BYTES];
+    uint64_t run;
+    rec[0] = (uint8_t)id;
+    mm_put_u32(rec + 1, pos);
+    return mm__hwrite(m, entry_offset(m, m->ds, RECORDS, bucket, &run), rec, sizeof rec);
+}
+
+/* fs_grow's common cases without its loops: a grow inside the last bucket
+ * (the commit alone), and a grow into one bucket, popped or carved without
+ * a chunk, with the heap room there already. The same writes in the same
+ * order. MM_EAGAIN_INTERNAL: take the general path. */
+#define MM_EAGAIN_INTERNAL (-1)
+static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_size,
+                                            uint64_t nnew) {
+    fs_state *s = m->ds;
+    mm_table *t = &m->tables[id];
+    uint64_t count = m->nbuckets, depth = m->nfree;
+    int err;
+    if (nnew) {
+        uint32_t b;
+        if (depth) {
+            b = s->stack[--depth];
+        } else {
+            b = (uint32_t)count++;
+            if (count > capacity(s, m->nmeta) || count > s->stack_cap) return MM_EAGAIN_INTERNAL;
+            err = mm__ensure_pages(m, mm__bucket_page(m, count));
+            if (err) return err;
+        }
+        /* The record first: until the counters say so, nothing reads it. */
+        err = write_record(m, id, t->len, b);
+        if (err) return err;
+        mm__table_push(t, b);
+    }
+    err = commit(m, id, new_size, count, depth, m->nmeta);
+    if (err) {
+        t->len -= (uint32_t)nnew;
+        return err;
+    }
+    m->nbuckets = count;
+    m->nfree = depth;
+    m->sizes[id] = new_size;
+    return MM_OK;
+}
+
 static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
+    if (nnew <= 1) {
+        int err = grow_one_bucket(m, id, new_size, nnew);
+        if (err != MM_EAGAIN_INTERNAL) return err;
+    }
     fs_state *s = m->ds;
     mm_table *t = &m->tables[id];
     uint64_t npop = nnew < m->nfree ? nnew : m->nfree, ncarve = nnew - npop;
