@@ -236,6 +236,18 @@ int mm__v1_repair(mm *m) {
 }
 
 int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
+    if (m->ram) { /* the stores are the writes, counted as the loop below writes */
+        uint8_t *owners = m->ram + MM_V1_OFF_OWNERS;
+        uint64_t writes = 0, len = 0;
+        for (uint64_t k = 0; k < n; k++) {
+            owners[ids[k]] = owner;
+            len = k && ids[k] == ids[k - 1] + 1 && len < 256 ? len + 1 : 1;
+            writes += len == 1;
+        }
+        m->hbytes_written += n;
+        m->hwrites += writes;
+        return MM_OK;
+    }
     /* A run of adjacent buckets is one write. */
     uint8_t run[256];
     int err = MM_OK;
