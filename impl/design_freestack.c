@@ -578,7 +578,7 @@ static int parse(mm *m, int bad) {
                             "carved buckets hold", i, (unsigned long long)m->sizes[i],
                             (unsigned long long)count);
         owned += len;
-        err = mm__table_reserve(&m->tables[i], len);
+        err = mm__table_reserve(m, &m->tables[i], len);
         if (err) return err;
         m->tables[i].len = (uint32_t)len;
         for (uint64_t k = 0; k < len; k++) m->tables[i].ids[k] = UINT32_MAX;

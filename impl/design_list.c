@@ -569,7 +569,7 @@ static int walk_all(mm *m, list_image *img, int err, bool fill) {
         snprintf(what, sizeof what, "memory %u's list", i);
         mm_table *t = &m->tables[i];
         if (fill) {
-            int rc = mm__table_reserve(t, img->count[i]);
+            int rc = mm__table_reserve(m, t, img->count[i]);
             if (rc) return rc;
         } else if (t->len != img->count[i]) {
             return mm__fail(err, "list: memory %u's list counts %u buckets, the heap %u", i,

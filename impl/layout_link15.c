@@ -317,6 +317,7 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
     /* Sizes first: their buckets must fit in count before any table is
      * sized from them. */
     uint64_t owned = 0;
+    uint32_t lens[MM_MAX_MEMORIES];
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         m->sizes[i] = mm_get_u64(hdr + MM_V1_OFF_SIZES + 8 * i);
         uint64_t len = mm__buckets_for(m, m->sizes[i]);
@@ -325,14 +326,15 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
                             "%llu buckets; memories 0..%u need more than the %u carved", i,
                             (unsigned long long)m->sizes[i], (unsigned long long)len, i, count);
         owned += len;
+        lens[i] = (uint32_t)len;
     }
+    if ((err = mm__tables_carve(m, lens, 0))) return err;
     mark_carved_free(h, count);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        uint64_t len = mm__buckets_for(m, m->sizes[i]);
+        uint32_t len = lens[i];
         mm_table *t = &m->tables[i];
-        if ((err = mm__table_reserve(t, len))) return err;
         uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
-        for (uint64_t k = 0; k < len; k++, b = mm__l15_next(hdr, b)) {
+        for (uint32_t k = 0; k < len; k++, b = mm__l15_next(hdr, b)) {
             if (b >= count || !mm__l15_is_free(h, b))
                 return mm__fail(MM_ECORRUPT, "link15 header: bucket #%llu of memory %u is "
                                 "bucket %u, which is %s", (unsigned long long)k, i, b,

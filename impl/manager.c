@@ -225,7 +225,7 @@ int mm__prepare_pages(mm *m, uint64_t pages) {
     return err || !grown || !m->durable ? err : mm__barrier(m);
 }
 
-int mm__table_grow(mm_table *t, uint64_t n, uint64_t limit) {
+int mm__table_grow(const mm *m, mm_table *t, uint64_t n, uint64_t limit) {
     uint64_t need = (uint64_t)t->len + n;
     if (limit > UINT32_MAX) limit = UINT32_MAX;
     if (need > limit)
@@ -234,11 +234,33 @@ int mm__table_grow(mm_table *t, uint64_t n, uint64_t limit) {
     uint64_t cap = t->cap ? (uint64_t)t->cap * 2 : 8;
     if (cap > limit) cap = limit;
     if (cap < need) cap = need;
-    uint32_t *ids = realloc(t->ids, (size_t)cap * sizeof *ids);
+    bool in_block = mm__table_in_block(m, t);
+    uint32_t *ids = in_block ? malloc((size_t)cap * sizeof *ids)
+                             : realloc(t->ids, (size_t)cap * sizeof *ids);
     if (!ids) return mm__fail(MM_ENOMEM, "cannot grow a bucket table to %llu entries",
                               (unsigned long long)cap);
+    if (in_block) memcpy(ids, t->ids, (size_t)t->len * sizeof *ids);
     t->ids = ids;
     t->cap = (uint32_t)cap;
+    return MM_OK;
+}
+
+int mm__tables_carve(mm *m, const uint32_t lens[MM_MAX_MEMORIES], uint64_t spare) {
+    uint64_t total = spare;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) total += lens[i];
+    uint32_t *block = total ? malloc((size_t)total * sizeof *block) : NULL;
+    if (total && !block)
+        return mm__fail(MM_ENOMEM, "cannot allocate %llu bucket table entries",
+                        (unsigned long long)total);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        if (m->tables[i].ids && !mm__table_in_block(m, &m->tables[i])) free(m->tables[i].ids);
+    free(m->table_block);
+    m->table_block = block;
+    m->table_block_bytes = total * sizeof *block;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        m->tables[i] = (mm_table){.ids = lens[i] ? block : NULL, .cap = lens[i]};
+        block += lens[i];
+    }
     return MM_OK;
 }
 
@@ -306,7 +328,9 @@ int mm__check_tables(mm *m, int err) {
 static void destroy(mm *m) {
     if (m->ops->destroy) m->ops->destroy(m);
     free(m->v1_repair);
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) free(m->tables[i].ids);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        if (!mm__table_in_block(m, &m->tables[i])) free(m->tables[i].ids);
+    free(m->table_block);
     free(m);
 }
 
@@ -457,7 +481,10 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     set_fast_base(m);
     int err = mem->pages == 0 || (flags & MM_OPEN_FORMAT) ? format(m, bucket_pages)
                                                            : open_existing(m, bucket_pages);
-    if (!err) err = mm__check_tables(m, MM_ECORRUPT);
+    /* Every load, upgrade and format builds tables that meet
+     * mm__check_tables's invariants or refuses the memory (each design's
+     * file says how): proving them again here cost a reopen up to a third
+     * of its instructions. mm_check walks them. */
     /* Accepted: what a V1 load read past an interrupted operation is
      * written back now, and what a format, an upgrade or a repair wrote is
      * durable before the handle makes changes of its own. */
@@ -521,7 +548,7 @@ int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
                         m->ops->info.name, (unsigned long long)m->ops->info.max_buckets);
     mm_table *t = &m->tables[id];
     if (nnew > (uint64_t)(t->cap - t->len)) {
-        err = mm__table_grow(t, nnew, m->ops->info.max_buckets);
+        err = mm__table_grow(m, t, nnew, m->ops->info.max_buckets);
         if (err) return err;
     }
 #ifdef MM_TEST_INJECT
@@ -694,9 +721,10 @@ int mm_check(mm *m) {
  * the tables' capacity (kept after a free, for the next grow) and the
  * design's state. Summed when asked, so no operation pays for it. */
 static uint64_t heap_bytes(const mm *m) {
-    uint64_t bytes = sizeof *m;
+    uint64_t bytes = sizeof *m + m->table_block_bytes;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
-        bytes += (uint64_t)m->tables[i].cap * sizeof *m->tables[i].ids;
+        if (!mm__table_in_block(m, &m->tables[i]))
+            bytes += (uint64_t)m->tables[i].cap * sizeof *m->tables[i].ids;
     return bytes + (m->ops->heap_bytes ? m->ops->heap_bytes(m) : 0);
 }
 

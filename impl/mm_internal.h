@@ -136,7 +136,7 @@ static inline unsigned mm_popcount64(uint64_t x) {
 
 /** The ordered buckets of one memory. */
 typedef struct mm_table {
-    uint32_t *ids;
+    uint32_t *ids; /* its own allocation, or a part of m->table_block */
     uint32_t len, cap;
 } mm_table;
 
@@ -175,6 +175,11 @@ struct mm {
 
     uint64_t sizes[MM_MAX_MEMORIES]; /* pages */
     mm_table tables[MM_MAX_MEMORIES];
+    /* The tables' one allocation at load (mm__tables_carve): a table whose
+     * ids lie in it moves to an allocation of its own when it first grows
+     * past its room (mm__table_grow). */
+    uint32_t *table_block;
+    uint64_t table_block_bytes;
 
     uint64_t nbuckets; /* carved */
     uint64_t nfree;    /* carved and unallocated */
@@ -352,12 +357,22 @@ static inline uint64_t mm__bucket_page(const mm *m, uint64_t b) {
     return m->data_page + b * m->bucket_pages;
 }
 
-/** Reallocates a table to hold n more entries, and at most limit in all
- *  (so that room in a table also bounds a grow by the design's maximum). */
-int mm__table_grow(mm_table *t, uint64_t n, uint64_t limit);
-/** Makes room for n more entries in a table. */
-static inline int mm__table_reserve(mm_table *t, uint64_t n) {
-    return mm_likely(n <= (uint64_t)(t->cap - t->len)) ? MM_OK : mm__table_grow(t, n, UINT32_MAX);
+/** Reallocates a table of m to hold n more entries, and at most limit in
+ *  all (so that room in a table also bounds a grow by the design's maximum). */
+int mm__table_grow(const mm *m, mm_table *t, uint64_t n, uint64_t limit);
+/** Gives the empty tables of a load lens[i] entries of room each, out of
+ *  one allocation: a memory's tables all at once, not 255 allocations.
+ *  spare entries more follow the last table's (scratch for the load). */
+int mm__tables_carve(mm *m, const uint32_t lens[MM_MAX_MEMORIES], uint64_t spare);
+/** Makes room for n more entries in a table of m. */
+static inline int mm__table_reserve(const mm *m, mm_table *t, uint64_t n) {
+    return mm_likely(n <= (uint64_t)(t->cap - t->len)) ? MM_OK
+                                                       : mm__table_grow(m, t, n, UINT32_MAX);
+}
+/** Whether a table's ids lie in m->table_block. */
+static inline bool mm__table_in_block(const mm *m, const mm_table *t) {
+    return t->ids && t->ids >= m->table_block &&
+           (uint64_t)(t->ids - m->table_block) * sizeof *t->ids < m->table_block_bytes;
 }
 /** Appends an entry; room must have been reserved. */
 static inline void mm__table_push(mm_table *t, uint32_t bucket) {
