@@ -36,6 +36,12 @@ int mmrun_usage(const char *fmt, ...) {
     return 2;
 }
 
+const char *mmrun_quote(const char *s) {
+    static char buf[4][MM_QUOTE_BYTES];
+    static unsigned next;
+    return mm_quote(buf[next++ % 4], s);
+}
+
 bool mmrun_parse_u64(const char *s, uint64_t *out) {
     if (!s || *s < '0' || *s > '9') return false;
     errno = 0;
@@ -57,7 +63,7 @@ static const char *opt_value(int argc, char **argv, int *i) {
  * ---------------------------------------------------------------------- */
 
 static int cmd_designs(int argc, char **argv) {
-    if (argc > 1) return mmrun_usage("designs takes no arguments, got '%s'", argv[1]);
+    if (argc > 1) return mmrun_usage("designs takes no arguments, got %s", mmrun_quote(argv[1]));
     for (size_t i = 0; i < mm_design_count(); i++) {
         const mm_design_info *d = mm_design_get(i);
         printf("%-10s %s\n", d->name, d->description);
@@ -73,14 +79,15 @@ typedef struct session {
     const char *design;
     const char *path; /* NULL: RAM */
     uint32_t bucket_pages;
-    unsigned flags;
+    unsigned flags;        /* mm_open's */
+    unsigned memory_flags; /* mm_memory_file_open's */
     mm_memory *mem;
     mm *m;
 } session;
 
 static int session_open(session *s) {
     int err = s->mem ? MM_OK
-              : s->path ? mm_memory_file(s->path, 0, &s->mem)
+              : s->path ? mm_memory_file_open(s->path, 0, s->memory_flags, &s->mem)
                         : mm_memory_ram(0, &s->mem);
     if (!err) err = mm_open(s->mem, s->design, s->bucket_pages, s->flags, &s->m);
     /* Formatting is asked for once; a reopen loads what was formatted. */
@@ -126,7 +133,7 @@ static int hex_digit(char c) {
 /* w[i] as a number; prints the error line otherwise. */
 static bool op_number(char **w, int i, const char *what, uint64_t *out) {
     if (mmrun_parse_u64(w[i], out)) return true;
-    op_error("%s '%s' is not a number", what, w[i]);
+    op_error("%s %s is not a number", what, mmrun_quote(w[i]));
     return false;
 }
 
@@ -170,14 +177,14 @@ static int op_write(session *s, char **w) {
     uint64_t off;
     if (!op_id(w, &id) || !op_number(w, 2, "OFFSET", &off)) return 1;
     size_t hex_len = strlen(w[3]);
-    if (hex_len % 2) return op_error("HEX '%s' has an odd number of digits", w[3]);
+    if (hex_len % 2) return op_error("HEX %s has an odd number of digits", mmrun_quote(w[3]));
     uint8_t *bytes = malloc(hex_len / 2 + 1);
     if (!bytes) return op_error("out of memory");
     for (size_t i = 0; i < hex_len / 2; i++) {
         int hi = hex_digit(w[3][2 * i]), lo = hex_digit(w[3][2 * i + 1]);
         if (hi < 0 || lo < 0) {
             free(bytes);
-            return op_error("HEX '%s' is not hexadecimal", w[3]);
+            return op_error("HEX %s is not hexadecimal", mmrun_quote(w[3]));
         }
         bytes[i] = (uint8_t)(hi << 4 | lo);
     }
@@ -309,7 +316,7 @@ static int run_op(session *s, int n, char **w) {
         if (strcmp(w[0], ops[i].name) == 0) op = &ops[i];
     if ((!op || op->needs_manager) && !s->m)
         return op_error("no manager is open (the last reopen failed)");
-    if (!op) return op_error("unknown op '%s' (ops: %s)", w[0], op_names());
+    if (!op) return op_error("unknown op %s (ops: %s)", mmrun_quote(w[0]), op_names());
     if (n != word_count(op->args) + 1)
         return op_error("usage: %s%s%s", op->name, *op->args ? " " : "", op->args);
     return op->run(s, w);
@@ -333,17 +340,27 @@ static int cmd_ops(int argc, char **argv) {
             s.bucket_pages = (uint32_t)v;
         } else if (strcmp(a, "--format") == 0) {
             s.flags |= MM_OPEN_FORMAT;
+        } else if (strcmp(a, "--upgrade") == 0) {
+            s.flags |= MM_OPEN_UPGRADE;
+        } else if (strcmp(a, "--read-only") == 0) {
+            s.memory_flags |= MM_OPEN_READONLY;
         } else {
-            return mmrun_usage("ops: unknown option '%s'", a);
+            return mmrun_usage("ops: unknown option %s", mmrun_quote(a));
         }
     }
     if (!s.design) return mmrun_usage("ops needs --design (one of 'mmrun designs')");
-    if (!mm_design_find(s.design)) return mmrun_usage("no design is named '%s'", s.design);
+    if (!mm_design_find(s.design))
+        return mmrun_usage("no design is named %s", mmrun_quote(s.design));
+    if ((s.memory_flags & MM_OPEN_READONLY) && !s.path)
+        return mmrun_usage("--read-only needs --memory FILE");
+    if ((s.memory_flags & MM_OPEN_READONLY) && (s.flags & (MM_OPEN_FORMAT | MM_OPEN_UPGRADE)))
+        return mmrun_usage("--read-only cannot --format or --upgrade: both write the file");
 
     int err = session_open(&s);
     if (err) {
-        fprintf(stderr, "mmrun: cannot open %s: %s: %s\n", s.path ? s.path : "the RAM memory",
-                mm_strerror(err), mm_error_detail());
+        fprintf(stderr, "mmrun: cannot open %s: %s: %s\n",
+                s.path ? mmrun_quote(s.path) : "the RAM memory", mm_strerror(err),
+                mm_error_detail());
         session_close(&s, false);
         return 1;
     }
@@ -487,18 +504,26 @@ static const struct command {
     {"ops",
      cmd_ops,
      "run grow/size/write/read/free/reopen/check/stats ops read from standard input",
-     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format] < OPS"},
+     {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format]",
+      "    [--upgrade] [--read-only] < OPS"},
      "Opens a manager of design D over a linear memory and runs the ops read from standard "
      "input, one per line, printing one line for each. An empty memory is formatted; a "
-     "memory that holds D's layout is loaded with its stored bucket size (a V1 layout is "
-     "upgraded in place by the designs that read V1); anything else is refused with exit "
-     "status 1 and left untouched, unless --format.",
+     "memory that holds D's layout is loaded with its stored bucket size (a V1 layout only "
+     "with --upgrade, which converts it in place for the designs that read V1); anything "
+     "else is refused with exit status 1 and left untouched, unless --format. A file is "
+     "locked while it is open: a second mmrun on it fails at once with MM_EBUSY, unless "
+     "both are --read-only.",
      {{"--design D", "the design to open (required)"},
       {"--memory FILE", "a linear memory backed by FILE, created when missing; without it the "
                         "memory is in RAM, kept across reopen and gone at exit"},
       {"--bucket-pages N", "pages per bucket, 1..65535, when formatting (default 128); a "
                            "loaded layout must have the same size (MM_EBUCKET_SIZE)"},
-      {"--format", "format the memory even if it holds data, which is lost"}},
+      {"--format", "format the memory even if it holds data, which is lost"},
+      {"--upgrade", "upgrade a V1 memory in place to D (a design that reads V1); v1 cannot "
+                    "open it afterwards. Without it such a memory is refused (MM_EWRONG_DESIGN)"},
+      {"--read-only", "open FILE read-only, under a shared lock beside other --read-only "
+                      "runs: size, read, check and stats work, every change fails with "
+                      "MM_EREADONLY; works on a file without write permission"}},
      list_for_ops,
      {"printf 'grow 0 1\\ngrow 1 2\\nwrite 1 65535 cafe\\nfree 0\\nreopen\\nsize 0\\n"
       "read 1 65535 2\\ngrow 2 1\\nstats\\n' | mmrun ops --design list --memory demo.mem",
@@ -593,6 +618,6 @@ int main(int argc, char **argv) {
             }
         return commands[i].run(argc - 1, argv + 1);
     }
-    if (argv[1][0] == '-') return mmrun_usage("unknown option '%s'", argv[1]);
-    return mmrun_usage("unknown command '%s'", argv[1]);
+    if (argv[1][0] == '-') return mmrun_usage("unknown option %s", mmrun_quote(argv[1]));
+    return mmrun_usage("unknown command %s", mmrun_quote(argv[1]));
 }

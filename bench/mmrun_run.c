@@ -162,8 +162,8 @@ static bool parse_sizes(const char *s, uint64_t *sizes, unsigned *count) {
     if (!split_list("--n", s, buf, sizeof buf, words, MAX_SIZES, count)) return false;
     for (unsigned i = 0; i < *count; i++)
         if (!mmrun_parse_u64(words[i], &sizes[i]) || sizes[i] < 1 || sizes[i] > MM_WL_MAX_N)
-            return USAGE_FALSE("bad N '%s': N is a whole number in 1..%llu", words[i],
-                               MM_WL_MAX_N);
+            return USAGE_FALSE("bad N %s: N is a whole number in 1..%llu",
+                               mmrun_quote(words[i]), MM_WL_MAX_N);
     return true;
 }
 
@@ -264,7 +264,7 @@ int mmrun_cmd_run(int argc, char **argv) {
         }
         if (strcmp(a, "--design") && strcmp(a, "--workload") && strcmp(a, "--n") &&
             strcmp(a, "--seed") && strcmp(a, "--extra-setup"))
-            return mmrun_usage("run: unknown option '%s'", a);
+            return mmrun_usage("run: unknown option %s", mmrun_quote(a));
         if (!v) return mmrun_usage("run: %s needs a value", a);
         i++;
         if (strcmp(a, "--design") == 0) {
@@ -274,9 +274,10 @@ int mmrun_cmd_run(int argc, char **argv) {
         } else if (strcmp(a, "--n") == 0) {
             n_arg = v;
         } else if (strcmp(a, "--seed") == 0) {
-            if (!mmrun_parse_u64(v, &seed)) return mmrun_usage("bad seed '%s': not a number", v);
+            if (!mmrun_parse_u64(v, &seed))
+                return mmrun_usage("bad seed %s: not a number", mmrun_quote(v));
         } else if (!mmrun_parse_u64(v, &extra) || extra > 1000) {
-            return mmrun_usage("bad --extra-setup '%s': a number in 0..1000", v);
+            return mmrun_usage("bad --extra-setup %s: a number in 0..1000", mmrun_quote(v));
         }
     }
     uint64_t sizes[MAX_SIZES];
@@ -296,11 +297,12 @@ int mmrun_cmd_run(int argc, char **argv) {
     const mm_workload *ws[MAX_NAMES];
     for (unsigned i = 0; i < nw; i++)
         if (!(ws[i] = mm_workload_find(wnames[i])))
-            return mmrun_usage("no workload is named '%s' (workloads: %s)", wnames[i],
-                               names(false));
+            return mmrun_usage("no workload is named %s (workloads: %s)",
+                               mmrun_quote(wnames[i]), names(false));
     for (unsigned i = 0; i < nd; i++)
         if (strcmp(dnames[i], MM_WL_NO_DESIGN) != 0 && !mm_design_find(dnames[i]))
-            return mmrun_usage("no design is named '%s' (designs: %s)", dnames[i], names(true));
+            return mmrun_usage("no design is named %s (designs: %s)", mmrun_quote(dnames[i]),
+                               names(true));
     if (nd == 1 && nw == 1) {
         bool none = strcmp(dnames[0], MM_WL_NO_DESIGN) == 0;
         if (ws[0]->raw && !none)

@@ -185,7 +185,7 @@ static int upgrade_v1(mm *m, uint32_t bucket_pages) {
     return err;
 }
 
-static int open_existing(mm *m, uint32_t bucket_pages) {
+static int open_existing(mm *m, uint32_t bucket_pages, unsigned flags) {
     uint8_t id[4];
     int err = mm_memory_read(m->mem, 0, id, sizeof id);
     if (err) return err;
@@ -203,6 +203,16 @@ static int open_existing(mm *m, uint32_t bucket_pages) {
                         "byte %u); the header is partly rewritten and must be repaired",
                         ops->info.name, version);
     } else if (version == MM_V1_VERSION && ops->upgrade_v1) {
+        /* Only when asked: an upgrade cannot be undone (v1 cannot read the
+         * result), so a mistyped design must not start one. */
+        if (!(flags & MM_OPEN_UPGRADE))
+            return mm__fail(MM_EWRONG_DESIGN, "the memory holds the V1 layout, not %s: open it "
+                            "with v1 or v1reclaim, or upgrade it in place to %s with "
+                            "MM_OPEN_UPGRADE (mmrun --upgrade), after which v1 cannot open it",
+                            ops->info.name, ops->info.name);
+        if (m->mem->readonly)
+            return mm__fail(MM_EREADONLY, "the memory holds the V1 layout and is open "
+                            "read-only: upgrading it to %s would write it", ops->info.name);
         err = upgrade_v1(m, bucket_pages);
     } else {
         const struct mm_ops *other = mm__registry_by_version(version);
@@ -232,11 +242,19 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     if (bucket_pages > MM_MAX_BUCKET_PAGES)
         return mm__fail(MM_EINVAL, "bucket size %u is past the maximum of %u pages",
                         bucket_pages, MM_MAX_BUCKET_PAGES);
-    if (flags & ~MM_OPEN_FORMAT) return mm__fail(MM_EINVAL, "unknown flags 0x%x", flags);
+    if (flags & ~(MM_OPEN_FORMAT | MM_OPEN_UPGRADE))
+        return mm__fail(MM_EINVAL, "flags 0x%x: mm_open takes MM_OPEN_FORMAT and "
+                        "MM_OPEN_UPGRADE (MM_OPEN_READONLY goes to mm_memory_file_open)", flags);
     const struct mm_ops *ops = mm__registry_find(design);
-    if (!ops) return mm__fail(MM_EDESIGN_UNKNOWN, "no design is named \"%s\"", design);
+    if (!ops) {
+        char name[MM_QUOTE_BYTES];
+        return mm__fail(MM_EDESIGN_UNKNOWN, "no design is named %s", mm_quote(name, design));
+    }
     if (mem->managed)
         return mm__fail(MM_EINVAL, "a manager is already open over this memory");
+    if (mem->readonly && (mem->pages == 0 || (flags & MM_OPEN_FORMAT)))
+        return mm__fail(MM_EREADONLY, "the memory is open read-only, so it cannot be "
+                        "formatted (%s)", mem->pages ? "MM_OPEN_FORMAT was asked" : "it is empty");
 
     mm *m = calloc(1, sizeof *m);
     if (!m) return mm__fail(MM_ENOMEM, "cannot allocate a manager");
@@ -252,7 +270,7 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
             err = ops->format(m);
         }
     } else {
-        err = open_existing(m, bucket_pages);
+        err = open_existing(m, bucket_pages, flags);
     }
     if (err) {
         destroy(m);
@@ -265,6 +283,7 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     m->test_slow_grow = strcmp(ops->info.name, MM_TEST_SLOW_GROW) == 0;
 #endif
     set_fast_base(m);
+    m->readonly = m->broken = mem->readonly;
     mem->managed = true;
     /* Counters describe this handle's own writes, not the format's. */
     m->hbytes_written = m->hwrites = 0;
@@ -275,6 +294,15 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
 /* ------------------------------------------------------------------------
  * Operations
  * ---------------------------------------------------------------------- */
+
+/* Why a broken handle refuses a change: a failed header write, or a
+ * read-only manager (mm_open breaks it from the start). */
+static mm_noinline int refused(const mm *m) {
+    if (m->readonly)
+        return mm__fail(MM_EREADONLY, "this manager is read-only (its file memory was opened "
+                        "with MM_OPEN_READONLY): the change was refused");
+    return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+}
 
 static inline int check_id(const mm *m, unsigned id) {
     if (mm_likely(m && id < MM_MAX_MEMORIES)) return MM_OK;
@@ -295,8 +323,7 @@ int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     if (mm_unlikely(err)) return err;
     uint64_t size = m->sizes[id];
     if (pages) {
-        if (mm_unlikely(m->broken))
-            return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+        if (mm_unlikely(m->broken)) return refused(m);
         if (mm_unlikely(pages > MM_MAX_PAGES - size))
             return mm__fail(MM_EOVERFLOW, "memory %u of %llu pages cannot grow by %llu pages",
                             id, (unsigned long long)size, (unsigned long long)pages);
@@ -434,7 +461,7 @@ int mm_free(mm *m, unsigned id) {
     if (!m->ops->free)
         return mm__fail(MM_ENOTSUP, "design %s cannot free memory", m->ops->info.name);
     if (m->sizes[id] == 0) return MM_OK;
-    if (m->broken) return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+    if (m->broken) return refused(m);
     /* The buckets are zeroed before the header calls them free, so no
      * state, not even one a crash leaves, hands old bytes to a later grow.
      * The price: a free whose header write then fails (or a crash between

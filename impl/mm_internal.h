@@ -28,6 +28,7 @@
 #define MM_INTERNAL_H
 
 #include "mmfree.h"
+#include "mm_quote.h"
 
 #include <assert.h>
 #include <stdbool.h>
@@ -173,7 +174,11 @@ struct mm {
 
     uint64_t header_bytes;
     uint64_t hbytes_written, hwrites;
+    /* broken: refuse changes (mm_grow and mm_free test it). A read-only
+     * manager is broken from the start, so that its refusal costs the hot
+     * paths no test of their own; readonly says which error to give. */
     bool broken;
+    bool readonly;
 #ifdef MM_TEST_SLOW_GROW
     bool test_slow_grow;
 #endif
@@ -241,6 +246,10 @@ const struct mm_ops *mm__registry_by_version(uint8_t version);
 
 /** Sets the calling thread's error detail and returns err. */
 int mm__fail(int err, const char *fmt, ...) mm_printf_like(2, 3);
+/** The system error errnum in words ("No space left on device"), in buf,
+ *  for error details: a number alone means nothing to a reader. */
+enum { MM_ERRNO_TEXT = 96 };
+const char *mm__errno_text(int errnum, char buf[MM_ERRNO_TEXT]);
 
 /** Reads header bytes. */
 int mm__hread(mm *m, uint64_t off, void *buf, size_t len);

@@ -320,7 +320,7 @@ static void assert_v1_content(mm *m, const uint64_t sizes[MM_MAX_MEMORIES], cons
 /* v1reclaim leaves V1 bytes with unallocated buckets below the count: an
  * upgrade must count them free and (for REUSES_ALL) reuse them first. */
 DESIGN_TEST(freeing, upgrades_v1_with_holes, MM_DESIGN_READS_V1) {
-    if (!mm_design_find("v1reclaim")) return;
+    if (!mm_design_find("v1reclaim")) cr_skip_test("no v1reclaim is registered to free in V1");
     mm_memory *mem;
     mm *m;
     uint64_t sizes[MM_MAX_MEMORIES];
@@ -332,7 +332,7 @@ DESIGN_TEST(freeing, upgrades_v1_with_holes, MM_DESIGN_READS_V1) {
     sizes[7] = 0;
     mm_close(m);
     uint64_t v1_pages = mm_memory_size(mem);
-    OK(mm_open(mem, THIS_DESIGN->name, 0, 0, &m));
+    OK(mm_open(mem, THIS_DESIGN->name, 0, MM_OPEN_UPGRADE, &m));
     assert_v1_content(m, sizes, "upgraded with holes");
     mm_stats st;
     OK(mm_stats_get(m, &st));
@@ -378,7 +378,7 @@ DESIGN_TEST(freeing, upgrade_refused_growth_leaves_v1, MM_DESIGN_READS_V1) {
     uint64_t v1_pages = mm_memory_size(ram);
     mm_fault_plan plan = {.fail_grow_at = 1};
     OK(mm_memory_faulty(ram, &plan, &mem));
-    int err = mm_open(mem, THIS_DESIGN->name, 0, 0, &m);
+    int err = mm_open(mem, THIS_DESIGN->name, 0, MM_OPEN_UPGRADE, &m);
     if (err == MM_OK) {
         /* This design needed no growth. */
         cr_assert_eq(mm_memory_size(ram), v1_pages);
@@ -394,7 +394,7 @@ DESIGN_TEST(freeing, upgrade_refused_growth_leaves_v1, MM_DESIGN_READS_V1) {
         OK(mm_open(ram, "v1", 0, 0, &m));
         OK(mm_check(m));
         mm_close(m);
-        OK(mm_open(ram, THIS_DESIGN->name, 0, 0, &m));
+        OK(mm_open(ram, THIS_DESIGN->name, 0, MM_OPEN_UPGRADE, &m));
         OK(mm_check(m));
         for (unsigned k = 0; k < 3; k++) {
             uint8_t got[MARK_BYTES];

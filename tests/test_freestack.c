@@ -219,7 +219,7 @@ Test(freestack, upgrade_chunk_and_marker) {
         mm_close(m);
         mm_fault_plan plan = {.fail_write_at = fail_at};
         OK(mm_memory_faulty(ram, &plan, &mem));
-        int err = mm_open(mem, "freestack", 0, 0, &m);
+        int err = mm_open(mem, "freestack", 0, MM_OPEN_UPGRADE, &m);
         if (fail_at == 0) {
             OK(err);
             OK(mm_check(m));
@@ -238,7 +238,7 @@ Test(freestack, upgrade_chunk_and_marker) {
                 OK(mm_open(ram, "v1", 0, 0, &m));
                 mm_close(m);
             } else {
-                FAILS(mm_open(ram, "freestack", 0, 0, &m), MM_EINTERRUPTED);
+                FAILS(mm_open(ram, "freestack", 0, MM_OPEN_UPGRADE, &m), MM_EINTERRUPTED);
                 FAILS(mm_open(ram, "v1", 0, 0, &m), MM_EINTERRUPTED);
             }
         }

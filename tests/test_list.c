@@ -228,7 +228,7 @@ Test(list, upgrades_v1_in_place) {
             OK(mm_memory_ram(0, &t.mem));
             write_v1(t.mem, writers[w], n);
             uint64_t pages = mm_memory_size(t.mem);
-            OK(mm_open(t.mem, "list", 0, 0, &t.m));
+            OK(mm_open(t.mem, "list", 0, MM_OPEN_UPGRADE, &t.m));
             cr_assert_eq(get_u8(t.mem, L_OFF_VERSION), L_VERSION);
             cr_assert_eq(mm_bucket_pages(t.m), n);
             tu_check(&t);
@@ -282,7 +282,7 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
 
     mm_fault_plan plan = {.fail_grow_at = 1};
     OK(mm_memory_faulty(ram, &plan, &mem));
-    FAILS(mm_open(mem, "list", 0, 0, &m), MM_EGROW);
+    FAILS(mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m), MM_EGROW);
     mm_fault_counts c = mm_memory_fault_counts(mem);
     cr_assert_eq(c.grows, 1);
     cr_assert_eq(c.writes, 0, "the refused upgrade wrote %llu times",
@@ -304,7 +304,7 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     tu_use_design("list");
     plan = (mm_fault_plan){.fail_write_at = 2};
     mm_memory_fault_replan(mem, &plan);
-    FAILS(mm_open(mem, "list", 0, 0, &m), MM_EIO);
+    FAILS(mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m), MM_EIO);
     cr_assert_eq(mm_memory_size(ram), pages + 1);
     OK(mm_memory_read(ram, 0, now, PAGE));
     cr_assert(memcmp(now, page0, PAGE) == 0, "page 0 changed");
@@ -319,7 +319,7 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     /* With room to grow, the same memory upgrades. */
     tu_use_design("list");
     mm_memory_fault_replan(mem, NULL);
-    OK(mm_open(mem, "list", 0, 0, &m));
+    OK(mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m));
     OK(mm_check(m));
     mm_stats st;
     OK(mm_stats_get(m, &st));
@@ -354,7 +354,7 @@ Test(list, interrupted_upgrade_is_detected) {
         mm_fault_plan plan = {.fail_write_at = n};
         OK(mm_memory_faulty(ram, &plan, &mem));
         mm *m;
-        int err = mm_open(mem, "list", 0, 0, &m);
+        int err = mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m);
         if (err == MM_OK) {
             OK(mm_check(m));
             mm_close(m);
@@ -382,7 +382,8 @@ Test(list, interrupted_upgrade_is_detected) {
             cr_assert_eq(version, L_UPGRADING, "write %llu: byte 3 is %u", (unsigned long long)n,
                          version);
             for (size_t d = 0; d < mm_design_count(); d++)
-                FAILS(mm_open(ram, mm_design_get(d)->name, 0, 0, &m), MM_EINTERRUPTED);
+                FAILS(mm_open(ram, mm_design_get(d)->name, 0, MM_OPEN_UPGRADE, &m),
+                      MM_EINTERRUPTED);
         }
         free(page0);
         free(now);
