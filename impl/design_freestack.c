@@ -637,3 +637,7 @@ const struct mm_ops mm_design_freestack = {
     .check = fs_check,
     .destroy = fs_destroy,
 };
+
+uint64_t *mm__test_freestack_stack_cap(mm *m) {
+    return &((fs_state *)m->ds)->stack_cap;
+}

@@ -146,3 +146,9 @@ const struct mm_ops mm_design_hbitmap15 = {
     .check = mm__l15_check,
     .destroy = mm__l15_destroy,
 };
+
+uint64_t *mm__test_hbitmap15_summary(mm *m, uint64_t **top) {
+    hbitmap15 *s = m->ds;
+    *top = &s->top;
+    return s->mid;
+}

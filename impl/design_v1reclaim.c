@@ -186,3 +186,7 @@ const struct mm_ops mm_design_v1reclaim = {
     .check = reclaim_check,
     .destroy = reclaim_destroy,
 };
+
+uint64_t *mm__test_v1reclaim_free_bits(mm *m) {
+    return ((reclaim *)m->ds)->free_bits;
+}

@@ -350,4 +350,18 @@ int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
  *  byte and says exactly what the heap says; tables ascend. */
 int mm__v1_check(mm *m, uint8_t version);
 
+/* ------------------------------------------------------------------------
+ * Test hooks: the designs' heap indexes that no stored byte reaches, so
+ * that tests/test_check.c can break each invariant check() walks over
+ * them, one at a time. Nothing else calls them.
+ * ---------------------------------------------------------------------- */
+
+/** v1reclaim: its free bitmap, bit b set when carved bucket b is free. */
+uint64_t *mm__test_v1reclaim_free_bits(mm *m);
+/** hbitmap15: its summary words (one per 64 leaf words) and, in *top, the
+ *  word above them. */
+uint64_t *mm__test_hbitmap15_summary(mm *m, uint64_t **top);
+/** freestack: the room for ids in its in-heap stack. */
+uint64_t *mm__test_freestack_stack_cap(mm *m);
+
 #endif /* MM_INTERNAL_H */

@@ -519,8 +519,15 @@ DESIGN_TEST(freeing, every_failed_grow_changes_nothing, 0) {
  * Bucket limits
  * ---------------------------------------------------------------------- */
 
-DESIGN_TEST(freeing, refuses_the_32769th_bucket, 0) {
-    if (THIS_DESIGN->max_buckets != 32768) return;
+static bool addresses_32768(const mm_design_info *d) {
+    return d->max_buckets == 32768;
+}
+
+static bool addresses_more(const mm_design_info *d) {
+    return d->max_buckets > 32768;
+}
+
+DESIGN_TEST_WHERE(freeing, refuses_the_32769th_bucket, addresses_32768) {
     tu_mm t;
     tu_open_ram(&t, THIS_DESIGN->name, 1);
     for (unsigned k = 0; k < 4; k++) tu_grow(&t, k, 8192);
@@ -545,8 +552,7 @@ DESIGN_TEST(freeing, refuses_the_32769th_bucket, 0) {
     tu_close(&t);
 }
 
-DESIGN_TEST(freeing, allocates_100000_buckets, 0) {
-    if (THIS_DESIGN->max_buckets <= 32768) return;
+DESIGN_TEST_WHERE(freeing, allocates_100000_buckets, addresses_more) {
     enum { BUCKETS = 100000, MEMS = 10 };
     tu_mm t;
     tu_open_ram(&t, THIS_DESIGN->name, 1);

@@ -20,6 +20,7 @@ enum {
     L_OFF_NBUCKETS = 8,
     L_OFF_FREE_COUNT = 24,
     L_OFF_FREE_HEAD = 28,
+    L_OFF_FREE_TAIL = 32,
     L_OFF_MEMS = 64, /* 255 x {size u64, count u32, head u32, tail u32} */
     L_MEM_BYTES = 20,
     L_OFF_LINKS = 5168, /* u32 link of bucket b, b < 15,092 */
@@ -141,6 +142,67 @@ Test(list, free_writes_do_not_depend_on_the_size) {
         cr_assert_eq(small.header_bytes_written, large.header_bytes_written);
         cr_assert_leq(large.header_writes, 3, "a splice: free tail's link, globals, record");
     }
+}
+
+/* ---- the free list's order, byte for byte ------------------------------ */
+
+#define L_NONE 0xFFFFFFFFu
+
+static void assert_free_list(mm_memory *mem, uint32_t count, uint32_t head, uint32_t tail,
+                             const char *what) {
+    cr_assert_eq(get_u32(mem, L_OFF_FREE_COUNT), count, "%s: free_count", what);
+    cr_assert_eq(get_u32(mem, L_OFF_FREE_HEAD), head, "%s: free_head", what);
+    cr_assert_eq(get_u32(mem, L_OFF_FREE_TAIL), tail, "%s: free_tail", what);
+}
+
+static void assert_record(mm_memory *mem, unsigned id, uint64_t size, uint32_t count,
+                          uint32_t head, uint32_t tail) {
+    uint64_t at = L_OFF_MEMS + (uint64_t)L_MEM_BYTES * id;
+    uint64_t stored = get_u32(mem, at) | (uint64_t)get_u32(mem, at + 4) << 32;
+    cr_assert_eq(stored, size, "memory %u's size", id);
+    cr_assert_eq(get_u32(mem, at + 8), count, "memory %u's count", id);
+    cr_assert_eq(get_u32(mem, at + 12), head, "memory %u's head", id);
+    cr_assert_eq(get_u32(mem, at + 16), tail, "memory %u's tail", id);
+}
+
+/* A free splices the memory's whole chain onto the tail of the free list
+ * (design_list.c): the list keeps its head, its old tail now links to the
+ * freed head, and grows take buckets from the head in that order. */
+Test(list, free_splices_onto_the_tail) {
+    tu_mm t;
+    tu_open_ram(&t, "list", 1);
+    tu_grow(&t, 0, 2); /* buckets 0, 1 */
+    tu_grow(&t, 1, 1); /* 2 */
+    tu_grow(&t, 2, 2); /* 3, 4 */
+    tu_grow(&t, 3, 1); /* 5 */
+    assert_free_list(t.mem, 0, L_NONE, L_NONE, "before any free");
+
+    OK_CHECK(t.m, mm_free(t.m, 2));
+    assert_free_list(t.mem, 2, 3, 4, "memory 2 freed onto the empty list");
+    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 3), 4);
+    assert_record(t.mem, 2, 0, 0, L_NONE, L_NONE);
+
+    OK_CHECK(t.m, mm_free(t.m, 0));
+    assert_free_list(t.mem, 4, 3, 1, "memory 0 spliced onto the tail");
+    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 4), 0, "the old tail links to the freed head");
+    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 0), 1, "the freed chain keeps its links");
+    assert_record(t.mem, 0, 0, 0, L_NONE, L_NONE);
+
+    /* Grows take the head first: 3, 4, then 0; bucket 1 is left. */
+    tu_grow(&t, 5, 3);
+    assert_free_list(t.mem, 1, 1, 1, "three buckets taken from the head");
+    assert_record(t.mem, 5, 3, 3, 3, 0);
+    const uint32_t order[3] = {3, 4, 0};
+    for (uint32_t k = 0; k < 3; k++) {
+        uint8_t mark[4] = {0xF1, 0x5E, (uint8_t)k, 0x77}, at[4];
+        OK(mm_write(t.m, 5, k * PAGE, mark, sizeof mark));
+        OK(mm_memory_read(t.mem, (1 + (uint64_t)order[k]) * PAGE, at, sizeof at));
+        cr_assert_arr_eq(at, mark, sizeof mark, "page %u of memory 5 is not in bucket %u", k,
+                         order[k]);
+    }
+    tu_reopen(&t);
+    assert_free_list(t.mem, 1, 1, 1, "after a reopen");
+    tu_close(&t);
 }
 
 /* ---- reopen after many frees and regrows --------------------------------- */
