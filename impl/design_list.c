@@ -41,7 +41,8 @@
  *   metadata chain), so no list has a cycle
  *   15,092 + nmeta * P >= nbuckets (every carved bucket has a link slot)
  *   linear memory pages >= 1 + nbuckets * N
- *   the heap mirrors page 0, the metadata chain and link[b] for b < nbuckets
+ *   the heap holds what page 0's fields (its reserved bytes aside), the
+ *   metadata chain and link[b] for b < nbuckets say
  *
  * Cost of each operation (r = buckets a grow adds, k = buckets freed):
  *   grow   O(r) heap and bytes. Free buckets go first (popped from the free

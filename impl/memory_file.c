@@ -177,9 +177,12 @@ int mm_memory_file_open(const char *path, uint64_t max_pages, unsigned flags,
     mm_quote(name, path);
     int fd = readonly ? open(path, O_RDONLY | O_CLOEXEC)
                       : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return mm__fail(MM_EIO, "cannot open %s%s: %s", name, readonly ? " read-only" : "",
-                        mm__errno_text(errno, why));
+    if (fd < 0) {
+        /* A writer refused the permission may still read the file. */
+        bool hint = !readonly && (errno == EACCES || errno == EROFS);
+        return mm__fail(MM_EIO, "cannot open %s%s: %s%s", name, readonly ? " read-only" : "",
+                        mm__errno_text(errno, why), hint ? " (MM_OPEN_READONLY reads it)" : "");
+    }
     off_t length = 0;
     int err = lock_file(fd, readonly, name, &length);
     if (!err && length % MM_PAGE_SIZE != 0)
