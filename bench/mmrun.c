@@ -39,7 +39,7 @@ int mmrun_usage(const char *fmt, ...) {
 const char *mmrun_quote(const char *s) {
     static char buf[4][MM_QUOTE_BYTES];
     static unsigned next;
-    return mm_quote(buf[next++ % 4], s);
+    return mm_quote_with(buf[next++ % 4], s, '\'');
 }
 
 bool mmrun_parse_u64(const char *s, uint64_t *out) {

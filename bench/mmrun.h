@@ -15,8 +15,8 @@ int mmrun_usage(const char *fmt, ...)
 #endif
     ;
 /** A token from the command line or the ops, quoted for a message as the
- *  library quotes one (mm_quote.h: a short, escaped prefix); four calls
- *  may share one message. */
+ *  library quotes one (mm_quote.h: a short, escaped prefix), in single
+ *  quotes; four calls may share one message. */
 const char *mmrun_quote(const char *s);
 /** Parses a whole decimal number; false on anything else. */
 bool mmrun_parse_u64(const char *s, uint64_t *out);

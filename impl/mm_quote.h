@@ -17,9 +17,10 @@ enum {
     MM_QUOTE_BYTES = 4 * MM_QUOTE_MAX + 2 + 3 + 1,
 };
 
-/** s as a C-style string literal in out, "..." after the closing quote
- *  when s was longer than MM_QUOTE_MAX bytes; "(null)" for NULL. */
-static inline const char *mm_quote(char out[MM_QUOTE_BYTES], const char *s) {
+/** s between two `quote` characters in out, escaped as in C (the quote
+ *  character and backslash too), with "..." after the closing quote when s
+ *  was longer than MM_QUOTE_MAX bytes; "(null)" for NULL. */
+static inline const char *mm_quote_with(char out[MM_QUOTE_BYTES], const char *s, char quote) {
     static const char hex[] = "0123456789abcdef";
     size_t n = 0;
     if (!s) {
@@ -27,15 +28,15 @@ static inline const char *mm_quote(char out[MM_QUOTE_BYTES], const char *s) {
         while ((out[n] = null[n]) != '\0') n++;
         return out;
     }
-    out[n++] = '"';
+    out[n++] = quote;
     size_t i = 0;
     for (; s[i] && i < MM_QUOTE_MAX; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
-                        : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
+        char esc = c == (unsigned char)quote ? quote : c == '\\' ? '\\' : c == '\n' ? 'n'
+                 : c == '\t' ? 't' : c == '\r' ? 'r' : 0;
         if (esc) {
-            out[n++] = esc[0];
-            out[n++] = esc[1];
+            out[n++] = '\\';
+            out[n++] = esc;
         } else if (c < 0x20 || c > 0x7e) {
             out[n++] = '\\';
             out[n++] = 'x';
@@ -45,11 +46,16 @@ static inline const char *mm_quote(char out[MM_QUOTE_BYTES], const char *s) {
             out[n++] = (char)c;
         }
     }
-    out[n++] = '"';
+    out[n++] = quote;
     if (s[i])
         for (int k = 0; k < 3; k++) out[n++] = '.';
     out[n] = '\0';
     return out;
+}
+
+/** s as a C string literal, in double quotes: the library's details. */
+static inline const char *mm_quote(char out[MM_QUOTE_BYTES], const char *s) {
+    return mm_quote_with(out, s, '"');
 }
 
 #endif /* MM_QUOTE_H */

@@ -293,7 +293,7 @@ expect_rc 2
 n=$(printf '%s\n' "$err" | wc -l | tr -d ' ')
 [ "$n" -eq 1 ] || fail "wrote $n lines on stderr"
 [ "${#err}" -lt 300 ] || fail "wrote ${#err} bytes on stderr"
-case $err in *'"ab\ncdxxx'*'"...'*) ;; *) fail "does not show the escaped prefix: $err" ;; esac
+case $err in *"'ab\\ncdxxx"*"'..."*) ;; *) fail "does not show the escaped prefix: $err" ;; esac
 end
 
 begin "a long bad number in an op: one short error line"
