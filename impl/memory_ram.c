@@ -29,9 +29,10 @@ static int ram_reserve(ram *r, uint64_t pages) {
     else
         p = mmap(NULL, new_bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char why[MM_ERRNO_TEXT];
     if (p == MAP_FAILED)
-        return mm__fail(MM_EGROW, "cannot reserve %llu pages of address space (errno %d)",
-                        (unsigned long long)pages, errno);
+        return mm__fail(MM_EGROW, "cannot reserve %llu pages of address space: %s",
+                        (unsigned long long)pages, mm__errno_text(errno, why));
     r->base.base = p;
     r->reserved_pages = pages;
     r->base.ready_pages = pages;
@@ -54,9 +55,12 @@ static int ram_discard(mm_memory *mem, uint64_t first_page, uint64_t pages) {
     /* MADV_DONTNEED on private anonymous memory: the next touch maps a
      * zero page, exactly what a fresh grow gives. */
     if (madvise(mem->base + first_page * MM_PAGE_SIZE, (size_t)(pages * MM_PAGE_SIZE),
-                MADV_DONTNEED) != 0)
-        return mm__fail(MM_EIO, "madvise failed on pages %llu..+%llu (errno %d)",
-                        (unsigned long long)first_page, (unsigned long long)pages, errno);
+                MADV_DONTNEED) != 0) {
+        char why[MM_ERRNO_TEXT];
+        return mm__fail(MM_EIO, "madvise failed on pages %llu..+%llu: %s",
+                        (unsigned long long)first_page, (unsigned long long)pages,
+                        mm__errno_text(errno, why));
+    }
     return MM_OK;
 }
 
