@@ -218,6 +218,48 @@ Test(check, v1) {
     RUN_CASES("v1", setup_v1, v1_cases);
 }
 
+/* A read-only handle over a V1 file that crashes left keeps the open's
+ * repair instead of writing it (manager.c): check compares the header as
+ * the repair leaves it. Two-page buckets: memory 0 owns buckets 0 and 1,
+ * memory 3 bucket 2, memory 5 bucket 3; then a grow of memory 3 cut short
+ * before its size (the count 5 and bucket 4's owner byte landed) and,
+ * from a durable grow, an owner byte far past the count. The setup's
+ * tu_check shows the header passes as repaired (v1 also lowers the count
+ * to 4 in the heap); the cases show what the heap gets wrong is named. */
+static void setup_v1_read_only_crashed(tu_mm *t, const char *design) {
+    *t = (tu_mm){.design = design, .bucket_pages = 2};
+    tu_use_design(design);
+    tc_temp_file(t->path);
+    OK(mm_memory_file(t->path, 0, &t->mem));
+    OK(mm_open(t->mem, design, 2, 0, &t->m));
+    OK(mm_grow(t->m, 0, 4, NULL));
+    OK(mm_grow(t->m, 3, 1, NULL));
+    OK(mm_grow(t->m, 5, 1, NULL));
+    mm_close(t->m);
+    OK(mm_memory_grow(t->mem, 2, NULL));
+    poke(t, V1T_OFF_COUNT, 5, 2);
+    poke(t, V1T_OFF_OWNERS + 4, 3, 1);
+    poke(t, V1T_OFF_OWNERS + 10, 0, 1);
+    mm_memory_close(t->mem);
+    OK(mm_memory_file_open(t->path, 0, MM_OPEN_READONLY, &t->mem));
+    OK(mm_open(t->mem, design, 0, 0, &t->m));
+}
+
+static void v1_heap_size(tu_mm *t) {
+    t->m->sizes[3] = 2; /* still one bucket */
+}
+
+static const ccase v1_read_only_cases[] = {
+    {"the header's sizes are the heap's", v1_heap_size,
+     {"memory 3: the header says 1 pages, the heap 2"}},
+    {"each table ascends", v1_table_descends, {"memory 0's buckets do not ascend"}},
+};
+
+Test(check, v1_read_only_with_a_repair_kept) {
+    RUN_CASES("v1", setup_v1_read_only_crashed, v1_read_only_cases);
+    RUN_CASES("v1reclaim", setup_v1_read_only_crashed, v1_read_only_cases);
+}
+
 /* v1reclaim checks V1's bytes as v1 does, then its free bitmap (heap
  * only: the test hook). */
 static void reclaim_bit_past_count(tu_mm *t) {

@@ -292,6 +292,152 @@ Test(files, read_only_open_refuses_what_would_write) {
     unlink(path);
 }
 
+/* Writes bytes at off of the file at path, as a crash left them. */
+static void poke_file(const char *path, uint64_t off, const void *bytes, size_t len) {
+    mm_memory *mem;
+    OK(mm_memory_file(path, 0, &mem));
+    OK(mm_memory_write(mem, off, bytes, len));
+    mm_memory_close(mem);
+}
+
+/* make_file's V1 memory (one-page buckets 0 and 1 of memory 0, 2 of memory
+ * 3, a count of 3) with what crashes leave (layout_v1.c, "Crashes"): a grow
+ * of memory 3 cut short before its size (the count 4 and bucket 3's owner
+ * byte landed) and, from a durable grow, an owner byte far past the count.
+ * A read-only open writes no repair back: it serves the state the repair
+ * gives, mm_check compares the header as the repair leaves it, and the
+ * file stays as it was; a writer's open then repairs it. */
+Test(files, read_only_open_of_a_crashed_v1_file) {
+    static const char *const designs[] = {"v1", "v1reclaim"};
+    for (int k = 0; k < 2; k++) {
+        const char *design = designs[k];
+        bool trims = k == 0; /* v1 never reuses a bucket: it lowers the count */
+        tu_use_design(design);
+        char path[64];
+        make_file(path, design);
+        const uint8_t count[2] = {4, 0}, memory3 = 3, memory0 = 0;
+        mm_memory *grown;
+        OK(mm_memory_file(path, 0, &grown)); /* a grow grows the memory first */
+        OK(mm_memory_grow(grown, 1, NULL));
+        mm_memory_close(grown);
+        poke_file(path, 4, count, 2);
+        poke_file(path, 2080 + 3, &memory3, 1);
+        poke_file(path, 2080 + 10, &memory0, 1);
+        size_t len;
+        uint8_t *crashed = tc_slurp(path, &len);
+        for (int round = 0; round < 2; round++) {
+            mm_memory *mem;
+            mm *m;
+            OK(mm_memory_file_open(path, 0, MM_OPEN_READONLY, &mem));
+            FAILS_WITH(mm_open(mem, "list", 0, 0, &m), MM_EWRONG_DESIGN, "V1");
+            FAILS_WITH(mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m), MM_EREADONLY, "V1");
+            OK(mm_open(mem, design, 0, MM_OPEN_SYNC, &m)); /* nothing to order */
+            assert_kept(m);
+            mm_stats st;
+            OK(mm_stats_get(m, &st));
+            cr_assert_eq(st.buckets_allocated, trims ? 3 : 4, "[%s] round %d", design, round);
+            cr_assert_eq(st.buckets_free, trims ? 0 : 1, "[%s] round %d", design, round);
+            FAILS(mm_grow(m, 3, 1, NULL), MM_EREADONLY);
+            mm_close(m);
+            mm_memory_close(mem);
+            if (round == 0) {
+                tc_assert_file(path, crashed, len, "a read-only open of a crashed V1 file");
+                /* A writer repairs it: the file changes, the state does not. */
+                OK(mm_memory_file(path, 0, &mem));
+                OK(mm_open(mem, design, 0, 0, &m));
+                assert_kept(m);
+                mm_close(m);
+                mm_memory_close(mem);
+                size_t now_len;
+                uint8_t *now = tc_slurp(path, &now_len);
+                cr_assert(now_len == len && memcmp(now, crashed, len) != 0,
+                          "[%s] the writer's open repaired nothing", design);
+                cr_assert_eq(now[2080 + 3], 255);
+                cr_assert_eq(now[2080 + 10], 255);
+                cr_assert_eq(now[4], trims ? 3 : 4);
+                free(now);
+            }
+        }
+        free(crashed);
+        unlink(path);
+    }
+}
+
+/* A file whose first format a crash cut short (its grow landed, its header
+ * did not) holds only zeros: a writer formats it again, a read-only open
+ * refuses and leaves it. */
+Test(files, read_only_open_of_an_all_zero_file) {
+    char path[64];
+    tc_temp_file(path);
+    mm_memory *mem;
+    mm *m = NULL;
+    OK(mm_memory_file(path, 0, &mem));
+    OK(mm_memory_grow(mem, 2, NULL));
+    mm_memory_close(mem);
+    OK(mm_memory_file_open(path, 0, MM_OPEN_READONLY, &mem));
+    FAILS_WITH(mm_open(mem, "hbitmap15", 1, 0, &m), MM_EREADONLY, "only zeros", "format");
+    cr_assert_null(m);
+    mm_memory_close(mem);
+    size_t len;
+    uint8_t *bytes = tc_slurp(path, &len);
+    cr_assert_eq(len, 2 * PAGE);
+    for (size_t i = 0; i < len; i++) cr_assert_eq(bytes[i], 0, "byte %zu", i);
+    free(bytes);
+    OK(mm_memory_file(path, 0, &mem));
+    OK(mm_open(mem, "hbitmap15", 1, 0, &m));
+    OK(mm_check(m));
+    mm_close(m);
+    mm_memory_close(mem);
+    unlink(path);
+}
+
+/* An upgrade to list cut short after its journal's commit (the third
+ * write fails): a read-only open neither completes it (list) nor rolls it
+ * back (v1), and says how to; another design cannot do either, asked to
+ * upgrade or not. A writer's open with list completes it unasked: the
+ * upgrade was asked for when it began. */
+Test(files, read_only_open_of_an_interrupted_upgrade) {
+    char path[64];
+    make_file(path, "v1");
+    mm_memory *file, *faulty;
+    mm *m = NULL;
+    OK(mm_memory_file(path, 0, &file));
+    mm_fault_plan plan = {.fail_write_at = 3};
+    OK(mm_memory_faulty(file, &plan, &faulty));
+    FAILS(mm_open(faulty, "list", 0, MM_OPEN_UPGRADE, &m), MM_EIO);
+    mm_memory_close(faulty);
+    mm_memory_close(file);
+    size_t len;
+    uint8_t *before = tc_slurp(path, &len);
+    cr_assert_eq(before[3], 0x83, "byte 3: the journal's commit landed");
+
+    mm_memory *mem;
+    OK(mm_memory_file_open(path, 0, MM_OPEN_READONLY, &mem));
+    FAILS_WITH(mm_open(mem, "list", 0, 0, &m), MM_EREADONLY, "list was interrupted",
+               "complete");
+    FAILS_WITH(mm_open(mem, "v1", 0, 0, &m), MM_EREADONLY, "list was interrupted", "roll it back");
+    FAILS_WITH(mm_open(mem, "v1reclaim", 0, 0, &m), MM_EREADONLY, "roll it back");
+    FAILS_WITH(mm_open(mem, "hbitmap15", 0, 0, &m), MM_EINTERRUPTED, "list");
+    FAILS_WITH(mm_open(mem, "hbitmap15", 0, MM_OPEN_UPGRADE, &m), MM_EINTERRUPTED, "list");
+    cr_assert_null(m);
+    mm_memory_close(mem);
+    tc_assert_file(path, before, len, "read-only opens of an interrupted upgrade");
+
+    tu_use_design("list");
+    OK(mm_memory_file(path, 0, &mem));
+    OK(mm_open(mem, "list", 0, 0, &m));
+    assert_kept(m);
+    mm_close(m);
+    mm_memory_close(mem);
+    OK(mm_memory_file_open(path, 0, MM_OPEN_READONLY, &mem));
+    OK(mm_open(mem, "list", 0, 0, &m));
+    assert_kept(m);
+    mm_close(m);
+    mm_memory_close(mem);
+    free(before);
+    unlink(path);
+}
+
 /* ------------------------------------------------------------------------
  * What errors say
  * ---------------------------------------------------------------------- */
