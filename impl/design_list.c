@@ -833,3 +833,7 @@ const struct mm_ops mm_design_list = {
     .destroy = list_destroy,
     .heap_bytes = list_heap_bytes,
 };
+
+uint8_t *mm__test_list_slot_record(mm *m) {
+    return ((list *)m->ds)->slot + (OFF_LAST_MEM - OFF_GLOBALS);
+}

@@ -441,5 +441,8 @@ uint64_t *mm__test_v1reclaim_free_bits(mm *m);
 uint64_t *mm__test_hbitmap15_summary(mm *m, uint64_t **top);
 /** freestack: the room for ids in its in-heap stack. */
 uint64_t *mm__test_freestack_stack_cap(mm *m);
+/** list: the heap's copy of the commit slot's record (20 bytes), which a
+ *  commit that names another memory writes to the record's own place. */
+uint8_t *mm__test_list_slot_record(mm *m);
 
 #endif /* MM_INTERNAL_H */

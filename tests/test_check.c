@@ -429,6 +429,8 @@ enum {
     LT_OFF_FREE_COUNT = 24,
     LT_OFF_FREE_HEAD = 28,
     LT_OFF_FREE_TAIL = 32,
+    LT_OFF_LAST_MEM = 36, /* the commit slot's record: memory (last - 1)'s */
+    LT_OFF_LAST = 56,     /* last: 1 + the memory the last commit named */
     LT_OFF_MEMS = 64, /* 255 x {size u64, count u32, head u32, tail u32} */
     LT_MEM_BYTES = 20,
     LT_MEM_COUNT = 8,
@@ -506,6 +508,22 @@ static void list_tail_against_walk(tu_mm *t) {
 static void list_header_bytes(tu_mm *t) {
     t->m->header_bytes++;
 }
+/* The free of memory 7 committed last: its record is in the slot, and its
+ * own place, which open does not read, still holds the record before the
+ * free. Made current first (mm_check still passes), the slot is then said
+ * to hold memory 9's record: every record reads as before, only `last`
+ * differs from the heap's. */
+static void list_last_against_heap(tu_mm *t) {
+    cr_assert_eq(peek(t, LT_OFF_LAST, 1), 7 + 1);
+    uint8_t rec[LT_MEM_BYTES];
+    OK(mm_memory_read(t->mem, LT_OFF_LAST_MEM, rec, sizeof rec));
+    OK(mm_memory_write(t->mem, LT_MEM(7, 0), rec, sizeof rec));
+    OK(mm_check(t->m));
+    poke(t, LT_OFF_LAST, 9 + 1, 1);
+}
+static void list_slot_copy_against_heap(tu_mm *t) {
+    mm__test_list_slot_record(t->m)[LT_MEM_COUNT] ^= 1;
+}
 
 static const ccase list_cases[] = {
     {"magic and version", list_version, {"list: byte 3 is 9", "not a list layout"}},
@@ -546,6 +564,10 @@ static const ccase list_cases[] = {
      {"memory 0's list ends at bucket 1 after 2 nodes, but its tail is 0"}},
     {"header_bytes covers page 0 and the metadata buckets", list_header_bytes,
      {"header_bytes is 65537 for 0 metadata buckets"}},
+    {"the commit slot names the memory the heap says", list_last_against_heap,
+     {"the commit slot holds memory 9's record, the heap says memory 7's"}},
+    {"the heap's copy of the slot's record is that memory's", list_slot_copy_against_heap,
+     {"the heap's copy of the commit slot's record differs from memory 7's"}},
 };
 
 /* One-page buckets, memory 0 of 47,860 pages: 15,092 links in page 0 and
@@ -621,6 +643,8 @@ enum {
     FT_OFF_COUNT = 8,
     FT_OFF_DEPTH = 12,
     FT_OFF_CHUNKS = 16,
+    FT_OFF_LAST_SIZE = 20, /* the size of memory (last - 1), u64 */
+    FT_OFF_LAST = 28,      /* last: 1 + the memory the last commit named */
     FT_OFF_SIZES = 40,
     FT_OFF_RECORDS = 2080, /* 4096 x {owner u8, position u32} */
     FT_OFF_SLOTS = 22560,  /* 4096 x u32 */
@@ -684,6 +708,17 @@ static void fs_stack_against_heap(tu_mm *t) {
 static void fs_size_against_heap(tu_mm *t) {
     poke(t, FT_OFF_SIZES + 8 * 3, 2, 8); /* still one bucket */
 }
+/* The free of memory 7 committed last: its size is the last size, and its
+ * own place, which open does not read, still holds the size before the
+ * free. Made current first (mm_check still passes), the last size is then
+ * said to be memory 9's: every size reads as before, only `last` differs
+ * from the heap's. */
+static void fs_last_against_heap(tu_mm *t) {
+    cr_assert_eq(peek(t, FT_OFF_LAST, 1), 7 + 1);
+    poke(t, FT_OFF_SIZES + 8 * 7, peek(t, FT_OFF_LAST_SIZE, 8), 8);
+    OK(mm_check(t->m));
+    poke(t, FT_OFF_LAST, 9 + 1, 1);
+}
 static void fs_order_against_heap(tu_mm *t) {
     poke(t, FT_RECORD(0) + 1, 1, 4);
     poke(t, FT_RECORD(1) + 1, 0, 4);
@@ -720,6 +755,8 @@ static const ccase fs_cases[] = {
      {"the persisted stack differs from the heap's"}},
     {"the header's sizes are the heap's", fs_size_against_heap,
      {"memory 3: the header says 2 pages, the heap 1"}},
+    {"the last size names the memory the heap says", fs_last_against_heap,
+     {"the last size is memory 9's, the heap says memory 7's"}},
     {"each table's order is the records'", fs_order_against_heap,
      {"memory 0: the records give another bucket order than the heap's table"}},
 };
