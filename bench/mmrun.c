@@ -46,6 +46,12 @@ int mmrun_usage(const char *fmt, ...) {
     return 2;
 }
 
+const char *mmrun_quote(const char *s) {
+    static char buf[4][MM_QUOTE_BYTES];
+    static unsigned next;
+    return mm_quote_with(buf[next++ % 4], s, '\'');
+}
+
 bool mmrun_parse_u64(const char *s, uint64_t *out) {
     if (!s || *s < '0' || *s > '9') return false;
     errno = 0;
@@ -64,13 +70,20 @@ int mmrun_parse_options(const mmrun_option *opts, int argc, char **argv, void *c
         const mmrun_option *o = NULL;
         for (const mmrun_option *p = opts; p->name && !o; p++)
             if (strlen(p->name) == len && strncmp(p->name, a, len) == 0) o = p;
-        if (!o) return mmrun_usage("unknown option '%.*s'", (int)len, a);
+        if (!o) {
+            /* The name alone, cut past what a quote shows: "=VALUE" is not the option. */
+            char name[MM_QUOTE_MAX + 2];
+            size_t n = len < sizeof name - 1 ? len : sizeof name - 1;
+            memcpy(name, a, n);
+            name[n] = 0;
+            return mmrun_usage("unknown option %s", mmrun_quote(name));
+        }
         const char *value = NULL;
         if (o->value) {
             value = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
             if (!value) return mmrun_usage("%s needs a value: %s %s", o->name, o->name, o->value);
         } else if (eq) {
-            return mmrun_usage("%s takes no value, got '%s'", o->name, a);
+            return mmrun_usage("%s takes no value, got %s", o->name, mmrun_quote(a));
         }
         if (!o->set(ctx, value)) return 2;
     }
@@ -164,14 +177,15 @@ typedef struct session {
     const char *design;
     const char *path; /* NULL: RAM */
     uint32_t bucket_pages;
-    unsigned flags;
+    unsigned flags;        /* mm_open's */
+    unsigned memory_flags; /* mm_memory_file_open's */
     mm_memory *mem;
     mm *m;
 } session;
 
 static int session_open(session *s) {
     int err = s->mem ? MM_OK
-              : s->path ? mm_memory_file(s->path, 0, &s->mem)
+              : s->path ? mm_memory_file_open(s->path, 0, s->memory_flags, &s->mem)
                         : mm_memory_ram(0, &s->mem);
     if (!err) err = mm_open(s->mem, s->design, s->bucket_pages, s->flags, &s->m);
     /* Formatting is asked for once; a reopen loads what was formatted. */
@@ -215,7 +229,7 @@ static int hex_digit(char c) {
 /* w[i] as a number; prints the error line otherwise. */
 static bool op_number(char **w, int i, const char *what, uint64_t *out) {
     if (mmrun_parse_u64(w[i], out)) return true;
-    op_error("%s '%s' is not a number", what, w[i]);
+    op_error("%s %s is not a number", what, mmrun_quote(w[i]));
     return false;
 }
 
@@ -259,14 +273,14 @@ static int op_write(session *s, char **w) {
     uint64_t off;
     if (!op_id(w, &id) || !op_number(w, 2, "OFFSET", &off)) return 1;
     size_t hex_len = strlen(w[3]);
-    if (hex_len % 2) return op_error("HEX '%s' has an odd number of digits", w[3]);
+    if (hex_len % 2) return op_error("HEX %s has an odd number of digits", mmrun_quote(w[3]));
     uint8_t *bytes = malloc(hex_len / 2 + 1);
     if (!bytes) return op_error("out of memory");
     for (size_t i = 0; i < hex_len / 2; i++) {
         int hi = hex_digit(w[3][2 * i]), lo = hex_digit(w[3][2 * i + 1]);
         if (hi < 0 || lo < 0) {
             free(bytes);
-            return op_error("HEX '%s' is not hexadecimal", w[3]);
+            return op_error("HEX %s is not hexadecimal", mmrun_quote(w[3]));
         }
         bytes[i] = (uint8_t)(hi << 4 | lo);
     }
@@ -401,7 +415,7 @@ static int run_op(session *s, int n, char **w) {
         if (strcmp(w[0], ops[i].name) == 0) op = &ops[i];
     if ((!op || op->needs_manager) && !s->m)
         return op_error("no manager is open (the last reopen failed)");
-    if (!op) return op_error("unknown op '%s' (ops: %s)", w[0], op_names());
+    if (!op) return op_error("unknown op %s (ops: %s)", mmrun_quote(w[0]), op_names());
     if (n != word_count(op->args) + 1)
         return op_error("usage: %s%s%s", op->name, *op->args ? " " : "", op->args);
     return op->run(s, w);
@@ -413,7 +427,8 @@ static bool set_design(void *ctx, const char *value) {
     session *s = ctx;
     s->design = value;
     if (mm_design_find(value)) return true;
-    mmrun_usage("no design is named '%s' (designs: %s)", value, mmrun_design_names(false));
+    mmrun_usage("no design is named %s (designs: %s)", mmrun_quote(value),
+                mmrun_design_names(false));
     return false;
 }
 
@@ -425,7 +440,8 @@ static bool set_memory(void *ctx, const char *value) {
 static bool set_bucket_pages(void *ctx, const char *value) {
     uint64_t v;
     if (!mmrun_parse_u64(value, &v) || v < 1 || v > MM_MAX_BUCKET_PAGES) {
-        mmrun_usage("--bucket-pages needs a number in 1..%u, not '%s'", MM_MAX_BUCKET_PAGES, value);
+        mmrun_usage("--bucket-pages needs a number in 1..%u, not %s", MM_MAX_BUCKET_PAGES,
+                    mmrun_quote(value));
         return false;
     }
     ((session *)ctx)->bucket_pages = (uint32_t)v;
@@ -444,6 +460,18 @@ static bool set_sync(void *ctx, const char *value) {
     return true;
 }
 
+static bool set_upgrade(void *ctx, const char *value) {
+    (void)value;
+    ((session *)ctx)->flags |= MM_OPEN_UPGRADE;
+    return true;
+}
+
+static bool set_read_only(void *ctx, const char *value) {
+    (void)value;
+    ((session *)ctx)->memory_flags |= MM_OPEN_READONLY;
+    return true;
+}
+
 static const mmrun_option ops_options[] = {
     {"--design", "D", "the design to open (required)", set_design},
     {"--memory", "FILE",
@@ -459,6 +487,15 @@ static const mmrun_option ops_options[] = {
      "durable mode (MM_OPEN_SYNC): each grow, free, format and upgrade is on the disk when "
      "its line is printed, and a power loss leaves the state before or after each",
      set_sync},
+    {"--upgrade", NULL,
+     "upgrade a V1 memory in place to D (a design that reads V1); v1 cannot open it "
+     "afterwards. Without it such a memory is refused (MM_EWRONG_DESIGN)",
+     set_upgrade},
+    {"--read-only", NULL,
+     "open FILE read-only, under a shared lock beside other --read-only runs: size, read, "
+     "check and stats work, every change fails with MM_EREADONLY; works on a file without "
+     "write permission",
+     set_read_only},
     {0},
 };
 
@@ -467,11 +504,16 @@ static int cmd_ops(int argc, char **argv) {
     int rc = mmrun_parse_options(ops_options, argc, argv, &s);
     if (rc) return rc;
     if (!s.design) return mmrun_usage("--design is needed (designs: %s)", mmrun_design_names(false));
+    if ((s.memory_flags & MM_OPEN_READONLY) && !s.path)
+        return mmrun_usage("--read-only needs --memory FILE");
+    if ((s.memory_flags & MM_OPEN_READONLY) && (s.flags & (MM_OPEN_FORMAT | MM_OPEN_UPGRADE)))
+        return mmrun_usage("--read-only cannot --format or --upgrade: both write the file");
 
     int err = session_open(&s);
     if (err) {
-        fprintf(stderr, "mmrun: cannot open %s: %s: %s\n", s.path ? s.path : "the RAM memory",
-                mm_strerror(err), mm_error_detail());
+        fprintf(stderr, "mmrun: cannot open %s: %s: %s\n",
+                s.path ? mmrun_quote(s.path) : "the RAM memory", mm_strerror(err),
+                mm_error_detail());
         session_close(&s, false);
         return 1;
     }
@@ -613,12 +655,14 @@ static const struct command {
      cmd_ops,
      "run grow, size, write, read, free, reopen, check and stats ops from standard input",
      {"mmrun ops --design D [--memory FILE] [--bucket-pages N] [--format]",
-      "          [--sync] < OPS"},
+      "          [--sync] [--upgrade] [--read-only] < OPS"},
      "Opens a manager of design D over a linear memory and runs the ops read from standard "
      "input, one per line, printing one line for each. An empty memory is formatted; a "
-     "memory that holds D's layout is loaded with its stored bucket size (a V1 layout is "
-     "upgraded in place by the designs that read V1); anything else is refused with exit "
-     "status 1 and left untouched, unless --format.",
+     "memory that holds D's layout is loaded with its stored bucket size (a V1 layout only "
+     "with --upgrade, which converts it in place for the designs that read V1); anything "
+     "else is refused with exit status 1 and left untouched, unless --format. A file is "
+     "locked while it is open: a second mmrun on it fails at once with MM_EBUSY, unless "
+     "both are --read-only.",
      ops_options,
      list_for_ops,
      {"printf 'grow 0 1\\ngrow 1 2\\nwrite 1 65535 cafe\\nfree 0\\nreopen\\nsize 0\\n"
@@ -725,6 +769,7 @@ int main(int argc, char **argv) {
             }
         return commands[i].run(argc - 1, argv + 1);
     }
-    if (argv[1][0] == '-') return mmrun_usage("unknown option '%s'", argv[1]);
-    return mmrun_usage("unknown command '%s' (commands: %s)", argv[1], command_names());
+    if (argv[1][0] == '-') return mmrun_usage("unknown option %s", mmrun_quote(argv[1]));
+    return mmrun_usage("unknown command %s (commands: %s)", mmrun_quote(argv[1]),
+                       command_names());
 }

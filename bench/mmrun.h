@@ -2,6 +2,7 @@
 #ifndef MMRUN_H
 #define MMRUN_H
 
+#include "mm_quote.h"
 #include "mmfree.h"
 
 #include <stdbool.h>
@@ -15,6 +16,10 @@ int mmrun_usage(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/** A token from the command line or the ops, quoted for a message as the
+ *  library quotes one (mm_quote.h: a short, escaped prefix), in single
+ *  quotes; four calls may share one message. */
+const char *mmrun_quote(const char *s);
 /** Parses a whole decimal number; false on anything else. */
 bool mmrun_parse_u64(const char *s, uint64_t *out);
 

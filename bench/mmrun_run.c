@@ -195,8 +195,8 @@ static bool parse_sizes(const char *s, uint64_t *sizes, unsigned *count) {
     if (!split_list("--n", s, buf, sizeof buf, words, MAX_SIZES, count)) return false;
     for (unsigned i = 0; i < *count; i++)
         if (!mmrun_parse_u64(words[i], &sizes[i]) || sizes[i] < 1 || sizes[i] > MM_WL_MAX_N)
-            return USAGE_FALSE("bad N '%s': N is a whole number in 1..%llu", words[i],
-                               MM_WL_MAX_N);
+            return USAGE_FALSE("bad N %s: N is a whole number in 1..%llu",
+                               mmrun_quote(words[i]), MM_WL_MAX_N);
     return true;
 }
 
@@ -333,13 +333,13 @@ static bool set_n(void *ctx, const char *v) {
 
 static bool set_seed(void *ctx, const char *v) {
     if (mmrun_parse_u64(v, &((run_args *)ctx)->seed)) return true;
-    return USAGE_FALSE("bad --seed '%s': not a number", v);
+    return USAGE_FALSE("bad --seed %s: not a number", mmrun_quote(v));
 }
 
 static bool set_extra(void *ctx, const char *v) {
     uint64_t *extra = &((run_args *)ctx)->extra;
     if (mmrun_parse_u64(v, extra) && *extra <= 1000) return true;
-    return USAGE_FALSE("bad --extra-setup '%s': a number in 0..1000", v);
+    return USAGE_FALSE("bad --extra-setup %s: a number in 0..1000", mmrun_quote(v));
 }
 
 static bool set_list(void *ctx, const char *v) {
@@ -404,11 +404,11 @@ int mmrun_cmd_run(int argc, char **argv) {
     const mm_workload *ws[MAX_NAMES];
     for (unsigned i = 0; i < nw; i++)
         if (!(ws[i] = mm_workload_find(wnames[i])))
-            return mmrun_usage("no workload is named '%s' (workloads: %s)", wnames[i],
-                               workload_names());
+            return mmrun_usage("no workload is named %s (workloads: %s)",
+                               mmrun_quote(wnames[i]), workload_names());
     for (unsigned i = 0; i < nd; i++)
         if (strcmp(dnames[i], MM_WL_NO_DESIGN) != 0 && !mm_design_find(dnames[i]))
-            return mmrun_usage("no design is named '%s' (designs: %s)", dnames[i],
+            return mmrun_usage("no design is named %s (designs: %s)", mmrun_quote(dnames[i]),
                                mmrun_design_names(true));
     if (nd == 1 && nw == 1) {
         bool none = strcmp(dnames[0], MM_WL_NO_DESIGN) == 0;

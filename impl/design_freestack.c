@@ -732,3 +732,7 @@ const struct mm_ops mm_design_freestack = {
     .destroy = fs_destroy,
     .heap_bytes = fs_heap_bytes,
 };
+
+uint64_t *mm__test_freestack_stack_cap(mm *m) {
+    return &((fs_state *)m->ds)->stack_cap;
+}

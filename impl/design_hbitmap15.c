@@ -154,3 +154,9 @@ const struct mm_ops mm_design_hbitmap15 = {
     .destroy = mm__l15_destroy,
     .heap_bytes = mm__l15_heap_bytes,
 };
+
+uint64_t *mm__test_hbitmap15_summary(mm *m, uint64_t **top) {
+    hbitmap15 *s = m->ds;
+    *top = &s->top;
+    return s->mid;
+}

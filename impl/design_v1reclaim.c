@@ -192,3 +192,7 @@ const struct mm_ops mm_design_v1reclaim = {
     .destroy = reclaim_destroy,
     .heap_bytes = reclaim_heap_bytes,
 };
+
+uint64_t *mm__test_v1reclaim_free_bits(mm *m) {
+    return ((reclaim *)m->ds)->free_bits;
+}

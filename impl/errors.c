@@ -1,9 +1,11 @@
 /* Error strings, and the per-thread detail of the last error. */
+#define _POSIX_C_SOURCE 200809L /* the XSI strerror_r */
 #include "mm_internal.h"
 
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char *const errstr[] = {
     [MM_OK] = "MM_OK: success",
@@ -25,6 +27,8 @@ static const char *const errstr[] = {
     [MM_ESHORT] = "MM_ESHORT: storage is not a whole number of pages",
     [MM_EBROKEN] = "MM_EBROKEN: an earlier header write failed; reopen the memory",
     [MM_ECHECK] = "MM_ECHECK: an invariant is broken",
+    [MM_EBUSY] = "MM_EBUSY: the file is open in another handle or process",
+    [MM_EREADONLY] = "MM_EREADONLY: the memory is open read-only",
 };
 static_assert(sizeof errstr / sizeof errstr[0] == MM_ELAST, "one string per error code");
 
@@ -45,6 +49,14 @@ int mm__fail(int err, const char *fmt, ...) {
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     return err;
+}
+
+const char *mm__errno_text(int errnum, char buf[MM_ERRNO_TEXT]) {
+    /* The XSI strerror_r (this file defines no _GNU_SOURCE): it fills buf
+     * and is thread-safe, where strerror is not. */
+    if (strerror_r(errnum, buf, MM_ERRNO_TEXT) != 0)
+        snprintf(buf, MM_ERRNO_TEXT, "system error %d", errnum);
+    return buf;
 }
 
 int mm_version(int *major, int *minor, int *patch) {

@@ -364,10 +364,18 @@ int mm__v1_check(mm *m, uint8_t version) {
     int err = mm__hread(m, 0, id, sizeof id);
     if (!err && (memcmp(id, MM_MAGIC, 3) != 0 || id[MM_OFF_VERSION] != version))
         err = mm__fail(MM_ECHECK, "the header lost its magic or version %u", version);
+    /* A read-only handle could not write back what a crash left: it keeps
+     * the repair (m->v1_repair), and its header is read as the repair
+     * leaves it, the count lowered as far as the load lowered it. Every
+     * other handle's header must be clean V1. */
+    const struct mm_v1_image *pending = m->v1_repair;
     if (!err) {
-        err = mm__v1_read(m->mem, img, false);
+        err = mm__v1_read(m->mem, img, pending != NULL);
         if (err == MM_ECORRUPT) err = MM_ECHECK; /* keep the detail, report as a check */
     }
+    while (!err && pending && img->count > pending->count &&
+           img->owners[img->count - 1] == MM_V1_UNALLOCATED)
+        img->count--;
     if (!err && img->count != m->nbuckets)
         err = mm__fail(MM_ECHECK, "the header counts %u buckets, the heap %llu", img->count,
                        (unsigned long long)m->nbuckets);

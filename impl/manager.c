@@ -147,7 +147,16 @@ static inline int check_id(const mm *m, unsigned id) {
     return mm__fail(MM_EINVAL, "memory id %u is not in 0..254", id);
 }
 
-/* A handle whose header write failed refuses every grow (m->grow). */
+/* Why a broken handle refuses a change: a failed header write, or a
+ * read-only manager (mm_open breaks it from the start). */
+static mm_noinline int refused(const mm *m) {
+    if (m->readonly)
+        return mm__fail(MM_EREADONLY, "this manager is read-only (its file memory was opened "
+                        "with MM_OPEN_READONLY): the change was refused");
+    return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+}
+
+/* A broken handle refuses every grow (m->grow): its fast path tests nothing. */
 static int grow_broken(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     int err = check_id(m, id);
     if (err) return err;
@@ -155,7 +164,7 @@ static int grow_broken(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) 
         if (old_pages) *old_pages = m->sizes[id];
         return MM_OK;
     }
-    return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+    return refused(m);
 }
 
 /* What the handle's writes may have left half-written: from now on it
@@ -414,15 +423,25 @@ static int journal_bucket_size(mm *m, const struct mm_ops *target, uint32_t buck
     return err;
 }
 
-static int open_existing(mm *m, uint32_t bucket_pages) {
+/* An open that would format a read-only memory is refused before it
+ * writes anything; so is every other open that would write (an upgrade,
+ * its completion or roll-back), each where it finds it would. */
+static mm_noinline int cannot_format(const char *why) {
+    return mm__fail(MM_EREADONLY, "the memory is open read-only, but %s: open it for writing "
+                    "to format it", why);
+}
+
+static int open_existing(mm *m, uint32_t bucket_pages, unsigned flags) {
     uint8_t id[4];
     int err = mm_memory_read(m->mem, 0, id, sizeof id);
     if (err) return err;
     if (memcmp(id + MM_OFF_MAGIC, MM_MAGIC, 3) != 0) {
         bool zero = false;
         err = holds_only_zeros(m->mem, &zero);
-        if (!err && zero) return format(m, bucket_pages);
         if (err) return err;
+        if (zero && m->mem->readonly)
+            return cannot_format("it holds only zeros (what a first format cut short leaves)");
+        if (zero) return format(m, bucket_pages);
         return mm__fail(MM_EMAGIC, "the memory starts with %02x %02x %02x, not \"MGR\": it holds "
                         "no memory-manager layout (format it explicitly to overwrite it)",
                         id[0], id[1], id[2]);
@@ -433,8 +452,25 @@ static int open_existing(mm *m, uint32_t bucket_pages) {
         err = ops->load(m);
         if (!err) err = check_bucket_size(bucket_pages, m->bucket_pages);
     } else if (ops->upgrading_version && version == ops->upgrading_version) {
+        /* An upgrade to this design was asked for when it started: it is
+         * completed whether or not this open asks again. */
+        if (m->mem->readonly)
+            return mm__fail(MM_EREADONLY, "the memory is open read-only, but an upgrade from V1 "
+                            "to %s was interrupted: open it for writing to complete the "
+                            "upgrade, or with v1 or v1reclaim to roll it back", ops->info.name);
         err = upgrade_v1(m, bucket_pages, true);
     } else if (version == MM_V1_VERSION && ops->upgrade_v1) {
+        /* Only when asked: an upgrade cannot be undone (v1 cannot read the
+         * result), so a mistyped design must not start one. */
+        if (!(flags & MM_OPEN_UPGRADE))
+            return mm__fail(MM_EWRONG_DESIGN, "the memory holds the V1 layout, not %s: open it "
+                            "with v1 or v1reclaim, or upgrade it in place to %s with "
+                            "MM_OPEN_UPGRADE (mmrun --upgrade), after which v1 cannot open it",
+                            ops->info.name, ops->info.name);
+        if (m->mem->readonly)
+            return mm__fail(MM_EREADONLY, "the memory is open read-only, but it holds the V1 "
+                            "layout and MM_OPEN_UPGRADE was asked: open it for writing to "
+                            "upgrade it to %s", ops->info.name);
         err = upgrade_v1(m, bucket_pages, false);
     } else {
         const struct mm_ops *other = mm__registry_by_version(version);
@@ -452,6 +488,11 @@ static int open_existing(mm *m, uint32_t bucket_pages) {
                             "with a V1 design to roll it back", other->info.name, version,
                             other->info.name);
         err = journal_bucket_size(m, other, bucket_pages);
+        if (!err && m->mem->readonly)
+            err = mm__fail(MM_EREADONLY, "the memory is open read-only, but an upgrade from V1 "
+                           "to %s was interrupted: open it for writing with %s to complete "
+                           "it, or with %s to roll it back", other->info.name,
+                           other->info.name, ops->info.name);
         if (!err) err = mm__v1_rollback(m, other);
         if (!err) err = ops->load(m);
         if (!err) err = check_bucket_size(bucket_pages, m->bucket_pages);
@@ -465,12 +506,19 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     if (bucket_pages > MM_MAX_BUCKET_PAGES)
         return mm__fail(MM_EINVAL, "bucket size %u is past the maximum of %u pages",
                         bucket_pages, MM_MAX_BUCKET_PAGES);
-    if (flags & ~(MM_OPEN_FORMAT | MM_OPEN_SYNC))
-        return mm__fail(MM_EINVAL, "unknown flags 0x%x", flags);
+    if (flags & ~(MM_OPEN_FORMAT | MM_OPEN_SYNC | MM_OPEN_UPGRADE))
+        return mm__fail(MM_EINVAL, "flags 0x%x: mm_open takes MM_OPEN_FORMAT, MM_OPEN_SYNC and "
+                        "MM_OPEN_UPGRADE%s", flags, flags & MM_OPEN_READONLY ?
+                        " (MM_OPEN_READONLY concerns the file: it goes to mm_memory_file_open)" : "");
     const struct mm_ops *ops = mm__registry_find(design);
-    if (!ops) return mm__fail(MM_EDESIGN_UNKNOWN, "no design is named \"%s\"", design);
+    if (!ops) {
+        char name[MM_QUOTE_BYTES];
+        return mm__fail(MM_EDESIGN_UNKNOWN, "no design is named %s", mm_quote(name, design));
+    }
     if (mem->managed)
         return mm__fail(MM_EINVAL, "a manager is already open over this memory");
+    if (mem->readonly && (mem->pages == 0 || (flags & MM_OPEN_FORMAT)))
+        return cannot_format(mem->pages ? "MM_OPEN_FORMAT was asked" : "it is empty");
 
     mm *m = calloc(1, sizeof *m);
     if (!m) return mm__fail(MM_ENOMEM, "cannot allocate a manager");
@@ -480,15 +528,17 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     m->durable = (flags & MM_OPEN_SYNC) != 0;
     set_fast_base(m);
     int err = mem->pages == 0 || (flags & MM_OPEN_FORMAT) ? format(m, bucket_pages)
-                                                           : open_existing(m, bucket_pages);
+                                                           : open_existing(m, bucket_pages, flags);
     /* Every load, upgrade and format builds tables that meet
      * mm__check_tables's invariants or refuses the memory (each design's
      * file says how): proving them again here cost a reopen up to a third
      * of its instructions. mm_check walks them. */
     /* Accepted: what a V1 load read past an interrupted operation is
      * written back now, and what a format, an upgrade or a repair wrote is
-     * durable before the handle makes changes of its own. */
-    if (!err && m->v1_repair) err = mm__v1_repair(m);
+     * durable before the handle makes changes of its own. A read-only
+     * handle keeps the repair in the heap instead: it serves the state the
+     * repair gives, and leaves the memory as it found it. */
+    if (!err && m->v1_repair && !mem->readonly) err = mm__v1_repair(m);
     if (!err) err = mm__barrier(m);
     if (err) {
         destroy(m);
@@ -505,6 +555,8 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     inject_open(m);
 #endif
     set_fast_base(m);
+    m->readonly = m->broken = mem->readonly;
+    if (m->broken) m->grow = grow_broken;
     mem->managed = true;
     /* Counters describe this handle's own writes, not the format's. */
     m->hbytes_written = m->hwrites = 0;
@@ -536,7 +588,7 @@ int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
         if (old_pages) *old_pages = size;
         return MM_OK;
     }
-    if (m->broken) return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+    if (m->broken) return refused(m);
     if (pages > MM_MAX_PAGES - size)
         return mm__fail(MM_EOVERFLOW, "memory %u of %llu pages cannot grow by %llu pages", id,
                         (unsigned long long)size, (unsigned long long)pages);
@@ -695,7 +747,7 @@ int mm_free(mm *m, unsigned id) {
     if (!m->ops->free)
         return mm__fail(MM_ENOTSUP, "design %s cannot free memory", m->ops->info.name);
     if (m->sizes[id] == 0) return MM_OK;
-    if (m->broken) return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+    if (m->broken) return refused(m);
     /* The buckets are zeroed before the header calls them free, so no
      * state, not even one a crash leaves, hands old bytes to a later grow.
      * The price: a free whose header write then fails (or a crash between
@@ -718,10 +770,12 @@ int mm_check(mm *m) {
 }
 
 /* What mm_open and the grows since allocated and still hold: the handle,
- * the tables' capacity (kept after a free, for the next grow) and the
- * design's state. Summed when asked, so no operation pays for it. */
+ * the tables' capacity (kept after a free, for the next grow), a V1 repair
+ * that a read-only handle keeps, and the design's state. Summed when
+ * asked, so no operation pays for it. */
 static uint64_t heap_bytes(const mm *m) {
-    uint64_t bytes = sizeof *m + m->table_block_bytes;
+    uint64_t bytes = sizeof *m + m->table_block_bytes +
+                     (m->v1_repair ? sizeof *m->v1_repair : 0);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
         if (!mm__table_in_block(m, &m->tables[i]))
             bytes += (uint64_t)m->tables[i].cap * sizeof *m->tables[i].ids;

@@ -37,6 +37,9 @@ struct mm_memory {
     /* A manager is open over this memory: it alone may grow it, so that the
      * bytes of a RAM memory it caches cannot move under it (mm_open). */
     bool managed;
+    /* Opened read-only (mm_memory_file_open): the backing refuses grow,
+     * write and discard, and mm_open makes its manager read-only. */
+    bool readonly;
 };
 
 /** mm_memory_grow without the managed check: the manager's own grows. */

@@ -29,9 +29,10 @@ static int ram_reserve(ram *r, uint64_t pages) {
     else
         p = mmap(NULL, new_bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char why[MM_ERRNO_TEXT];
     if (p == MAP_FAILED)
-        return mm__fail(MM_EGROW, "cannot reserve %llu pages of address space (errno %d)",
-                        (unsigned long long)pages, errno);
+        return mm__fail(MM_EGROW, "cannot reserve %llu pages of address space: %s",
+                        (unsigned long long)pages, mm__errno_text(errno, why));
     r->base.base = p;
     r->reserved_pages = pages;
     r->base.ready_pages = pages;
@@ -51,7 +52,8 @@ static int ram_grow(mm_memory *mem, uint64_t new_pages) {
 }
 
 static mm_noinline int discard_failed(int e) {
-    return mm__fail(MM_EIO, "madvise(MADV_DONTNEED) failed (errno %d)", e);
+    char why[MM_ERRNO_TEXT];
+    return mm__fail(MM_EIO, "madvise(MADV_DONTNEED) failed: %s", mm__errno_text(e, why));
 }
 
 /* The pages are not in the message: keeping them across the call would

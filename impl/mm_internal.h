@@ -28,6 +28,7 @@
 #define MM_INTERNAL_H
 
 #include "mmfree.h"
+#include "mm_quote.h"
 
 #include <assert.h>
 #include <stdbool.h>
@@ -193,7 +194,11 @@ struct mm {
 
     uint64_t header_bytes;
     uint64_t hbytes_written, hwrites;
+    /* broken: refuse changes (mm_grow and mm_free test it). A read-only
+     * manager is broken from the start, so that its refusal costs the hot
+     * paths no test of their own; readonly says which error to give. */
     bool broken;
+    bool readonly;
     /* Durable mode (MM_OPEN_SYNC): barriers around every commit, after
      * every grow of the linear memory and after a format's discard. */
     bool durable;
@@ -203,7 +208,9 @@ struct mm {
     uint64_t journal_page; /* the journal of an upgrade under way */
     /* What a V1 load read past an interrupted operation, written back in V1
      * bytes once the open is accepted (mm__v1_repair), so that an open
-     * refused later (a bucket size that differs) changes nothing. */
+     * refused later (a bucket size that differs) changes nothing. A
+     * read-only manager cannot write it back and keeps it instead: its
+     * check compares the header as the repair would leave it. */
     struct mm_v1_image *v1_repair;
 #ifdef MM_TEST_INJECT
     unsigned inject;     /* the extra work of this handle's design (manager.c) */
@@ -281,6 +288,10 @@ const struct mm_ops *mm__registry_by_version(uint8_t version);
 
 /** Sets the calling thread's error detail and returns err. */
 int mm__fail(int err, const char *fmt, ...) mm_printf_like(2, 3);
+/** The system error errnum in words ("No space left on device"), in buf,
+ *  for error details: a number alone means nothing to a reader. */
+enum { MM_ERRNO_TEXT = 96 };
+const char *mm__errno_text(int errnum, char buf[MM_ERRNO_TEXT]);
 
 /** Reads header bytes. */
 int mm__hread(mm *m, uint64_t off, void *buf, size_t len);
@@ -472,7 +483,8 @@ int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner);
 int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
                         uint64_t new_count);
 /** check for the V1-byte designs: the header is valid, clean V1 with this
- *  version byte and says exactly what the heap says; tables ascend. */
+ *  version byte (for a read-only handle that keeps a repair: V1 as the
+ *  repair leaves it) and says exactly what the heap says; tables ascend. */
 int mm__v1_check(mm *m, uint8_t version);
 
 /* ------------------------------------------------------------------------
@@ -500,5 +512,22 @@ int mm__v1_read_journal(mm_memory *mem, const struct mm_ops *target, struct mm_v
 /** Rolls an interrupted upgrade to target back to the V1 memory it started
  *  from; the caller then loads it as V1. */
 int mm__v1_rollback(mm *m, const struct mm_ops *target);
+
+/* ------------------------------------------------------------------------
+ * Test hooks: the designs' heap indexes that no stored byte reaches, so
+ * that tests/test_check.c can break each invariant check() walks over
+ * them, one at a time. Nothing else calls them.
+ * ---------------------------------------------------------------------- */
+
+/** v1reclaim: its free bitmap, bit b set when carved bucket b is free. */
+uint64_t *mm__test_v1reclaim_free_bits(mm *m);
+/** hbitmap15: its summary words (one per 64 leaf words) and, in *top, the
+ *  word above them. */
+uint64_t *mm__test_hbitmap15_summary(mm *m, uint64_t **top);
+/** freestack: the room for ids in its in-heap stack. */
+uint64_t *mm__test_freestack_stack_cap(mm *m);
+/** list: the heap's copy of the commit slot's record (20 bytes), which a
+ *  commit that names another memory writes to the record's own place. */
+uint8_t *mm__test_list_slot_record(mm *m);
 
 #endif /* MM_INTERNAL_H */

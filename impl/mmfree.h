@@ -70,7 +70,8 @@ typedef enum mm_error {
     MM_ENOTSUP,       /**< the design does not support this operation (free on v1) */
     MM_EMAGIC,        /**< the linear memory holds no memory-manager layout */
     MM_EVERSION,      /**< unknown layout version */
-    MM_EWRONG_DESIGN, /**< the linear memory holds the layout of another design */
+    MM_EWRONG_DESIGN, /**< the linear memory holds the layout of another design (or V1,
+                           *   opened by a freeing design without MM_OPEN_UPGRADE) */
     MM_EBUCKET_SIZE,  /**< the requested bucket size differs from the stored one */
     MM_ECORRUPT,      /**< the header contradicts itself or the linear memory */
     MM_EINTERRUPTED,  /**< an interrupted V1 upgrade to another design, which this one can
@@ -78,6 +79,8 @@ typedef enum mm_error {
     MM_ESHORT,        /**< the storage is not a whole number of pages */
     MM_EBROKEN,       /**< an earlier header write failed; the handle refuses changes */
     MM_ECHECK,        /**< mm_check() found a broken invariant */
+    MM_EBUSY,         /**< the file is open in another handle or process (its lock is held) */
+    MM_EREADONLY,     /**< the memory is open read-only: a change was refused */
     MM_ELAST          /**< one past the last error code */
 } mm_error;
 
@@ -107,13 +110,36 @@ typedef struct mm_memory mm_memory;
  *  Errors: MM_EINVAL (out is NULL), MM_ENOMEM. */
 MM_API int mm_memory_ram(uint64_t max_pages, mm_memory **out);
 
-/** A linear memory backed by the file at path, created when missing. The
- *  file always holds exactly size * 64 KiB bytes; pages never written take
- *  no disk space. max_pages as for RAM.
- *  Errors: MM_EINVAL (a NULL argument), MM_EIO (cannot open, or not a
- *  regular file), MM_ESHORT (length not a whole number of pages; the file
- *  is left as it was), MM_ENOMEM. */
+/** mm_memory_file_open(path, max_pages, 0, out): a writer, the file created
+ *  when missing. Errors: those of mm_memory_file_open. */
 MM_API int mm_memory_file(const char *path, uint64_t max_pages, mm_memory **out);
+
+/**
+ * A linear memory backed by the file at path. The file always holds exactly
+ * size * 64 KiB bytes; pages never written take no disk space. max_pages as
+ * for RAM. flags: 0 or MM_OPEN_READONLY (the mm_open() flags are refused).
+ *
+ * One writer per file. Without flags the file is opened for reading and
+ * writing (created when missing) and the memory takes an exclusive
+ * open-file-description lock on it (fcntl F_OFD_SETLK): while it is open,
+ * every other opener, in this process or another, fails at once with
+ * MM_EBUSY and changes nothing. With MM_OPEN_READONLY the file is opened
+ * read-only (it must exist; a file without write permission will do) under
+ * a shared lock: any number of read-only memories may share a file, but not
+ * with a writer. A read-only memory refuses grow, write and discard with
+ * MM_EREADONLY, and a manager opened over it (mm_open) serves mm_size,
+ * mm_read, mm_check and mm_stats_get and refuses every change with
+ * MM_EREADONLY. The lock lives as long as the memory (mm_memory_close
+ * releases it) and is shared by a child that fork() gives the descriptor.
+ *
+ * Errors: MM_EINVAL (a NULL argument, other flags), MM_EBUSY (the lock is
+ * held: a writer has the file, or readers have it and a writer was asked
+ * for), MM_EIO (cannot open or lock it, or not a regular file; the detail
+ * names the system error in words), MM_ESHORT (length not a whole number of
+ * pages; the file is left as it was), MM_ENOMEM.
+ */
+MM_API int mm_memory_file_open(const char *path, uint64_t max_pages, unsigned flags,
+                               mm_memory **out);
 
 /** Faults to inject into a wrapped memory, for tests. */
 typedef struct mm_fault_plan {
@@ -192,17 +218,18 @@ MM_API uint64_t mm_memory_size(const mm_memory *mem);
 /** Grows by delta pages, which read as zero; *old_pages (when not NULL)
  *  gets the size before. Errors: MM_EGROW (cap or storage refused), with
  *  nothing changed; MM_EINVAL while a manager is open over mem (it alone
- *  grows the memory it manages). */
+ *  grows the memory it manages); MM_EREADONLY. */
 MM_API int mm_memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages);
 /** Copies len bytes at byte offset off. Errors: MM_EBOUNDS (off + len past
  *  the size; nothing read), MM_EIO. */
 MM_API int mm_memory_read(mm_memory *mem, uint64_t off, void *buf, size_t len);
 /** Stores len bytes at byte offset off. Errors: MM_EBOUNDS (nothing
- *  written), MM_EIO. */
+ *  written), MM_EIO, MM_EREADONLY. */
 MM_API int mm_memory_write(mm_memory *mem, uint64_t off, const void *buf, size_t len);
 /** Makes pages [first_page, first_page + pages) read as zero and gives
  *  their storage back (madvise for RAM, a punched hole for files).
- *  Errors: MM_EBOUNDS (past the size; nothing changed), MM_EIO. */
+ *  Errors: MM_EBOUNDS (past the size; nothing changed), MM_EIO,
+ *  MM_EREADONLY. */
 MM_API int mm_memory_discard(mm_memory *mem, uint64_t first_page, uint64_t pages);
 /** Flushes a file memory to disk (fsync; no-op for RAM): what mm_write
  *  wrote is durable after it. Errors: MM_EIO. */
@@ -243,7 +270,11 @@ MM_API const mm_design_info *mm_design_find(const char *name);
 
 typedef struct mm mm;
 
-/** mm_open() flags. */
+/** Open flags. Those that concern the manager (the layout and the order of
+ *  its writes) go to mm_open(): MM_OPEN_FORMAT, MM_OPEN_SYNC and
+ *  MM_OPEN_UPGRADE; the one that concerns the file goes to
+ *  mm_memory_file_open(): MM_OPEN_READONLY. Each refuses the other's with
+ *  MM_EINVAL, saying where the flag goes. */
 #define MM_OPEN_FORMAT 1u /**< format the linear memory even if it holds data */
 /** Durable mode: the manager orders its writes with barriers (fdatasync for
  *  a file memory) so that a power loss, which may bring any subset of the
@@ -253,8 +284,12 @@ typedef struct mm mm;
  *  of the file, before the commit and after it, each skipped when nothing
  *  was written since the last (README has the time). Data written with
  *  mm_write becomes durable at the next operation's first barrier, or with
- *  mm_memory_sync. */
+ *  mm_memory_sync. A flag of the manager, not of the file, because the
+ *  manager decides where the barriers fall (around its commits); any memory
+ *  with a barrier serves, the fault-injecting one included. */
 #define MM_OPEN_SYNC 2u
+#define MM_OPEN_READONLY 4u /**< open the file read-only, under a shared lock */
+#define MM_OPEN_UPGRADE 8u  /**< upgrade a V1 memory in place to the design opened */
 
 /**
  * Opens a manager of the named design over mem (which the caller keeps
@@ -265,9 +300,13 @@ typedef struct mm mm;
  * An empty linear memory, or one that holds only zeros, is formatted with
  * bucket_pages per bucket (0 means MM_DEFAULT_BUCKET_PAGES). A linear
  * memory that holds this design's layout is loaded with its stored bucket
- * size. A V1 layout is upgraded in place by the designs flagged
- * MM_DESIGN_READS_V1. Anything else is refused and left untouched, unless
- * flags has MM_OPEN_FORMAT.
+ * size. A V1 layout is upgraded in place, keeping every memory's buckets,
+ * sizes and bytes, by the designs flagged MM_DESIGN_READS_V1, and only when
+ * flags has MM_OPEN_UPGRADE: afterwards v1 cannot open the memory. Without
+ * the flag the open fails with MM_EWRONG_DESIGN and the memory is
+ * untouched, so a mistyped design never converts a V1 memory. (The flag
+ * changes nothing for any other memory.) Anything else is refused and left
+ * untouched, unless flags has MM_OPEN_FORMAT.
  *
  * Crashes: every operation (grow, free, format, upgrade) is atomic. A
  * process that dies in the middle of one, or, with MM_OPEN_SYNC, a power
@@ -276,18 +315,30 @@ typedef struct mm mm;
  * zeroed). Open completes what needs it: it rewrites what a V1-byte design
  * (v1, v1reclaim) left of an interrupted grow or free so that the header
  * is clean V1 again; it completes an interrupted V1 upgrade from the
- * journal the upgrade wrote first, or, opened by a V1 design, rolls it
- * back to the V1 memory; it formats again a memory whose first format was
- * cut short (it holds only zeros).
+ * journal the upgrade wrote first (MM_OPEN_UPGRADE or not: the upgrade was
+ * asked for when it started), or, opened by a V1 design, rolls it back to
+ * the V1 memory; it formats again a memory whose first format was cut
+ * short (it holds only zeros).
  *
- * Errors: MM_EINVAL (bucket_pages > 65535, unknown flags, a NULL argument,
- * a manager already open over mem),
- * MM_EDESIGN_UNKNOWN, MM_EMAGIC (no layout), MM_EVERSION, MM_EWRONG_DESIGN,
- * MM_EBUCKET_SIZE (bucket_pages is not 0 and differs from the stored size),
- * MM_ECORRUPT, MM_EINTERRUPTED (an interrupted upgrade to another design,
- * which this one can neither complete nor roll back, or one that left no
- * journal), MM_EGROW (formatting or an upgrade needed pages that the
- * memory refused), MM_EIO, MM_ENOMEM.
+ * Over a read-only memory (mm_memory_file_open with MM_OPEN_READONLY) the
+ * manager is read-only: it loads the layout as it is and refuses every
+ * change (mm_grow, mm_write, mm_free) with MM_EREADONLY. An open that
+ * would write fails with MM_EREADONLY before it writes anything: an empty
+ * or all-zero memory to format, MM_OPEN_FORMAT, an upgrade, and the
+ * completion or roll-back of an interrupted one. What a crash left in a V1
+ * memory is not written back: the manager serves the state the repair
+ * gives, and mm_check() compares the header as the repair would leave it.
+ *
+ * Errors: MM_EINVAL (bucket_pages > 65535, flags other than
+ * MM_OPEN_FORMAT, MM_OPEN_SYNC and MM_OPEN_UPGRADE, a NULL argument, a
+ * manager already open over mem), MM_EDESIGN_UNKNOWN, MM_EMAGIC (no
+ * layout), MM_EVERSION, MM_EWRONG_DESIGN (another design's layout, or V1
+ * without MM_OPEN_UPGRADE), MM_EBUCKET_SIZE (bucket_pages is not 0 and
+ * differs from the stored size), MM_ECORRUPT, MM_EINTERRUPTED (an
+ * interrupted upgrade to another design, which this one can neither
+ * complete nor roll back, or one that left no journal), MM_EGROW
+ * (formatting or an upgrade needed pages that the memory refused),
+ * MM_EREADONLY, MM_EIO, MM_ENOMEM.
  */
 MM_API int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned flags,
                    mm **out);
@@ -311,10 +362,10 @@ MM_API int mm_size(const mm *m, unsigned id, uint64_t *pages);
  *
  * Errors: MM_EINVAL, MM_EOVERFLOW (the size would pass 2^64 bytes or the
  * largest the design can address), MM_EFULL (no bucket left), MM_EGROW,
- * MM_ENOMEM, MM_EBROKEN, MM_EIO. On any error nothing is changed, except
- * that MM_EIO from a header write (or, with MM_OPEN_SYNC, from a barrier)
- * marks the handle broken; the memory then opens to the size before or
- * after the grow, as after a crash.
+ * MM_ENOMEM, MM_EBROKEN, MM_EREADONLY (a read-only manager), MM_EIO. On any
+ * error nothing is changed, except that MM_EIO from a header write (or,
+ * with MM_OPEN_SYNC, from a barrier) marks the handle broken; the memory
+ * then opens to the size before or after the grow, as after a crash.
  */
 MM_API int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
@@ -327,7 +378,7 @@ MM_API int mm_read(mm *m, unsigned id, uint64_t off, void *buf, size_t len);
 
 /** Writes len bytes at byte offset off of memory id; m and buf as for
  *  mm_read. Errors: MM_EINVAL (id out of range), MM_EBOUNDS (nothing
- *  written), MM_EIO. */
+ *  written), MM_EIO, MM_EREADONLY (a read-only manager; nothing written). */
 MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t len);
 
 /**
@@ -339,7 +390,8 @@ MM_API int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t le
  * their storage back.
  *
  * Errors: MM_EINVAL (id out of range), MM_ENOTSUP (the design cannot free),
- * MM_EBROKEN, MM_EIO; nothing changed after any of them but MM_EIO. A free
+ * MM_EBROKEN, MM_EREADONLY, MM_EIO; nothing changed after any of them but
+ * MM_EIO. A free
  * allocates nothing (grows reserve what it needs), so it never fails for
  * lack of heap. After MM_EIO, from the discard or from the header write
  * (the handle is then broken), the memory may keep its size with some or

@@ -73,7 +73,8 @@ static void poke(mm_memory *mem, uint64_t off, uint64_t value, unsigned bytes) {
 
 /* Every registered design refuses mem and leaves it as it was: the V1
  * readers with v1_err and a detail mentioning each of details[], the
- * others because the layout is not theirs. */
+ * others because the layout is not theirs. The upgraders are asked to
+ * upgrade, so that they validate the V1 header as v1 does. */
 static void assert_refused_by_all(mm_memory *mem, int v1_err, const char *const *details) {
     size_t len;
     uint8_t *img = tu_image(mem, &len);
@@ -82,7 +83,7 @@ static void assert_refused_by_all(mm_memory *mem, int v1_err, const char *const 
         bool v1 = reads_v1(d);
         int want = v1 || v1_err == MM_EMAGIC ? v1_err : MM_EWRONG_DESIGN;
         mm *m = NULL;
-        int err = mm_open(mem, d->name, 0, 0, &m);
+        int err = mm_open(mem, d->name, 0, MM_OPEN_UPGRADE, &m);
         cr_assert_eq(err, want, "[%s] open -> %s, expected %s (%s)", d->name, mm_strerror(err),
                      mm_strerror(want), mm_error_detail());
         cr_assert_null(m, "[%s] a refused open handed out a manager", d->name);
@@ -147,10 +148,11 @@ Test(bad_input, v1_crash_leftovers_are_read_and_repaired) {
              * waits until an open is accepted. */
             size_t len;
             uint8_t *img = tu_image(mem, &len);
-            FAILS(mm_open(mem, d->name, 3, 0, &m), MM_EBUCKET_SIZE);
+            unsigned flags = version_of(d) == 1 ? 0 : MM_OPEN_UPGRADE;
+            FAILS(mm_open(mem, d->name, 3, flags, &m), MM_EBUCKET_SIZE);
             tu_assert_image(mem, img, len, "a refused open of a crash's leftovers");
             free(img);
-            int err = mm_open(mem, d->name, 0, 0, &m);
+            int err = mm_open(mem, d->name, 0, flags, &m);
             cr_assert_eq(err, MM_OK, "[%s] %s: open -> %s (%s)", d->name, k->what,
                          mm_strerror(err), mm_error_detail());
             OK(mm_check(m));
@@ -369,7 +371,7 @@ Test(bad_input, short_file) {
 }
 
 /* A stored bucket size wins over a different one asked for, for every
- * design that opens V1 bytes, before any upgrade. */
+ * design that opens V1 bytes (asked to upgrade them), before any upgrade. */
 Test(bad_input, v1_bucket_size_differs) {
     v1_model v;
     mm_memory *mem = v1_memory(&v);
@@ -379,8 +381,8 @@ Test(bad_input, v1_bucket_size_differs) {
         const mm_design_info *d = mm_design_get(i);
         if (!reads_v1(d)) continue;
         mm *m = NULL;
-        FAILS_WITH(mm_open(mem, d->name, 3, 0, &m), MM_EBUCKET_SIZE, "2", "3");
-        FAILS_WITH(mm_open(mem, d->name, 1, 0, &m), MM_EBUCKET_SIZE, "2", "1");
+        FAILS_WITH(mm_open(mem, d->name, 3, MM_OPEN_UPGRADE, &m), MM_EBUCKET_SIZE, "2", "3");
+        FAILS_WITH(mm_open(mem, d->name, 1, MM_OPEN_UPGRADE, &m), MM_EBUCKET_SIZE, "2", "1");
         cr_assert_null(m);
         tu_assert_image(mem, img, len, d->name);
     }
@@ -389,8 +391,10 @@ Test(bad_input, v1_bucket_size_differs) {
 }
 
 /* A memory of one design opened by another: loaded when both write the
- * same layout, upgraded when it is V1 and the opener reads V1, else
- * refused with MM_EWRONG_DESIGN and left as it was. */
+ * same layout; when it is V1 and the opener reads V1, refused with
+ * MM_EWRONG_DESIGN (naming V1 and the flag) and left as it was, then
+ * upgraded with MM_OPEN_UPGRADE; else refused and left as it was, with
+ * the flag or without. */
 Test(bad_input, memory_of_another_design) {
     size_t n = mm_design_count();
     for (size_t w = 0; w < n; w++) {
@@ -409,10 +413,21 @@ Test(bad_input, memory_of_another_design) {
             mm_close(m);
             size_t len;
             uint8_t *img = tu_image(mem, &len);
-            bool loads = wv == version_of(opener) || (wv == 1 && (opener->flags & MM_DESIGN_READS_V1));
+            bool same = wv == version_of(opener);
+            bool upgrades = !same && wv == 1 && (opener->flags & MM_DESIGN_READS_V1);
             m = NULL;
             int err = mm_open(mem, opener->name, 0, 0, &m);
-            if (loads) {
+            if (upgrades) {
+                cr_assert_eq(err, MM_EWRONG_DESIGN, "%s opened a %s memory without "
+                             "MM_OPEN_UPGRADE: %s (%s)", opener->name, writer->name,
+                             mm_strerror(err), mm_error_detail());
+                tc_assert_detail("V1 without MM_OPEN_UPGRADE", "V1", "MM_OPEN_UPGRADE",
+                                 "--upgrade", opener->name);
+                cr_assert_null(m);
+                tu_assert_image(mem, img, len, "V1 opened without MM_OPEN_UPGRADE");
+            }
+            if (!same) err = mm_open(mem, opener->name, 0, MM_OPEN_UPGRADE, &m);
+            if (same || upgrades) {
                 cr_assert_eq(err, MM_OK, "%s cannot open a %s memory: %s (%s)", opener->name,
                              writer->name, mm_strerror(err), mm_error_detail());
                 uint64_t size;

@@ -320,7 +320,7 @@ static void assert_v1_content(mm *m, const uint64_t sizes[MM_MAX_MEMORIES], cons
 /* v1reclaim leaves V1 bytes with unallocated buckets below the count: an
  * upgrade must count them free and (for REUSES_ALL) reuse them first. */
 DESIGN_TEST(freeing, upgrades_v1_with_holes, MM_DESIGN_READS_V1) {
-    if (!mm_design_find("v1reclaim")) return;
+    if (!mm_design_find("v1reclaim")) cr_skip_test("no v1reclaim is registered to free in V1");
     mm_memory *mem;
     mm *m;
     uint64_t sizes[MM_MAX_MEMORIES];
@@ -332,7 +332,7 @@ DESIGN_TEST(freeing, upgrades_v1_with_holes, MM_DESIGN_READS_V1) {
     sizes[7] = 0;
     mm_close(m);
     uint64_t v1_pages = mm_memory_size(mem);
-    OK(mm_open(mem, THIS_DESIGN->name, 0, 0, &m));
+    OK(mm_open(mem, THIS_DESIGN->name, 0, MM_OPEN_UPGRADE, &m));
     assert_v1_content(m, sizes, "upgraded with holes");
     mm_stats st;
     OK(mm_stats_get(m, &st));
@@ -380,7 +380,7 @@ DESIGN_TEST(freeing, upgrade_refused_growth_leaves_v1, MM_DESIGN_READS_V1) {
     uint64_t v1_pages = mm_memory_size(ram);
     mm_fault_plan plan = {.fail_grow_at = 1};
     OK(mm_memory_faulty(ram, &plan, &mem));
-    int err = mm_open(mem, THIS_DESIGN->name, 0, 0, &m);
+    int err = mm_open(mem, THIS_DESIGN->name, 0, MM_OPEN_UPGRADE, &m);
     if (err == MM_OK) {
         /* This design needed no growth. */
         cr_assert_eq(mm_memory_size(ram), v1_pages);
@@ -396,7 +396,7 @@ DESIGN_TEST(freeing, upgrade_refused_growth_leaves_v1, MM_DESIGN_READS_V1) {
         OK(mm_open(ram, "v1", 0, 0, &m));
         OK(mm_check(m));
         mm_close(m);
-        OK(mm_open(ram, THIS_DESIGN->name, 0, 0, &m));
+        OK(mm_open(ram, THIS_DESIGN->name, 0, MM_OPEN_UPGRADE, &m));
         OK(mm_check(m));
         for (unsigned k = 0; k < 3; k++) {
             uint8_t got[MARK_BYTES];
@@ -521,8 +521,15 @@ DESIGN_TEST(freeing, every_failed_grow_changes_nothing, 0) {
  * Bucket limits
  * ---------------------------------------------------------------------- */
 
-DESIGN_TEST(freeing, refuses_the_32769th_bucket, 0) {
-    if (THIS_DESIGN->max_buckets != 32768) return;
+static bool addresses_32768(const mm_design_info *d) {
+    return d->max_buckets == 32768;
+}
+
+static bool addresses_more(const mm_design_info *d) {
+    return d->max_buckets > 32768;
+}
+
+DESIGN_TEST_WHERE(freeing, refuses_the_32769th_bucket, addresses_32768) {
     tu_mm t;
     tu_open_ram(&t, THIS_DESIGN->name, 1);
     for (unsigned k = 0; k < 4; k++) tu_grow(&t, k, 8192);
@@ -547,8 +554,7 @@ DESIGN_TEST(freeing, refuses_the_32769th_bucket, 0) {
     tu_close(&t);
 }
 
-DESIGN_TEST(freeing, allocates_100000_buckets, 0) {
-    if (THIS_DESIGN->max_buckets <= 32768) return;
+DESIGN_TEST_WHERE(freeing, allocates_100000_buckets, addresses_more) {
     enum { BUCKETS = 100000, MEMS = 10 };
     tu_mm t;
     tu_open_ram(&t, THIS_DESIGN->name, 1);

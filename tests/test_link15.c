@@ -197,8 +197,19 @@ static void upgrade_case(const char *design, uint32_t n) {
     mm_memory *mem = make_v1(n, &s);
     uint8_t *v1_page0 = page0_of(mem);
     uint64_t v1_pages = mm_memory_size(mem);
-    mm *m;
-    OK(mm_open(mem, design, 0, 0, &m));
+    mm *m = NULL;
+    /* Only when asked: without MM_OPEN_UPGRADE the memory stays V1. */
+    size_t len;
+    uint8_t *img = tu_image(mem, &len);
+    int refused = mm_open(mem, design, 0, 0, &m);
+    cr_assert_eq(refused, MM_EWRONG_DESIGN, "[%s] opened V1 without MM_OPEN_UPGRADE: %s (%s)",
+                 design, mm_strerror(refused), mm_error_detail());
+    cr_assert(strstr(mm_error_detail(), "V1") && strstr(mm_error_detail(), "MM_OPEN_UPGRADE"),
+              "[%s] the refusal does not say how to upgrade: %s", design, mm_error_detail());
+    cr_assert_null(m);
+    tu_assert_image(mem, img, len, "V1 opened without MM_OPEN_UPGRADE");
+    free(img);
+    OK(mm_open(mem, design, 0, MM_OPEN_UPGRADE, &m));
     cr_assert_eq(mm_bucket_pages(m), n);
     OK(mm_check(m));
     assert_script(m, &s, "after the upgrade");
@@ -299,7 +310,7 @@ DESIGN_TEST(v1_upgrade, corrupt_v1_is_refused_untouched, MM_DESIGN_READS_V1) {
         size_t len;
         uint8_t *img = tu_image(mem, &len);
         mm *m = NULL;
-        int err = mm_open(mem, THIS_DESIGN->name, 0, 0, &m);
+        int err = mm_open(mem, THIS_DESIGN->name, 0, MM_OPEN_UPGRADE, &m);
         cr_assert_eq(err, MM_ECORRUPT, "[%s] %s: open -> %s (%s)", THIS_DESIGN->name,
                      cases[c].what, mm_strerror(err), mm_error_detail());
         tu_assert_image(mem, img, len, cases[c].what);
@@ -317,7 +328,7 @@ DESIGN_TEST(v1_upgrade, stale_owner_byte_past_the_count, MM_DESIGN_READS_V1) {
     uint8_t owner = (uint8_t)s.ids[1];
     OK(mm_memory_write(mem, 2080 + 300, &owner, 1));
     mm *m;
-    OK(mm_open(mem, THIS_DESIGN->name, 0, 0, &m));
+    OK(mm_open(mem, THIS_DESIGN->name, 0, MM_OPEN_UPGRADE, &m));
     OK(mm_check(m));
     assert_script(m, &s, "after upgrading past a stale owner byte");
     mm_close(m);
@@ -325,7 +336,9 @@ DESIGN_TEST(v1_upgrade, stale_owner_byte_past_the_count, MM_DESIGN_READS_V1) {
 }
 
 /* A copy of mem opened with design: it must open, pass mm_check and hold
- * every byte of the script. */
+ * every byte of the script. A V1 memory is upgraded only when asked (and
+ * refused untouched otherwise); an upgrade under way is completed unasked,
+ * as it was asked for when it began. */
 static void opens_intact(mm_memory *mem, const char *design, const v1_script *s, unsigned n) {
     size_t len;
     uint8_t *img = tu_image(mem, &len);
@@ -333,9 +346,14 @@ static void opens_intact(mm_memory *mem, const char *design, const v1_script *s,
     OK(mm_memory_ram(0, &copy));
     OK(mm_memory_grow(copy, len / PAGE, NULL));
     OK(mm_memory_write(copy, 0, img, len));
-    free(img);
     mm *m;
-    int err = mm_open(copy, design, 0, 0, &m);
+    bool ask = strcmp(design, "v1") != 0 && version_byte(copy) == 1;
+    if (ask) {
+        FAILS(mm_open(copy, design, 0, 0, &m), MM_EWRONG_DESIGN);
+        tu_assert_image(copy, img, len, "a V1 memory opened without MM_OPEN_UPGRADE");
+    }
+    free(img);
+    int err = mm_open(copy, design, 0, ask ? MM_OPEN_UPGRADE : 0, &m);
     cr_assert_eq(err, MM_OK, "[%s] after write %u of the upgrade failed: open -> %s (%s)",
                  design, n, mm_strerror(err), mm_error_detail());
     OK(mm_check(m));
@@ -369,7 +387,7 @@ DESIGN_TEST(v1_upgrade, interrupted_at_every_write, MM_DESIGN_READS_V1) {
         OK(mm_memory_write(ram, 0, v1img, len));
         mm_fault_plan plan = {.fail_write_at = n};
         OK(mm_memory_faulty(ram, &plan, &faulty));
-        int err = mm_open(faulty, design, 0, 0, &m);
+        int err = mm_open(faulty, design, 0, MM_OPEN_UPGRADE, &m);
         if (err == MM_OK) mm_close(m);
         mm_memory_close(faulty);
         if (err == MM_OK) { /* n is past the upgrade's last write */
@@ -574,7 +592,7 @@ LINK15_TEST(upgrade_keeps_v1_holes_free) {
     cr_assert_eq(nholes, s.pages[2]);
     memset(page0 + L15T_OFF_SIZES + 8 * 7, 0, 8);
     OK(mm_memory_write(t.mem, 0, page0, sizeof page0));
-    OK(mm_open(t.mem, design, 0, 0, &t.m));
+    OK(mm_open(t.mem, design, 0, MM_OPEN_UPGRADE, &t.m));
     tu_check(&t);
     cr_assert_eq(tu_stats(&t).buckets_free, nholes);
     for (uint32_t k = 0; k < nholes; k++) {

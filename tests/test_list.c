@@ -20,6 +20,9 @@ enum {
     L_OFF_NBUCKETS = 8,
     L_OFF_FREE_COUNT = 24,
     L_OFF_FREE_HEAD = 28,
+    L_OFF_FREE_TAIL = 32,
+    L_OFF_LAST_MEM = 36, /* the commit slot's record: memory (last - 1)'s */
+    L_OFF_LAST = 56,     /* last: 1 + the memory the last commit named */
     L_OFF_MEMS = 64, /* 255 x {size u64, count u32, head u32, tail u32} */
     L_MEM_BYTES = 20,
     L_OFF_LINKS = 5168, /* u32 link of bucket b, b < 15,092 */
@@ -143,6 +146,75 @@ Test(list, free_writes_do_not_depend_on_the_size) {
     }
 }
 
+/* ---- the free list's order, byte for byte ------------------------------ */
+
+#define L_NONE 0xFFFFFFFFu
+
+static void assert_free_list(mm_memory *mem, uint32_t count, uint32_t head, uint32_t tail,
+                             const char *what) {
+    cr_assert_eq(get_u32(mem, L_OFF_FREE_COUNT), count, "%s: free_count", what);
+    cr_assert_eq(get_u32(mem, L_OFF_FREE_HEAD), head, "%s: free_head", what);
+    cr_assert_eq(get_u32(mem, L_OFF_FREE_TAIL), tail, "%s: free_tail", what);
+}
+
+/* Memory id's record where open reads it: in the commit slot when the last
+ * commit named the memory, else in its own place. */
+static void assert_record(mm_memory *mem, unsigned id, uint64_t size, uint32_t count,
+                          uint32_t head, uint32_t tail) {
+    uint64_t at = get_u8(mem, L_OFF_LAST) == id + 1 ? L_OFF_LAST_MEM
+                                                     : L_OFF_MEMS + (uint64_t)L_MEM_BYTES * id;
+    uint64_t stored = get_u32(mem, at) | (uint64_t)get_u32(mem, at + 4) << 32;
+    cr_assert_eq(stored, size, "memory %u's size", id);
+    cr_assert_eq(get_u32(mem, at + 8), count, "memory %u's count", id);
+    cr_assert_eq(get_u32(mem, at + 12), head, "memory %u's head", id);
+    cr_assert_eq(get_u32(mem, at + 16), tail, "memory %u's tail", id);
+}
+
+/* A free splices the memory's whole chain onto the tail of the free list
+ * (design_list.c): the list keeps its head, its old tail now links to the
+ * freed head, and grows take buckets from the head in that order. */
+Test(list, free_splices_onto_the_tail) {
+    tu_mm t;
+    tu_open_ram(&t, "list", 1);
+    tu_grow(&t, 0, 2); /* buckets 0, 1 */
+    tu_grow(&t, 1, 1); /* 2 */
+    tu_grow(&t, 2, 2); /* 3, 4 */
+    tu_grow(&t, 3, 1); /* 5 */
+    assert_free_list(t.mem, 0, L_NONE, L_NONE, "before any free");
+
+    OK_CHECK(t.m, mm_free(t.m, 2));
+    assert_free_list(t.mem, 2, 3, 4, "memory 2 freed onto the empty list");
+    cr_assert_eq(get_u8(t.mem, L_OFF_LAST), 2 + 1, "the free's commit names memory 2");
+    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 3), 4);
+    assert_record(t.mem, 2, 0, 0, L_NONE, L_NONE);
+
+    OK_CHECK(t.m, mm_free(t.m, 0));
+    assert_free_list(t.mem, 4, 3, 1, "memory 0 spliced onto the tail");
+    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 4), 0, "the old tail links to the freed head");
+    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 0), 1, "the freed chain keeps its links");
+    cr_assert_eq(get_u8(t.mem, L_OFF_LAST), 0 + 1, "the free's commit names memory 0");
+    assert_record(t.mem, 0, 0, 0, L_NONE, L_NONE);
+    assert_record(t.mem, 2, 0, 0, L_NONE, L_NONE); /* handed to its own place */
+
+    /* Grows take the head first: 3, 4, then 0; bucket 1 is left. */
+    tu_grow(&t, 5, 3);
+    assert_free_list(t.mem, 1, 1, 1, "three buckets taken from the head");
+    cr_assert_eq(get_u8(t.mem, L_OFF_LAST), 5 + 1, "the grow's commit names memory 5");
+    assert_record(t.mem, 5, 3, 3, 3, 0);
+    assert_record(t.mem, 0, 0, 0, L_NONE, L_NONE);
+    const uint32_t order[3] = {3, 4, 0};
+    for (uint32_t k = 0; k < 3; k++) {
+        uint8_t mark[4] = {0xF1, 0x5E, (uint8_t)k, 0x77}, at[4];
+        OK(mm_write(t.m, 5, k * PAGE, mark, sizeof mark));
+        OK(mm_memory_read(t.mem, (1 + (uint64_t)order[k]) * PAGE, at, sizeof at));
+        cr_assert_arr_eq(at, mark, sizeof mark, "page %u of memory 5 is not in bucket %u", k,
+                         order[k]);
+    }
+    tu_reopen(&t);
+    assert_free_list(t.mem, 1, 1, 1, "after a reopen");
+    tu_close(&t);
+}
+
 /* ---- reopen after many frees and regrows --------------------------------- */
 
 /* Memories 0..7 grow and free at random across the 15,092 links of page 0,
@@ -228,7 +300,7 @@ Test(list, upgrades_v1_in_place) {
             OK(mm_memory_ram(0, &t.mem));
             write_v1(t.mem, writers[w], n);
             uint64_t pages = mm_memory_size(t.mem);
-            OK(mm_open(t.mem, "list", 0, 0, &t.m));
+            OK(mm_open(t.mem, "list", 0, MM_OPEN_UPGRADE, &t.m));
             cr_assert_eq(get_u8(t.mem, L_OFF_VERSION), L_VERSION);
             cr_assert_eq(mm_bucket_pages(t.m), n);
             tu_check(&t);
@@ -282,7 +354,7 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
 
     mm_fault_plan plan = {.fail_grow_at = 1};
     OK(mm_memory_faulty(ram, &plan, &mem));
-    FAILS(mm_open(mem, "list", 0, 0, &m), MM_EGROW);
+    FAILS(mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m), MM_EGROW);
     mm_fault_counts c = mm_memory_fault_counts(mem);
     cr_assert_eq(c.grows, 1);
     cr_assert_eq(c.writes, 0, "the refused upgrade wrote %llu times",
@@ -304,7 +376,7 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     tu_use_design("list");
     plan = (mm_fault_plan){.fail_write_at = 2};
     mm_memory_fault_replan(mem, &plan);
-    FAILS(mm_open(mem, "list", 0, 0, &m), MM_EIO);
+    FAILS(mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m), MM_EIO);
     cr_assert_eq(mm_memory_size(ram), pages + 2);
     OK(mm_memory_read(ram, 0, now, PAGE));
     cr_assert(memcmp(now, page0, PAGE) == 0, "page 0 changed");
@@ -323,7 +395,7 @@ Test(list, failed_grow_during_upgrade_leaves_v1) {
     /* With room to grow, the same memory upgrades. */
     tu_use_design("list");
     mm_memory_fault_replan(mem, NULL);
-    OK(mm_open(mem, "list", 0, 0, &m));
+    OK(mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m));
     OK(mm_check(m));
     mm_stats st;
     OK(mm_stats_get(m, &st));
@@ -361,7 +433,7 @@ Test(list, interrupted_upgrade_completes_or_rolls_back) {
         mm_fault_plan plan = {.fail_write_at = n};
         OK(mm_memory_faulty(ram, &plan, &mem));
         mm *m;
-        int err = mm_open(mem, "list", 0, 0, &m);
+        int err = mm_open(mem, "list", 0, MM_OPEN_UPGRADE, &m);
         if (err == MM_OK) {
             OK(mm_check(m));
             mm_close(m);
@@ -393,13 +465,23 @@ Test(list, interrupted_upgrade_completes_or_rolls_back) {
             OK(mm_memory_grow(copy, len / PAGE, NULL));
             OK(mm_memory_write(copy, 0, img, len));
             tu_use_design(name);
+            /* V1 still: a freeing design upgrades it only when asked. The
+             * upgrade under way: list completes it unasked (it was asked
+             * for when it began), and asking changes nothing for the
+             * designs that can neither complete nor roll it back. */
+            bool ask = version == 1 && !v1_bytes;
+            if (ask) {
+                FAILS(mm_open(copy, name, 0, 0, &m), MM_EWRONG_DESIGN);
+                tu_assert_image(copy, img, len, "a V1 memory opened without MM_OPEN_UPGRADE");
+            }
             if (version == 1 || v1_bytes || strcmp(name, "list") == 0) {
-                OK(mm_open(copy, name, 0, 0, &m));
+                OK(mm_open(copy, name, 0, ask ? MM_OPEN_UPGRADE : 0, &m));
                 OK(mm_check(m));
                 assert_v1_memories(m, false);
                 mm_close(m);
             } else {
                 FAILS(mm_open(copy, name, 0, 0, &m), MM_EINTERRUPTED);
+                FAILS(mm_open(copy, name, 0, MM_OPEN_UPGRADE, &m), MM_EINTERRUPTED);
                 tu_assert_image(copy, img, len, "a refused interrupted upgrade");
             }
             mm_memory_close(copy);

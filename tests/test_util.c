@@ -15,12 +15,26 @@ void tu_use_design(const char *name) {
     current_design = name;
 }
 
+/* The indexes of the designs that pass the filter, in a static array of
+ * their own for each caller. */
+static struct criterion_test_params params(size_t idx[64], unsigned need_flags,
+                                           bool (*applies)(const mm_design_info *d)) {
+    size_t n = 0;
+    for (size_t i = 0; i < mm_design_count() && n < 64; i++) {
+        const mm_design_info *d = mm_design_get(i);
+        if ((d->flags & need_flags) == need_flags && (!applies || applies(d))) idx[n++] = i;
+    }
+    return cr_make_param_array(size_t, idx, n);
+}
+
 struct criterion_test_params tu_design_params(unsigned need_flags) {
     static size_t idx[64];
-    size_t n = 0;
-    for (size_t i = 0; i < mm_design_count() && n < 64; i++)
-        if ((mm_design_get(i)->flags & need_flags) == need_flags) idx[n++] = i;
-    return cr_make_param_array(size_t, idx, n);
+    return params(idx, need_flags, NULL);
+}
+
+struct criterion_test_params tu_design_params_where(bool (*applies)(const mm_design_info *d)) {
+    static size_t idx[64];
+    return params(idx, 0, applies);
 }
 
 static void open_manager(tu_mm *t) {

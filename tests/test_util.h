@@ -17,18 +17,28 @@
 /* Criterion may run each test in a re-executed process, so parameters are
  * design indexes, never pointers. */
 struct criterion_test_params tu_design_params(unsigned need_flags);
+/** The designs for which applies() holds: a test that means nothing for a
+ *  design is not registered for it, rather than counted as a pass that
+ *  tested nothing. */
+struct criterion_test_params tu_design_params_where(bool (*applies)(const mm_design_info *d));
 
-/** A test body that runs once per registered design with all need_flags. */
-#define DESIGN_TEST(suite_, test_, need_flags)                                          \
+#define DESIGN_TEST_(suite_, test_, params)                                             \
     static void suite_##_##test_##_body(size_t *design_index);                          \
     ParameterizedTestParameters(suite_, test_) {                                        \
-        return tu_design_params(need_flags);                                          \
+        return params;                                                                \
     }                                                                                 \
     ParameterizedTest(size_t *design_index, suite_, test_) {                            \
         tu_use_design(mm_design_get(*design_index)->name);                            \
         suite_##_##test_##_body(design_index);                                          \
     }                                                                                 \
     static void suite_##_##test_##_body(size_t *design_index)
+
+/** A test body that runs once per registered design with all need_flags. */
+#define DESIGN_TEST(suite_, test_, need_flags) \
+    DESIGN_TEST_(suite_, test_, tu_design_params(need_flags))
+/** A test body that runs once per registered design for which applies(). */
+#define DESIGN_TEST_WHERE(suite_, test_, applies) \
+    DESIGN_TEST_(suite_, test_, tu_design_params_where(applies))
 
 /** The design a DESIGN_TEST body runs for. */
 #define THIS_DESIGN (mm_design_get(*design_index))

@@ -133,6 +133,9 @@ usage_case "--bucket-pages not a number" ops --design v1 --bucket-pages 12x
 usage_case "--bucket-pages negative" ops --design v1 --bucket-pages -1
 usage_case "--bucket-pages without a value" ops --design v1 --bucket-pages
 usage_case "unknown design" ops --design nosuch
+usage_case "--read-only without --memory" ops --design v1 --read-only
+usage_case "--read-only with --format" ops --design v1 --memory "$tmp/never.mem" --read-only --format
+usage_case "--read-only with --upgrade" ops --design v1 --memory "$tmp/never.mem" --read-only --upgrade
 [ -e "$tmp/never.mem" ] && { begin "usage errors create no file"; fail "created $tmp/never.mem"; end; }
 
 # ---------------------------------------------------------------------------
@@ -313,6 +316,133 @@ expect_rc 0
 expect_no_stderr
 expect_out "$plain_out"
 cmp -s "$tmp/plain.mem" "$tmp/sync.mem" || fail "the files differ"
+end
+
+# ---------------------------------------------------------------------------
+# A token echoed in an error shows at most 40 bytes, escaped: a 10,000-byte
+# one holding a newline gives one short line.
+long_nl=$(awk 'BEGIN { printf "ab\ncd"; for (i = 0; i < 10000; i++) printf "x"; }')
+begin "a long design name with a newline: one short line"
+run 'size 0
+' ops --design "$long_nl"
+expect_rc 2
+n=$(printf '%s\n' "$err" | wc -l | tr -d ' ')
+[ "$n" -eq 1 ] || fail "wrote $n lines on stderr"
+[ "${#err}" -lt 300 ] || fail "wrote ${#err} bytes on stderr"
+case $err in *"'ab\\ncdxxx"*"'..."*) ;; *) fail "does not show the escaped prefix: $err" ;; esac
+end
+
+begin "a long bad number in an op: one short error line"
+run "grow 0 $long
+" ops --design v1
+expect_rc 1
+[ "$(lines)" -eq 1 ] || fail "printed $(lines) lines"
+[ "${#out}" -lt 300 ] || fail "printed ${#out} bytes: the token was not cut"
+end
+
+begin "a path with a newline: one short line"
+run 'size 0
+' ops --design v1 --memory "$tmp/no-such-dir/$long_nl"
+expect_rc 1
+n=$(printf '%s\n' "$err" | wc -l | tr -d ' ')
+[ "$n" -eq 1 ] || fail "wrote $n lines on stderr: $err"
+[ "${#err}" -lt 600 ] || fail "wrote ${#err} bytes on stderr"
+end
+
+# ---------------------------------------------------------------------------
+# One writer per file. hold FILE ARGS...: an mmrun ops ARGS on FILE that
+# keeps it open (its ops come from a fifo) until unhold; it has answered
+# 'size 0' before hold returns.
+hold() {
+    file=$1
+    shift
+    rm -f "$tmp/fifo" "$tmp/holder.out"
+    mkfifo "$tmp/fifo"
+    "$MMRUN" ops --memory "$file" "$@" <"$tmp/fifo" >"$tmp/holder.out" 2>&1 &
+    holder=$!
+    exec 3>"$tmp/fifo"
+    printf 'size 0\n' >&3
+    i=0
+    while [ ! -s "$tmp/holder.out" ] && [ "$i" -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    [ -s "$tmp/holder.out" ] || fail "the holder never answered"
+}
+unhold() {
+    exec 3>&-
+    wait "$holder"
+}
+
+locked="$tmp/locked.mem"
+printf 'grow 0 2\nwrite 0 0 c0ffee\n' | "$MMRUN" ops --design list --memory "$locked" --bucket-pages 1 >/dev/null
+cp "$locked" "$tmp/locked.copy"
+
+# busy ARGS...: mmrun ops ARGS on $locked is refused with MM_EBUSY naming
+# the file, and runs no op.
+busy() {
+    run 'grow 0 1
+' ops --design list --memory "$locked" "$@"
+    expect_rc 1
+    [ -z "$out" ] || fail "ran ops: $out"
+    case $err in *MM_EBUSY*"$locked"*) ;; *) fail "not MM_EBUSY naming the file: $err" ;; esac
+}
+
+begin "a second mmrun on a file is refused at once (MM_EBUSY), the file unchanged"
+hold "$locked" --design list
+busy
+busy --read-only
+unhold
+cmp -s "$locked" "$tmp/locked.copy" || fail "the file changed"
+end
+
+begin "two --read-only runs share a file; a writer beside them is refused"
+chmod 444 "$locked"
+hold "$locked" --design list --read-only
+run 'size 0
+read 0 0 3
+grow 0 1
+write 0 0 00
+free 0
+check
+size 0
+' ops --design list --memory "$locked" --read-only
+expect_rc 1
+expect_no_stderr
+[ "$(line 1)" = 2 ] || fail "size printed '$(line 1)'"
+[ "$(line 2)" = c0ffee ] || fail "read printed '$(line 2)'"
+for k in 3 4 5; do
+    case $(line $k) in "error: MM_EREADONLY"*) ;; *) fail "line $k is '$(line $k)', not MM_EREADONLY" ;; esac
+done
+[ "$(line 6)" = ok ] || fail "check printed '$(line 6)'"
+[ "$(line 7)" = 2 ] || fail "the size changed: '$(line 7)'"
+chmod 644 "$locked"
+busy
+unhold
+cmp -s "$locked" "$tmp/locked.copy" || fail "the file changed"
+end
+
+# ---------------------------------------------------------------------------
+begin "a V1 memory is upgraded only with --upgrade"
+cp "$v1file" "$tmp/upgrade.mem"
+run 'size 0
+' ops --design list --memory "$tmp/upgrade.mem"
+expect_rc 1
+[ -z "$out" ] || fail "ran ops: $out"
+case $err in *MM_EWRONG_DESIGN*V1*--upgrade*) ;; *) fail "stderr does not say V1 and --upgrade: $err" ;; esac
+cmp -s "$tmp/upgrade.mem" "$v1file" || fail "the refused open changed the file"
+run 'size 0
+size 1
+check
+' ops --design list --memory "$tmp/upgrade.mem" --upgrade
+expect_rc 0
+expect_out "3
+1
+ok"
+run 'size 0
+' ops --design v1 --memory "$tmp/upgrade.mem"
+expect_rc 1
+case $err in *MM_EWRONG_DESIGN*) ;; *) fail "v1 opened the upgraded file: $err" ;; esac
 end
 
 # ---------------------------------------------------------------------------

@@ -322,7 +322,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_totals.images++;
     mm_memory *mem = fz_memory_from_bytes(bytes, len, 0);
     mm *m = NULL;
-    int err = mm_open(mem, name, ask, 0, &m);
+    /* Asked to upgrade, so that a damaged V1 image reaches the upgrade of
+     * every design that reads V1 (without the flag they refuse it unread;
+     * fuzz_engine.c checks that refusal). */
+    int err = mm_open(mem, name, ask, MM_OPEN_UPGRADE, &m);
     char context[96];
     snprintf(context, sizeof context, "fuzz_open, %s image of %u pages/bucket, %u mutations",
              mm_design_get(img->design_index)->name, img->bucket_pages, nmut);
