@@ -232,18 +232,34 @@ static int put_link(mm *m, uint32_t b, uint32_t next) {
  * Opening: format, load, upgrade
  * ---------------------------------------------------------------------- */
 
-static struct mm_l15 *attach(mm *m, const struct mm_l15_index *ix) {
+static struct mm_l15 *attach(mm *m, const struct mm_l15_index *ix, bool mirror) {
     struct mm_l15 *h = calloc(1, ix->state_bytes);
-    if (!h) {
-        mm__fail(MM_ENOMEM, "cannot allocate %zu bytes of link15 state", ix->state_bytes);
+    uint8_t *hdr = mirror ? calloc(1, MM_L15_MIRROR_BYTES) : NULL;
+    if (!h || (mirror && !hdr)) {
+        free(h);
+        free(hdr);
+        mm__fail(MM_ENOMEM, "cannot allocate %zu bytes of link15 state",
+                 ix->state_bytes + (mirror ? MM_L15_MIRROR_BYTES : 0));
         return NULL;
     }
     h->ix = ix;
     h->trusts_nfree = ix->trusts_nfree;
+    h->hdr = hdr;
     m->ds = h;
     m->data_page = 1;
     m->header_bytes = MM_L15_HEADER_BYTES;
     return h;
+}
+
+/* After a format or an upgrade has built and written the header: a RAM
+ * memory's page 0 is the header from now on. */
+static int drop_mirror_on_ram(mm *m, int err) {
+    struct mm_l15 *h = state(m);
+    if (!err && m->ram) {
+        free(h->hdr);
+        h->hdr = NULL;
+    }
+    return err;
 }
 
 /* Every carved bucket free, then the buckets of every table in use. */
@@ -258,7 +274,7 @@ static void rebuilt(mm *m, struct mm_l15 *h) {
 }
 
 int mm__l15_format(mm *m, const struct mm_l15_index *ix) {
-    struct mm_l15 *h = attach(m, ix);
+    struct mm_l15 *h = attach(m, ix, true); /* the header is built there */
     if (!h) return MM_ENOMEM;
     memcpy(h->hdr + MM_OFF_MAGIC, MM_MAGIC, 3);
     h->hdr[MM_OFF_VERSION] = MM_L15_VERSION;
@@ -266,7 +282,8 @@ int mm__l15_format(mm *m, const struct mm_l15_index *ix) {
     index_tables(m, h);
     rebuilt(m, h);
     int err = mm__ensure_pages(m, 1);
-    return err ? err : mm__hwrite(m, 0, h->hdr, MM_L15_HEADER_BYTES);
+    if (!err) err = mm__hwrite(m, 0, h->hdr, MM_L15_HEADER_BYTES);
+    return drop_mirror_on_ram(m, err);
 }
 
 /* Links at and past count were never written, so they are zero: the first
@@ -305,7 +322,7 @@ static int check_fixed(mm *m, const uint8_t *hdr, int err) {
 }
 
 int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
-    struct mm_l15 *h = attach(m, ix);
+    struct mm_l15 *h = attach(m, ix, !m->ram);
     if (!h) return MM_ENOMEM;
     /* A RAM memory's page 0 is read where it is (hdr_of). */
     const uint8_t *hdr = hdr_of(m);
@@ -329,19 +346,28 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
         lens[i] = (uint32_t)len;
     }
     if ((err = mm__tables_carve(m, lens, 0))) return err;
+    /* Every carved bucket free; each chain's buckets taken out as it is
+     * walked. A bucket that is not free then is past the count (never
+     * marked) or already in a chain: the walk tests one bit for both. */
     mark_carved_free(h, count);
+    uint64_t *map = h->free_map;
+    const uint8_t *links = hdr + MM_L15_OFF_LINKS;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        uint32_t len = lens[i];
-        mm_table *t = &m->tables[i];
+        uint32_t len = lens[i], *out = m->tables[i].ids;
         uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
-        for (uint32_t k = 0; k < len; k++, b = mm__l15_next(hdr, b)) {
-            if (b >= count || !mm__l15_is_free(h, b))
+        for (uint32_t k = 0; k < len; k++) {
+            uint64_t bit = 1ull << (b % 64), *word = &map[b / 64];
+            if (mm_unlikely(!(*word & bit)))
                 return mm__fail(MM_ECORRUPT, "link15 header: bucket #%llu of memory %u is "
                                 "bucket %u, which is %s", (unsigned long long)k, i, b,
                                 b >= count ? "not carved" : "already in a chain");
-            mark_in_use(h, b);
-            mm__table_push(t, b);
+            *word &= ~bit;
+            out[k] = b;
+            /* mm__l15_link, from links (padded past the last one). */
+            uint32_t at = b * MM_L15_LINK_BITS;
+            b = (b + 1 + (mm_get_u32(links + at / 8) >> at % 8)) & MM_L15_LINK_MASK;
         }
+        m->tables[i].len = len;
     }
     m->nbuckets = count;
     m->nfree = count - owned;
@@ -350,7 +376,7 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
 }
 
 int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_index *ix) {
-    struct mm_l15 *h = attach(m, ix);
+    struct mm_l15 *h = attach(m, ix, true); /* the header is built there */
     if (!h) return MM_ENOMEM;
     int err = mm__v1_adopt(m, v1);
     if (err) return err;
@@ -371,16 +397,19 @@ int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_
     if (!err)
         err = mm__hwrite(m, MM_L15_OFF_FIRST, h->hdr + MM_L15_OFF_FIRST,
                          MM_L15_HEADER_BYTES - MM_L15_OFF_FIRST);
-    return err ? err : mm__upgrade_end(m, MM_L15_VERSION);
+    return drop_mirror_on_ram(m, err ? err : mm__upgrade_end(m, MM_L15_VERSION));
 }
 
 void mm__l15_destroy(mm *m) {
-    free(m->ds);
+    struct mm_l15 *h = m->ds;
+    if (h) free(h->hdr);
+    free(h);
 }
+
 
 uint64_t mm__l15_heap_bytes(const mm *m) {
     const struct mm_l15 *h = m->ds;
-    return h ? h->ix->state_bytes : 0;
+    return h ? h->ix->state_bytes + (h->hdr ? MM_L15_MIRROR_BYTES : 0) : 0;
 }
 
 /* ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ enum {
     MM_L15_MAX_BUCKETS = 1 << MM_L15_LINK_BITS,
     MM_L15_HEADER_BYTES = MM_L15_OFF_LINKS + MM_L15_MAX_BUCKETS * MM_L15_LINK_BITS / 8,
     MM_L15_WORDS = MM_L15_MAX_BUCKETS / 64, /* 64-bit words of one bit per bucket */
+    MM_L15_MIRROR_BYTES = MM_L15_HEADER_BYTES + 2,
 };
 
 /* Link b holds (next - b - 1) mod 2^15, packed little-endian at bit 15*b of
@@ -90,11 +91,14 @@ struct mm_l15 {
     /* Bit b set: bucket b is free (carved, in no chain). The designs keep
      * it; the layout rebuilds it on open and checks it. */
     uint64_t free_map[MM_L15_WORDS];
-    /* The header bytes as the linear memory holds them: a write is issued
-     * only for the bytes that differ, and the mirror follows each write
-     * that succeeds. Two bytes of padding, zero, so that any link can be
-     * read as one 4-byte load (mm__l15_link). */
-    uint8_t hdr[MM_L15_HEADER_BYTES + 2];
+    /* The header bytes as the linear memory holds them, MM_L15_MIRROR_BYTES
+     * of them, where those bytes are behind calls (a file, stable memory;
+     * and the header a format or an upgrade builds): a write is issued only
+     * for the bytes that differ, and the mirror follows each write that
+     * succeeds. Two bytes of padding, zero, so that any link can be read as
+     * one 4-byte load (mm__l15_link). NULL for a RAM memory's load: its
+     * page 0 is the header's one copy. */
+    uint8_t *hdr;
 };
 
 static inline bool mm__l15_is_free(const struct mm_l15 *h, uint32_t b) {
