@@ -240,18 +240,19 @@ static int v1_load_clean(mm *m, bool trim) {
     /* The spare entries take the unallocated buckets, and whatever a
      * memory owning too many writes past its table stays in the block. */
     if ((rc = mm__tables_carve(m, lens, count))) goto out;
-    uint32_t *w[MM_V1_UNALLOCATED + 1], *start[MM_MAX_MEMORIES];
-    w[0] = m->table_block;
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) w[i + 1] = (start[i] = w[i]) + lens[i];
-    for (uint32_t b = 0; b < count; b++) *w[owners[b]]++ = b;
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        mm_table *t = &m->tables[i];
-        if (w[i] != start[i] + lens[i]) { /* more or fewer than its size needs */
-            memset(m->sizes, 0, sizeof m->sizes);
-            rc = 1;
-            goto out;
+    if (count) { /* else every table is empty, and the block is none */
+        uint32_t *w[MM_V1_UNALLOCATED + 1], *start[MM_MAX_MEMORIES];
+        w[0] = m->table_block;
+        for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) w[i + 1] = (start[i] = w[i]) + lens[i];
+        for (uint32_t b = 0; b < count; b++) *w[owners[b]]++ = b;
+        for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+            if (w[i] != start[i] + lens[i]) { /* more or fewer than its size needs */
+                memset(m->sizes, 0, sizeof m->sizes);
+                rc = 1;
+                goto out;
+            }
+            m->tables[i].len = lens[i];
         }
-        t->len = lens[i];
     }
     mm__set_bucket_pages(m, bp);
     m->header_bytes = MM_V1_HEADER_BYTES;
