@@ -51,9 +51,9 @@ static uint32_t b15_take(mm *m, uint32_t from) {
     return MM_L15_MAX_BUCKETS;
 }
 
-static void b15_give(mm *m, uint32_t b) {
+static void b15_give(mm *m, const uint32_t *ids, uint64_t n) {
     struct mm_l15 *h = m->ds;
-    mm_bit_set(h->free_map, b);
+    for (uint64_t k = 0; k < n; k++) mm_bit_set(h->free_map, ids[k]);
 }
 
 static const struct mm_l15_index b15_index = {
@@ -86,6 +86,7 @@ const struct mm_ops mm_design_bitmap15 = {
     .load = b15_load,
     .upgrade_v1 = b15_upgrade_v1,
     .grow = mm__l15_grow,
+    .grow_fast = mm__l15_grow_fast,
     .free = mm__l15_free,
     .check = mm__l15_check,
     .destroy = mm__l15_destroy,

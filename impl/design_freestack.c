@@ -62,8 +62,10 @@
  *   free   O(k): writes k stack slots (one call per segment), then the
  *          commit. Records of freed buckets are left stale: the stack
  *          says they are free.
- *   open   O(count): reads page 0's fixed part and directory, then the
- *          records and slots of each segment in bulk.
+ *   open   O(count): page 0's fixed part and directory, then the slots
+ *          and records of each segment, read where they lie in a RAM
+ *          memory (copied in batches from other backings) into tables
+ *          carved from one allocation; about 12 instructions a bucket.
  *   max    4096 + 6648 * 7281 = 48,408,184 buckets (the directory full at
  *          one page per bucket; the same limit for every bucket size).
  *
@@ -189,17 +191,15 @@ static uint64_t entry_offset(const mm *m, const fs_state *s, enum region r, uint
                         : base + cap * FS_RECORD_BYTES + local * FS_SLOT_BYTES;
 }
 
-/* Moves entries [first, first + n) of a region between the header and buf,
- * one call per segment. */
-static int entries_io(mm *m, enum region r, uint64_t first, uint64_t n, uint8_t *buf,
-                      bool write) {
+/* Writes entries [first, first + n) of a region from buf, one call per
+ * segment. (parse reads them through entries_view.) */
+static int entries_write(mm *m, enum region r, uint64_t first, uint64_t n, const uint8_t *buf) {
     const fs_state *s = m->ds;
     size_t width = r == RECORDS ? FS_RECORD_BYTES : FS_SLOT_BYTES;
     while (n) {
         uint64_t run, off = entry_offset(m, s, r, first, &run);
         if (run > n) run = n;
-        int err = write ? mm__hwrite(m, off, buf, (size_t)run * width)
-                        : mm__hread(m, off, buf, (size_t)run * width);
+        int err = mm__hwrite(m, off, buf, (size_t)run * width);
         if (err) return err;
         buf += run * width;
         first += run;
@@ -264,7 +264,7 @@ static int write_records(mm *m, unsigned id, uint32_t first, uint64_t n) {
             buf[r * FS_RECORD_BYTES] = (uint8_t)id;
             mm_put_u32(buf + r * FS_RECORD_BYTES + 1, (uint32_t)(k + r));
         }
-        int err = entries_io(m, RECORDS, t->ids[k], run, buf, true);
+        int err = entries_write(m, RECORDS, t->ids[k], run, buf);
         if (err) return err;
         k += run;
     }
@@ -279,7 +279,7 @@ static int write_slots(mm *m, uint64_t first, uint64_t n) {
         uint64_t run = n - done < FS_BATCH ? n - done : FS_BATCH;
         for (uint64_t r = 0; r < run; r++)
             mm_put_u32(buf + r * FS_SLOT_BYTES, s->stack[first + done + r]);
-        int err = entries_io(m, SLOTS, first + done, run, buf, true);
+        int err = entries_write(m, SLOTS, first + done, run, buf);
         if (err) return err;
         done += run;
     }
@@ -353,7 +353,58 @@ static int fs_format(mm *m) {
 /* Takes the buckets of a grow: popped ids (top of the stack first), then
  * new ones from count on; chunks, when the capacity must follow, after the
  * new data buckets. */
+/* The record of one bucket: a write of constant size (a few stores on a
+ * RAM memory), the common case of a grow into one bucket. */
+static mm_always_inline int write_record(mm *m, unsigned id, uint32_t pos, uint32_t bucket) {
+    uint8_t rec[FS_RECORD_BYTES];
+    uint64_t run;
+    rec[0] = (uint8_t)id;
+    mm_put_u32(rec + 1, pos);
+    return mm__hwrite(m, entry_offset(m, m->ds, RECORDS, bucket, &run), rec, sizeof rec);
+}
+
+/* fs_grow's common cases without its loops: a grow inside the last bucket
+ * (the commit alone), and a grow into one bucket, popped or carved without
+ * a chunk, with the heap room there already. The same writes in the same
+ * order. MM_EAGAIN_INTERNAL: take the general path. */
+#define MM_EAGAIN_INTERNAL (-1)
+static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_size,
+                                            uint64_t nnew) {
+    fs_state *s = m->ds;
+    mm_table *t = &m->tables[id];
+    uint64_t count = m->nbuckets, depth = m->nfree;
+    int err;
+    if (nnew) {
+        uint32_t b;
+        if (depth) {
+            b = s->stack[--depth];
+        } else {
+            b = (uint32_t)count++;
+            if (count > capacity(s, m->nmeta) || count > s->stack_cap) return MM_EAGAIN_INTERNAL;
+            err = mm__ensure_pages(m, mm__bucket_page(m, count));
+            if (err) return err;
+        }
+        /* The record first: until the counters say so, nothing reads it. */
+        err = write_record(m, id, t->len, b);
+        if (err) return err;
+        mm__table_push(t, b);
+    }
+    err = commit(m, id, new_size, count, depth, m->nmeta);
+    if (err) {
+        t->len -= (uint32_t)nnew;
+        return err;
+    }
+    m->nbuckets = count;
+    m->nfree = depth;
+    m->sizes[id] = new_size;
+    return MM_OK;
+}
+
 static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
+    if (nnew <= 1) {
+        int err = grow_one_bucket(m, id, new_size, nnew);
+        if (err != MM_EAGAIN_INTERNAL) return err;
+    }
     fs_state *s = m->ds;
     mm_table *t = &m->tables[id];
     uint64_t npop = nnew < m->nfree ? nnew : m->nfree, ncarve = nnew - npop;
@@ -399,6 +450,7 @@ static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     m->nfree -= npop;
     m->nmeta = nchunks;
     m->header_bytes = FS_HEADER_BYTES + nchunks * m->bucket_bytes;
+    m->sizes[id] = new_size;
     return MM_OK;
 }
 
@@ -423,81 +475,177 @@ static int fs_free(mm *m, unsigned id) {
  * Reading: one parser for open and for check
  * ---------------------------------------------------------------------- */
 
-enum { KIND_UNCLAIMED, KIND_CHUNK, KIND_FREE };
+/* What parse has learnt by the time it reads the entries. The tables are
+ * start/lens with a 256th entry, for owner byte 255 (none), that has no
+ * room: one bounds test refuses a position past its table and a record
+ * without owner alike. */
+typedef struct fs_parse {
+    uint64_t *claimed; /* bit b: bucket b is a chunk or free */
+    uint32_t *start[FS_NO_OWNER + 1];
+    uint32_t lens[FS_NO_OWNER + 1];
+    int bad;
+} fs_parse;
 
-/* Reads ids [0, n) of the directory (region < 0) or of the stack into ids;
- * each must be a bucket below count not claimed yet, and gets claimed. */
-static int parse_ids(mm *m, int region, uint64_t n, uint32_t *ids, uint8_t *kind, int bad) {
-    uint8_t buf[FS_BATCH * 4];
-    const char *what = region < 0 ? "chunk" : "stack slot";
-    for (uint64_t done = 0; done < n;) {
-        uint64_t run = n - done < FS_BATCH ? n - done : FS_BATCH;
-        int err = region < 0 ? mm__hread(m, FS_OFF_DIR + 4 * done, buf, (size_t)run * 4)
-                             : entries_io(m, SLOTS, done, run, buf, false);
+enum { FS_DIR = -1 }; /* entries_view's region for the directory */
+
+/* Entries [first, first + n) (n > 0) of a region or of the directory, as
+ * bytes: in place when the memory is RAM (m->ram holds every page, and
+ * parse has made sure the linear memory holds every carved bucket before
+ * it reads a chunk), else copied into buf, FS_BATCH entries at most. *got:
+ * how many entries *bytes holds, all of one segment. */
+static int entries_view(mm *m, int r, uint64_t first, uint64_t n, uint8_t *buf,
+                        const uint8_t **bytes, uint64_t *got) {
+    uint64_t run = n, off = FS_OFF_DIR + 4 * first;
+    if (r != FS_DIR) {
+        off = entry_offset(m, m->ds, (enum region)r, first, &run);
+        if (run > n) run = n;
+    }
+    if (m->ram) {
+        *bytes = m->ram + off;
+    } else {
+        size_t width = r == RECORDS ? FS_RECORD_BYTES : 4; /* slots and chunks: u32 ids */
+        if (run > FS_BATCH) run = FS_BATCH;
+        int err = mm__hread(m, off, buf, (size_t)run * width);
         if (err) return err;
-        for (uint64_t r = 0; r < run; r++) {
-            uint32_t b = mm_get_u32(buf + 4 * r);
-            if (b >= m->nbuckets)
-                return mm__fail(bad, "freestack: %s %llu names bucket %u, past the %llu "
-                                "carved", what, (unsigned long long)(done + r), b,
-                                (unsigned long long)m->nbuckets);
-            if (kind[b] != KIND_UNCLAIMED)
-                return mm__fail(bad, "freestack: %s %llu names bucket %u, already %s", what,
-                                (unsigned long long)(done + r), b,
-                                kind[b] == KIND_CHUNK ? "a chunk" : "on the stack");
-            kind[b] = region < 0 ? KIND_CHUNK : KIND_FREE;
-            ids[done + r] = b;
+        *bytes = buf;
+    }
+    *got = run;
+    return MM_OK;
+}
+
+static mm_noinline int claim_error(const mm *m, const fs_parse *ps, bool dir, uint64_t k,
+                                   uint32_t b) {
+    const char *what = dir ? "chunk" : "stack slot";
+    if (b >= m->nbuckets)
+        return mm__fail(ps->bad, "freestack: %s %llu names bucket %u, past the %llu carved", what,
+                        (unsigned long long)k, b, (unsigned long long)m->nbuckets);
+    /* Claimed before: by a chunk (the directory is read first, whole), or
+     * by a lower stack slot. */
+    const fs_state *s = m->ds;
+    bool chunk = dir;
+    for (uint64_t j = 0; j < m->nmeta && !chunk; j++) chunk = s->chunks[j] == b;
+    return mm__fail(ps->bad, "freestack: %s %llu names bucket %u, already %s", what,
+                    (unsigned long long)k, b, chunk ? "a chunk" : "on the stack");
+}
+
+/* Reads ids [0, n) of the directory (FS_DIR) or of the stack (SLOTS) into
+ * ids; each must be a bucket below count not claimed yet, and gets
+ * claimed. */
+static int parse_ids(mm *m, fs_parse *ps, int r, uint64_t n, uint32_t *ids) {
+    uint8_t buf[FS_BATCH * 4];
+    for (uint64_t done = 0; done < n;) {
+        const uint8_t *p;
+        uint64_t run;
+        int err = entries_view(m, r, done, n - done, buf, &p, &run);
+        if (err) return err;
+        for (uint64_t k = done; k < done + run; k++, p += 4) {
+            uint32_t b = mm_get_u32(p);
+            if (mm_unlikely(b >= m->nbuckets || mm_bit_get(ps->claimed, b)))
+                return claim_error(m, ps, r == FS_DIR, k, b);
+            mm_bit_set(ps->claimed, b);
+            ids[k] = b;
         }
         done += run;
     }
     return MM_OK;
 }
 
-/* Places every bucket that is neither a chunk nor free at the table
- * position its record names. */
-static int parse_records(mm *m, const uint8_t *kind, int bad) {
+static mm_noinline int record_error(const mm *m, const fs_parse *ps, uint64_t b,
+                                    const uint8_t *rec) {
+    unsigned owner = rec[0];
+    uint32_t pos = mm_get_u32(rec + 1);
+    if (owner == FS_NO_OWNER)
+        return mm__fail(ps->bad, "freestack: bucket %llu is neither free nor a chunk, but its "
+                        "record names no owner", (unsigned long long)b);
+    if (pos >= ps->lens[owner])
+        return mm__fail(ps->bad, "freestack: bucket %llu is #%u of memory %u, which has %llu "
+                        "pages and so %u buckets", (unsigned long long)b, pos, owner,
+                        (unsigned long long)m->sizes[owner], ps->lens[owner]);
+    return mm__fail(ps->bad, "freestack: buckets %u and %llu are both #%u of memory %u",
+                    ps->start[owner][pos], (unsigned long long)b, pos, owner);
+}
+
+/* A table position no bucket has taken yet: no bucket id, and not a byte
+ * repeated, so that fill_unplaced stays a loop of wide stores where GCC
+ * would call memset, whose path for large sizes (rep stosb) callgrind
+ * counts as an instruction per byte. */
+#define FS_UNPLACED 0xFFFFFFFEu
+static_assert(FS_UNPLACED >= FS_MAX_BUCKETS, "no bucket id");
+
+static void fill_unplaced(uint32_t *ids, uint64_t n) {
+    uint64_t k = 0;
+    for (; n - k >= 16; k += 16)
+        for (unsigned j = 0; j < 16; j++) ids[k + j] = FS_UNPLACED;
+    for (; k < n; k++) ids[k] = FS_UNPLACED;
+}
+
+/* Puts buckets [b, end), whose records rec holds, at the table positions
+ * the records name; with skip, not those whose bit is set in it (at most
+ * 64 buckets then, from a multiple of 64 on). Returns the first bucket
+ * whose record names no free position, or end. */
+static mm_always_inline uint64_t place(const fs_parse *ps, const uint8_t *rec, uint64_t b,
+                                       uint64_t end, uint64_t skip) {
+    if (b < end) do {
+        if (skip && (skip >> (b % 64) & 1)) continue;
+        unsigned owner = rec[0];
+        uint32_t pos = mm_get_u32(rec + 1);
+        if (mm_unlikely(pos >= ps->lens[owner] || ps->start[owner][pos] != FS_UNPLACED)) break;
+        ps->start[owner][pos] = (uint32_t)b;
+    } while (rec += FS_RECORD_BYTES, ++b < end);
+    return b;
+}
+
+/* Places every bucket that is neither a chunk nor free. Between claimed
+ * buckets, in words of claimed bits that are zero (most of them), the loop
+ * tests nothing but the record. */
+static int parse_records(mm *m, const fs_parse *ps) {
     uint8_t buf[FS_BATCH * FS_RECORD_BYTES];
-    for (uint64_t done = 0; done < m->nbuckets;) {
-        uint64_t run = m->nbuckets - done < FS_BATCH ? m->nbuckets - done : FS_BATCH;
-        int err = entries_io(m, RECORDS, done, run, buf, false);
+    for (uint64_t b = 0; b < m->nbuckets;) {
+        const uint8_t *rec;
+        uint64_t run;
+        int err = entries_view(m, RECORDS, b, m->nbuckets - b, buf, &rec, &run);
         if (err) return err;
-        for (uint64_t r = 0; r < run; r++) {
-            uint64_t b = done + r;
-            if (kind[b] != KIND_UNCLAIMED) continue;
-            uint8_t owner = buf[r * FS_RECORD_BYTES];
-            uint32_t pos = mm_get_u32(buf + r * FS_RECORD_BYTES + 1);
-            if (owner == FS_NO_OWNER)
-                return mm__fail(bad, "freestack: bucket %llu is neither free nor a chunk, but "
-                                "its record names no owner", (unsigned long long)b);
-            mm_table *t = &m->tables[owner];
-            if (pos >= t->len)
-                return mm__fail(bad, "freestack: bucket %llu is #%u of memory %u, which has "
-                                "%llu pages and so %u buckets", (unsigned long long)b, pos,
-                                owner, (unsigned long long)m->sizes[owner], t->len);
-            if (t->ids[pos] != UINT32_MAX)
-                return mm__fail(bad, "freestack: buckets %u and %llu are both #%u of memory %u",
-                                t->ids[pos], (unsigned long long)b, pos, owner);
-            t->ids[pos] = (uint32_t)b;
+        /* Bucket x's record is at rec + (x - b0) * 5. */
+        uint64_t b0 = b;
+        for (uint64_t end = b + run; b < end;) {
+            uint64_t w = b / 64, stop;
+            if (ps->claimed[w]) {
+                stop = (w + 1) * 64 < end ? (w + 1) * 64 : end;
+                b = place(ps, rec + (b - b0) * FS_RECORD_BYTES, b, stop, ps->claimed[w]);
+            } else {
+                /* Up to the next word with a claimed bit, or the view's end. */
+                uint64_t last = (end - 1) / 64;
+                while (w < last && !ps->claimed[w + 1]) w++;
+                stop = (w + 1) * 64 < end ? (w + 1) * 64 : end;
+                b = place(ps, rec + (b - b0) * FS_RECORD_BYTES, b, stop, 0);
+            }
+            if (b < stop) return record_error(m, ps, b, rec + (b - b0) * FS_RECORD_BYTES);
         }
-        done += run;
     }
     return MM_OK;
 }
 
 /* Reads the whole layout into m (tables, sizes, counters, the state),
- * validating every invariant of the offset table; bad is the error for a
- * broken one (MM_ECORRUPT on open, MM_ECHECK in check). Writes nothing. */
+ * validating every invariant of the offset table, which imply those of
+ * impl/mm_internal.h; bad is the error for a broken one (MM_ECORRUPT on
+ * open, MM_ECHECK in check). Writes nothing. A RAM memory's entries are
+ * read where they lie; a check's parse (m->ram NULL) copies them, so that
+ * check compares the two readings. */
 static int parse(mm *m, int bad) {
-    uint8_t h[FS_OFF_SEG0];
-    int err = mm__hread(m, 0, h, sizeof h);
-    if (err) return err;
+    uint8_t copy[FS_OFF_SEG0];
+    const uint8_t *h = m->ram;
+    if (!h) {
+        int err = mm__hread(m, 0, copy, sizeof copy);
+        if (err) return err;
+        h = copy;
+    }
     if (memcmp(h + MM_OFF_MAGIC, MM_MAGIC, 3) != 0 || h[MM_OFF_VERSION] != FS_VERSION)
         return mm__fail(bad, "freestack: the header lost its magic or version %u (byte 3 is %u)",
                         FS_VERSION, h[MM_OFF_VERSION]);
     uint32_t bucket_pages = mm_get_u16(h + FS_OFF_BUCKET_PAGES);
     if (bucket_pages == 0) return mm__fail(bad, "freestack: the bucket size is 0 pages");
     mm__set_bucket_pages(m, bucket_pages);
-    err = fs_new_state(m);
+    int err = fs_new_state(m);
     if (err) return err;
     fs_state *s = m->ds;
     s->last = h[FS_OFF_LAST];
@@ -517,6 +665,10 @@ static int parse(mm *m, int bad) {
                         "linear memory holds %llu", (unsigned long long)count, bucket_pages,
                         (unsigned long long)mm__bucket_page(m, count),
                         (unsigned long long)mm_memory_size(m->mem));
+    fs_parse ps; /* not zeroed: most of it is written below */
+    ps.bad = bad;
+    ps.lens[FS_NO_OWNER] = 0;
+    ps.start[FS_NO_OWNER] = NULL;
     uint64_t owned = 0;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         m->sizes[i] = mm_get_u64(i + 1 == s->last ? h + FS_OFF_LAST_SIZE : h + FS_OFF_SIZES + 8 * i);
@@ -526,10 +678,7 @@ static int parse(mm *m, int bad) {
                             "carved buckets hold", i, (unsigned long long)m->sizes[i],
                             (unsigned long long)count);
         owned += len;
-        err = mm__table_reserve(&m->tables[i], len);
-        if (err) return err;
-        m->tables[i].len = (uint32_t)len;
-        for (uint64_t k = 0; k < len; k++) m->tables[i].ids[k] = UINT32_MAX;
+        ps.lens[i] = (uint32_t)len;
     }
     if (owned + depth + nchunks != count)
         return mm__fail(bad, "freestack: the sizes need %llu buckets, + %llu free + %llu "
@@ -540,18 +689,28 @@ static int parse(mm *m, int bad) {
     m->nfree = depth;
     m->nmeta = nchunks;
     m->header_bytes = FS_HEADER_BYTES + nchunks * m->bucket_bytes;
-    uint8_t *kind = calloc(count ? count : 1, 1);
-    err = kind ? MM_OK : mm__fail(MM_ENOMEM, "cannot allocate %llu bytes to parse buckets",
-                                  (unsigned long long)count);
+    /* A memory that owns no bucket has nothing to carve: its tables are
+     * the empty ones of a new handle. */
+    err = owned ? mm__tables_carve(m, ps.lens, 0) : MM_OK;
+    if (err) return err;
+    fill_unplaced(m->table_block, owned);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        m->tables[i].len = ps.lens[i];
+        ps.start[i] = m->tables[i].ids;
+    }
+    uint64_t words = (count + 63) / 64;
+    ps.claimed = calloc(words ? words : 1, sizeof *ps.claimed);
+    err = ps.claimed ? MM_OK : mm__fail(MM_ENOMEM, "cannot allocate %llu words to parse "
+                                        "buckets", (unsigned long long)words);
     if (!err) err = fs_reserve(&s->chunks, &s->chunks_cap, nchunks);
     if (!err) err = fs_reserve(&s->stack, &s->stack_cap, count);
     /* Chunks first: the entries of the other two live in them. */
-    if (!err) err = parse_ids(m, -1, nchunks, s->chunks, kind, bad);
-    if (!err) err = parse_ids(m, SLOTS, depth, s->stack, kind, bad);
+    if (!err) err = parse_ids(m, &ps, FS_DIR, nchunks, s->chunks);
+    if (!err) err = parse_ids(m, &ps, SLOTS, depth, s->stack);
     /* owned + depth + nchunks == count, so once every unclaimed bucket has
      * a distinct position, every position has its bucket. */
-    if (!err) err = parse_records(m, kind, bad);
-    free(kind);
+    if (!err) err = parse_records(m, &ps);
+    free(ps.claimed);
     return err;
 }
 
@@ -600,7 +759,9 @@ static int fs_check(mm *m) {
                            "order than the heap's table", i);
     }
     fs_destroy(p);
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) free(p->tables[i].ids);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        if (!mm__table_in_block(p, &p->tables[i])) free(p->tables[i].ids);
+    free(p->table_block);
     free(p);
     return err;
 }

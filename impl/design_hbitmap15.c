@@ -72,11 +72,16 @@ static uint32_t hb_take(mm *m, uint32_t from) {
     return b;
 }
 
-static void hb_give(mm *m, uint32_t b) {
+static void hb_give(mm *m, const uint32_t *ids, uint64_t n) {
     hbitmap15 *s = m->ds;
-    mm_bit_set(s->l.free_map, b);
-    mm_bit_set(s->mid, b / 64);
-    mm_bit_set(&s->top, b / 64 / 64);
+    uint64_t top = s->top;
+    for (uint64_t k = 0; k < n; k++) {
+        uint32_t b = ids[k];
+        mm_bit_set(s->l.free_map, b);
+        mm_bit_set(s->mid, b / 64);
+        top |= 1ull << (b / 64 / 64);
+    }
+    s->top = top;
 }
 
 /* The summary words the leaf words imply. */
@@ -143,6 +148,7 @@ const struct mm_ops mm_design_hbitmap15 = {
     .load = hb_load,
     .upgrade_v1 = hb_upgrade_v1,
     .grow = mm__l15_grow,
+    .grow_fast = mm__l15_grow_fast,
     .free = mm__l15_free,
     .check = mm__l15_check,
     .destroy = mm__l15_destroy,

@@ -63,9 +63,12 @@
  *   free   O(1) persisted writes: the whole chain is spliced onto the free
  *          tail (4 B), then the commit (48 B, as a grow's). The manager's
  *          discard of the freed buckets is the O(k) part.
- *   open   O(nbuckets): one read of page 0's fields, one of the metadata
- *          header per metadata bucket, one bulk read of links per region,
- *          then a walk of every list.
+ *   open   O(nbuckets): page 0's fields (in place on a RAM memory), one read
+ *          of the metadata header per metadata bucket, one bulk copy of
+ *          links per region into the heap, then one walk of every list into
+ *          the tables (carved at once), a few instructions per bucket: it
+ *          marks the lists' ends only (walk_all_fast). What it refuses is
+ *          walked again by the walk of check, which says what breaks.
  *   upgrade from V1: O(32,768 + 255): one pass over V1's owner bytes. Writes:
  *          the journal (V1's header, 34,856 B), byte 3, 8 B per metadata
  *          bucket (none up to 15,092 buckets), the links of buckets past
@@ -204,7 +207,7 @@ static list_globals get_globals(const uint8_t *p) {
 }
 
 /* The record of memory i, encoded from the manager's size and table. */
-static void put_mem(uint8_t *p, uint64_t size, const mm_table *t) {
+static mm_always_inline void put_mem(uint8_t *p, uint64_t size, const mm_table *t) {
     mm_put_u64(p + MEM_OFF_SIZE, size);
     mm_put_u32(p + MEM_OFF_COUNT, t->len);
     mm_put_u32(p + MEM_OFF_HEAD, t->len ? t->ids[0] : NONE);
@@ -265,8 +268,13 @@ static int write_links(mm *m, uint64_t first, uint64_t n, const uint32_t *vals) 
     return MM_OK;
 }
 
-static int write_link(mm *m, uint32_t b, uint32_t next) {
-    return write_links(m, b, 1, &next);
+/* One link: a write of constant size (one store on a RAM memory), the
+ * common case of a grow into one bucket. */
+static mm_always_inline int write_link(mm *m, uint32_t b, uint32_t next) {
+    const list *ds = m->ds;
+    uint8_t v[4];
+    mm_put_u32(v, next);
+    return mm__hwrite(m, link_off(m, ds->per_meta, ds->meta, b), v, sizeof v);
 }
 
 /* Reads link[0 .. n) into out, one read per region, decoded in place. */
@@ -424,48 +432,33 @@ static int check_ends(int err, const char *what, uint32_t count, uint32_t head, 
     return MM_OK;
 }
 
-/* Page 0's fields, validated against each other and the linear memory. */
-static int read_fixed(mm *m, list_image *img, int err) {
-    uint8_t *p = malloc(OFF_LINKS);
-    if (!p) return mm__fail(MM_ENOMEM, "cannot allocate list's page 0");
-    int rc = mm__hread(m, 0, p, OFF_LINKS);
-    if (rc) goto out;
-    rc = err;
-    if (memcmp(p + MM_OFF_MAGIC, MM_MAGIC, 3) != 0 || p[MM_OFF_VERSION] != LIST_VERSION) {
-        mm__fail(err, "list: byte 3 is %u and the magic %02x %02x %02x, not a list layout",
-                 p[MM_OFF_VERSION], p[0], p[1], p[2]);
-        goto out;
-    }
+/* Page 0's fields from p (its first OFF_LINKS bytes), validated against
+ * each other and the linear memory. */
+static int parse_fixed(mm *m, const uint8_t *p, list_image *img, int err) {
+    if (memcmp(p + MM_OFF_MAGIC, MM_MAGIC, 3) != 0 || p[MM_OFF_VERSION] != LIST_VERSION)
+        return mm__fail(err, "list: byte 3 is %u and the magic %02x %02x %02x, not a list "
+                        "layout", p[MM_OFF_VERSION], p[0], p[1], p[2]);
     img->bucket_pages = mm_get_u16(p + OFF_BUCKET_PAGES);
     img->g = get_globals(p + OFF_GLOBALS);
     img->last = p[OFF_LAST];
     const list_globals *g = &img->g;
     uint32_t n = img->bucket_pages;
-    if (n == 0) {
-        mm__fail(err, "list: the bucket size is 0 pages");
-        goto out;
-    }
-    if (g->nbuckets > LIST_MAX_BUCKETS) {
-        mm__fail(err, "list: %u buckets carved, past the maximum of %llu", g->nbuckets,
-                 LIST_MAX_BUCKETS);
-        goto out;
-    }
+    if (n == 0) return mm__fail(err, "list: the bucket size is 0 pages");
+    if (g->nbuckets > LIST_MAX_BUCKETS)
+        return mm__fail(err, "list: %u buckets carved, past the maximum of %llu", g->nbuckets,
+                        LIST_MAX_BUCKETS);
     uint64_t need = 1 + (uint64_t)g->nbuckets * n;
-    if (mm_memory_size(m->mem) < need) {
-        mm__fail(err, "list: %u buckets of %u pages need %llu pages, but the linear memory "
-                 "holds %llu", g->nbuckets, n, (unsigned long long)need,
-                 (unsigned long long)mm_memory_size(m->mem));
-        goto out;
-    }
+    if (mm_memory_size(m->mem) < need)
+        return mm__fail(err, "list: %u buckets of %u pages need %llu pages, but the linear "
+                        "memory holds %llu", g->nbuckets, n, (unsigned long long)need,
+                        (unsigned long long)mm_memory_size(m->mem));
     uint64_t per_meta = links_per_meta((uint64_t)n * MM_PAGE_SIZE);
-    if (PAGE0_LINKS + (uint64_t)g->nmeta * per_meta < g->nbuckets) {
-        mm__fail(err, "list: %u metadata buckets hold too few links for %u buckets", g->nmeta,
-                 g->nbuckets);
-        goto out;
-    }
+    if (PAGE0_LINKS + (uint64_t)g->nmeta * per_meta < g->nbuckets)
+        return mm__fail(err, "list: %u metadata buckets hold too few links for %u buckets",
+                        g->nmeta, g->nbuckets);
     if (check_ends(err, "the metadata chain", g->nmeta, g->meta_head, g->meta_tail) ||
         check_ends(err, "the free list", g->free_count, g->free_head, g->free_tail))
-        goto out;
+        return err;
     uint64_t total = (uint64_t)g->nmeta + g->free_count;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         const uint8_t *r = i + 1 == img->last ? p + OFF_LAST_MEM : p + OFF_MEMS + MEM_BYTES * i;
@@ -474,35 +467,52 @@ static int read_fixed(mm *m, list_image *img, int err) {
         img->head[i] = mm_get_u32(r + MEM_OFF_HEAD);
         img->tail[i] = mm_get_u32(r + MEM_OFF_TAIL);
         uint64_t want = img->size[i] / n + (img->size[i] % n != 0);
-        if (img->size[i] > MM_MAX_PAGES || want != img->count[i]) {
-            mm__fail(err, "list: memory %u has %llu pages, which need %llu buckets, but its "
-                     "list counts %u", i, (unsigned long long)img->size[i],
-                     (unsigned long long)want, img->count[i]);
-            goto out;
-        }
+        if (img->size[i] > MM_MAX_PAGES || want != img->count[i])
+            return mm__fail(err, "list: memory %u has %llu pages, which need %llu buckets, but "
+                            "its list counts %u", i, (unsigned long long)img->size[i],
+                            (unsigned long long)want, img->count[i]);
         if (check_ends(err, "a memory's list", img->count[i], img->head[i], img->tail[i]))
-            goto out;
+            return err;
         total += img->count[i];
     }
-    if (total != g->nbuckets) {
-        mm__fail(err, "list: the lists hold %llu buckets (with %u free and %u metadata), but "
-                 "%u are carved", (unsigned long long)total, g->free_count, g->nmeta,
-                 g->nbuckets);
-        goto out;
-    }
-    rc = MM_OK;
-out:
+    if (total != g->nbuckets)
+        return mm__fail(err, "list: the lists hold %llu buckets (with %u free and %u metadata), "
+                        "but %u are carved", (unsigned long long)total, g->free_count, g->nmeta,
+                        g->nbuckets);
+    return MM_OK;
+}
+
+/* parse_fixed over a copy of page 0's fields (check, and load from a
+ * backing that is not in this process). */
+static int read_fixed(mm *m, list_image *img, int err) {
+    uint8_t *p = malloc(OFF_LINKS);
+    if (!p) return mm__fail(MM_ENOMEM, "cannot allocate list's page 0");
+    int rc = mm__hread(m, 0, p, OFF_LINKS);
+    if (!rc) rc = parse_fixed(m, p, img, err);
     free(p);
     return rc;
 }
 
+/* The lists, by number in error details: memory i's is i. */
+enum { LIST_FREE = MM_MAX_MEMORIES, LIST_META };
+
+/* A list's name, for an error detail: formatted only when one is given. */
+static const char *list_name(char buf[32], unsigned which) {
+    if (which == LIST_FREE) return "the free list";
+    if (which == LIST_META) return "the metadata chain";
+    snprintf(buf, 32, "memory %u's list", which);
+    return buf;
+}
+
 /* Marks bucket b seen; fails when b is past the carved ones or seen before. */
-static int visit(list_image *img, int err, const char *what, uint32_t b) {
+static int visit(list_image *img, int err, unsigned which, uint32_t b) {
+    char name[32];
     if (b >= img->g.nbuckets)
-        return mm__fail(err, "list: %s reaches bucket %u, past the %u carved", what, b,
-                        img->g.nbuckets);
+        return mm__fail(err, "list: %s reaches bucket %u, past the %u carved",
+                        list_name(name, which), b, img->g.nbuckets);
     if (mm_bit_get(img->seen, b))
-        return mm__fail(err, "list: %s reaches bucket %u, which is in a list already", what, b);
+        return mm__fail(err, "list: %s reaches bucket %u, which is in a list already",
+                        list_name(name, which), b);
     mm_bit_set(img->seen, b);
     return MM_OK;
 }
@@ -518,7 +528,7 @@ static int read_links_of(mm *m, list_image *img, int err) {
         return mm__fail(MM_ENOMEM, "cannot hold the links of %u buckets", g->nbuckets);
     uint32_t b = g->meta_head;
     for (uint32_t k = 0; k < g->nmeta; k++) {
-        int rc = visit(img, err, "the metadata chain", b);
+        int rc = visit(img, err, LIST_META, b);
         if (rc) return rc;
         uint8_t h[META_HDR];
         rc = mm__hread(m, mm__bucket_page(m, b) * MM_PAGE_SIZE, h, sizeof h);
@@ -538,20 +548,21 @@ static int read_links_of(mm *m, list_image *img, int err) {
 
 /* Walks one list of the image. With a table to fill, pushes its nodes; with
  * a table to compare, each node must be the table's entry. */
-static int walk(list_image *img, int err, const char *what, uint32_t count, uint32_t head,
+static int walk(list_image *img, int err, unsigned which, uint32_t count, uint32_t head,
                 uint32_t tail, mm_table *fill, const mm_table *compare) {
+    char name[32];
     uint32_t b = head;
     for (uint32_t k = 0; k < count; k++) {
-        int rc = visit(img, err, what, b);
+        int rc = visit(img, err, which, b);
         if (rc) return rc;
         if (fill) mm__table_push(fill, b);
         if (compare && compare->ids[k] != b)
-            return mm__fail(err, "list: %s has bucket %u at #%u, the heap %u", what, b, k,
-                            compare->ids[k]);
+            return mm__fail(err, "list: %s has bucket %u at #%u, the heap %u",
+                            list_name(name, which), b, k, compare->ids[k]);
         if (k + 1 == count) {
             if (b != tail)
                 return mm__fail(err, "list: %s ends at bucket %u after %u nodes, but its tail "
-                                "is %u", what, b, count, tail);
+                                "is %u", list_name(name, which), b, count, tail);
         } else {
             b = img->next[b];
         }
@@ -559,25 +570,115 @@ static int walk(list_image *img, int err, const char *what, uint32_t count, uint
     return MM_OK;
 }
 
-/* Every memory's list and the free list. Comparing (check), each list is
- * as long as its table: read_fixed made count = ceil(size / N) of the
+/* Every memory's list and the free list, after read_links_of: the walk that
+ * reports, in the order it meets them, the first bucket past the carved
+ * ones, in a list already or out of place. Comparing (check), each list is
+ * as long as its table: parse_fixed made count = ceil(size / N) of the
  * stored size and bucket size, list_check found both equal to the heap's,
  * and mm__check_tables made each table that long before check ran. */
 static int walk_all(mm *m, list_image *img, int err, bool fill) {
-    char what[32];
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        snprintf(what, sizeof what, "memory %u's list", i);
         mm_table *t = &m->tables[i];
         if (fill) {
-            int rc = mm__table_reserve(t, img->count[i]);
+            int rc = mm__table_reserve(m, t, img->count[i]);
             if (rc) return rc;
         }
-        int rc = walk(img, err, what, img->count[i], img->head[i], img->tail[i],
-                      fill ? t : NULL, fill ? NULL : t);
+        int rc = walk(img, err, i, img->count[i], img->head[i], img->tail[i], fill ? t : NULL,
+                      fill ? NULL : t);
         if (rc) return rc;
     }
-    return walk(img, err, "the free list", img->g.free_count, img->g.free_head,
-                img->g.free_tail, NULL, NULL);
+    return walk(img, err, LIST_FREE, img->g.free_count, img->g.free_head, img->g.free_tail,
+                NULL, NULL);
+}
+
+/* Whether the list of count >= 1 nodes from head ends at tail, every link
+ * before its end naming a carved bucket, with its nodes written to out when
+ * store (a constant once inlined, so that the free list's walk stores
+ * nothing and the others test nothing). The caller has checked that tail
+ * is carved, so a list that passes has only carved nodes; each node is
+ * checked before its link is read. Two links a step, so that the compiler need not copy the
+ * node between registers at every link (GCC 12 does: two instructions of
+ * nine). */
+static mm_always_inline bool chain_ok(const uint32_t *next, uint32_t nb, uint32_t count,
+                                      uint32_t head, uint32_t tail, uint32_t *out, bool store) {
+    size_t b = head; /* size_t: an index that needs no widening */
+    uint32_t left = count - 1; /* links to follow */
+    if (left && b >= nb) return false;
+    for (; left >= 2; left -= 2) {
+        size_t v = next[b];
+        if (v >= nb) return false;
+        if (store) out[0] = (uint32_t)b;
+        size_t w = next[v];
+        if (w >= nb) return false;
+        if (store) out[1] = (uint32_t)v, out += 2;
+        b = w;
+    }
+    if (left) {
+        size_t v = next[b];
+        if (v >= nb) return false;
+        if (store) *out++ = (uint32_t)b;
+        b = v;
+    }
+    if (store) *out = (uint32_t)b;
+    return b == tail;
+}
+
+/* load's walk: what walk_all(fill) proves, into tables carved to each
+ * list's count, in a few instructions per bucket and without a word on
+ * what breaks. It does not mark each bucket seen; instead it makes the link
+ * of each list's tail and of each metadata bucket NONE for the walk (and
+ * back after it), so that a list meeting one of them before its end reads
+ * a link past the carved buckets, which no link before a list's end may be.
+ * That suffices: the links are a function, so two walks that meet at a
+ * bucket go on together from there, and the one that ends first ends at
+ * its tail inside the other before that one's end (or, for a list that
+ * meets itself, inside itself), or both end at one tail. So with the tails
+ * carved, distinct and not metadata (the seen bits of read_links_of, which
+ * hold the metadata buckets, tell), no list meets another or itself or the
+ * metadata chain, which read_links_of made distinct and carved too; and
+ * parse_fixed made them nbuckets in all: every carved bucket is in exactly
+ * one list, as walk_all proves. Conversely a layout walk_all accepts
+ * passes, so *ok is false exactly when walk_all refuses, which it can do
+ * next: img is as it was. */
+static int walk_all_fast(mm *m, list_image *img, bool *ok) {
+    const list_globals *g = &img->g;
+    uint32_t nb = g->nbuckets, *next = img->next;
+    uint64_t most = (uint64_t)MM_MAX_MEMORIES + 1 + g->nmeta;
+    uint32_t *ends = malloc((size_t)most * 2 * sizeof *ends), *saved = ends + most;
+    if (!ends) return mm__fail(MM_ENOMEM, "cannot hold the ends of %llu lists",
+                               (unsigned long long)most);
+    uint32_t n = 0;
+    bool all = true;
+    for (unsigned i = 0; all && i <= MM_MAX_MEMORIES; i++) {
+        uint32_t count = i < MM_MAX_MEMORIES ? img->count[i] : g->free_count;
+        uint32_t tail = i < MM_MAX_MEMORIES ? img->tail[i] : g->free_tail;
+        if (!count) continue;
+        all = tail < nb && !mm_bit_get(img->seen, tail);
+        if (all) {
+            mm_bit_set(img->seen, tail);
+            ends[n] = tail, saved[n++] = next[tail], next[tail] = NONE;
+        }
+    }
+    uint32_t ntails = n;
+    for (uint32_t k = 0; all && k < g->nmeta; k++) {
+        uint32_t b = img->meta[k];
+        ends[n] = b, saved[n++] = next[b], next[b] = NONE;
+    }
+    for (unsigned i = 0; all && i < MM_MAX_MEMORIES; i++) {
+        mm_table *t = &m->tables[i];
+        t->len = img->count[i];
+        all = !t->len || chain_ok(next, nb, t->len, img->head[i], img->tail[i], t->ids, true);
+    }
+    if (all && g->free_count)
+        all = chain_ok(next, nb, g->free_count, g->free_head, g->free_tail, NULL, false);
+    for (uint32_t j = 0; j < n; j++) next[ends[j]] = saved[j];
+    if (!all) { /* as it was, for walk_all */
+        for (uint32_t j = 0; j < ntails; j++) mm_bit_clear(img->seen, ends[j]);
+        for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) m->tables[i].len = 0;
+    }
+    free(ends);
+    *ok = all;
+    return MM_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -593,14 +694,26 @@ static int list_format(mm *m) {
 }
 
 static int list_load(mm *m) {
-    list_image img = {0};
-    int err = read_fixed(m, &img, MM_ECORRUPT);
+    list_image img; /* parse_fixed sets the fields; the pointers are for image_free */
+    img.next = img.meta = NULL, img.seen = NULL;
+    /* A backing in this process holds page 0: its fields are read in place. */
+    int err = m->ram ? parse_fixed(m, m->ram, &img, MM_ECORRUPT)
+                     : read_fixed(m, &img, MM_ECORRUPT);
     if (!err) {
         mm__set_bucket_pages(m, img.bucket_pages);
         err = create(m);
     }
+    /* Only when a memory owns a bucket: with none, the tables stay as mm_open
+     * made them (empty), and mm__tables_carve would add 0 to a NULL block. */
+    if (!err && img.g.nbuckets - img.g.free_count - img.g.nmeta)
+        err = mm__tables_carve(m, img.count, 0);
     if (!err) err = read_links_of(m, &img, MM_ECORRUPT);
-    if (!err) err = walk_all(m, &img, MM_ECORRUPT, true);
+    bool ok = false;
+    if (!err) err = walk_all_fast(m, &img, &ok);
+    if (!err && !ok) { /* refused: the general walk says why */
+        err = walk_all(m, &img, MM_ECORRUPT, true);
+        assert(err && "walk_all_fast refuses exactly what walk_all refuses");
+    }
     if (!err) {
         list *ds = m->ds;
         ds->next = img.next, ds->next_cap = (uint64_t)img.g.nbuckets + 1;
@@ -617,9 +730,59 @@ static int list_load(mm *m) {
     return err;
 }
 
+/* list_grow's common case, a grow into one bucket, without its loops: the
+ * free head, or bucket nbuckets when its link slot and heap room exist
+ * already; the same writes in the same order. MM_EAGAIN_INTERNAL: take the
+ * general loop (a metadata bucket to carve, the heap to grow). */
+#define MM_EAGAIN_INTERNAL (-1)
+static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_size) {
+    list *ds = m->ds;
+    mm_table *t = &m->tables[id];
+    list_globals ng = ds->g;
+    uint32_t b, old_len = t->len, old_tail = mm__table_last(t);
+    int err = MM_OK;
+    if (ng.free_count) {
+        b = ng.free_head;
+        if (--ng.free_count) {
+            ng.free_head = ds->next[b];
+        } else {
+            ng.free_head = ng.free_tail = NONE;
+        }
+    } else {
+        b = ng.nbuckets;
+        if (b >= link_capacity(ds, ng.nmeta) || b >= ds->next_cap || b >= LIST_MAX_BUCKETS)
+            return MM_EAGAIN_INTERNAL;
+        err = mm__ensure_pages(m, mm__bucket_page(m, (uint64_t)b + 1));
+        if (!err) err = write_link(m, b, NONE); /* unread until the commit */
+        ng.nbuckets = b + 1;
+    }
+    if (!err && old_len) err = write_link(m, old_tail, b); /* a tail's link: unread */
+    if (err) return err;
+    mm__table_push(t, b);
+    err = commit(m, id, new_size, t, &ng);
+    if (err) {
+        t->len = old_len;
+        return err;
+    }
+    if (b == ds->g.nbuckets) ds->next[b] = NONE;
+    if (old_len) ds->next[old_tail] = b;
+    commit_globals(m, &ng);
+    m->sizes[id] = new_size;
+    return MM_OK;
+}
+
 static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     list *ds = m->ds;
     mm_table *t = &m->tables[id];
+    if (!nnew) { /* inside the last bucket: the record alone */
+        int err = commit(m, id, new_size, t, NULL);
+        if (!err) m->sizes[id] = new_size;
+        return err;
+    }
+    if (nnew == 1) {
+        int err = grow_one_bucket(m, id, new_size);
+        if (err != MM_EAGAIN_INTERNAL) return err;
+    }
     const list_globals *g = &ds->g;
     uint64_t nb = g->nbuckets;
     uint64_t reuse = nnew < g->free_count ? nnew : g->free_count;
@@ -670,7 +833,9 @@ static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
         err = write_meta_header(m, ds->meta[g->nmeta + j],
                                 j + 1 < x ? ds->meta[g->nmeta + j + 1] : NONE,
                                 (uint32_t)(g->nmeta + j));
-    if (!err) err = write_links(m, nb, carved, ds->next + nb);
+    if (!err && carved)
+        err = carved == 1 ? write_link(m, (uint32_t)nb, ds->next[nb])
+                          : write_links(m, nb, carved, ds->next + nb);
     if (!err && reuse && carve_data) err = write_link(m, last_reused, (uint32_t)nb);
     if (!err && old_len && nnew) err = write_link(m, old_tail, t->ids[old_len]);
     if (!err && x && g->nmeta) {
@@ -687,6 +852,7 @@ static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     if (reuse && carve_data) ds->next[last_reused] = (uint32_t)nb;
     if (old_len && nnew) ds->next[old_tail] = t->ids[old_len];
     commit_globals(m, &ng);
+    m->sizes[id] = new_size;
     return MM_OK;
 }
 

@@ -74,19 +74,25 @@ static uint32_t lowest_free_from(const reclaim *r, uint32_t from, uint32_t end) 
     return b < end ? b : end;
 }
 
-/* Every carved bucket that no table holds is free. */
+/* Every carved bucket that no table holds is free: none when nfree is 0
+ * (most loads), else all carved ones but those the tables hold. */
 static int rebuild_free_bits(mm *m) {
     reclaim *r = m->ds;
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r) return mm__fail(MM_ENOMEM, "cannot allocate the v1reclaim free bitmap");
         m->ds = r;
+    } else {
+        memset(r->free_bits, 0, sizeof r->free_bits);
     }
-    memset(r->free_bits, 0, sizeof r->free_bits);
-    for (uint32_t b = 0; b < m->nbuckets; b++) mm_bit_set(r->free_bits, b);
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
-        for (uint32_t k = 0; k < m->tables[i].len; k++)
-            mm_bit_clear(r->free_bits, m->tables[i].ids[k]);
+    if (!m->nfree) return MM_OK;
+    uint32_t count = (uint32_t)m->nbuckets;
+    memset(r->free_bits, 0xFF, count / 64 * sizeof r->free_bits[0]);
+    if (count % 64) r->free_bits[count / 64] = (1ull << (count % 64)) - 1;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        const uint32_t *ids = m->tables[i].ids;
+        for (uint32_t k = 0, len = m->tables[i].len; k < len; k++) mm_bit_clear(r->free_bits, ids[k]);
+    }
     return MM_OK;
 }
 

@@ -135,6 +135,34 @@ static inline void put_width(uint8_t *p, uint64_t v, unsigned width) {
     }
 }
 
+/* The header bytes the design reads and changes. A RAM memory's bytes are
+ * in this process: its page 0 is the header's one copy, and a change is a
+ * store there. A file's (or any other backing's) are behind calls: the heap
+ * mirror holds them, and a change is a store into the mirror followed by a
+ * write of the bytes that changed. */
+static inline uint8_t *hdr_of(mm *m) {
+    return m->ram ? m->ram : state(m)->hdr;
+}
+
+/* How many bytes from a field's start a change of diff (not 0) writes: up
+ * to the highest byte that changes. For diff < 256, fls / 8 + 1 is 1 as
+ * well: testing it first keeps most grows' count a constant. */
+static inline size_t changed_bytes(uint64_t diff) {
+    return diff < 256 ? 1 : mm_fls64(diff) / 8 + 1;
+}
+
+/* put_le on a RAM memory: the store is the write. The bytes of the field
+ * past the ones that change hold their value already, so storing the whole
+ * field leaves page 0 as writing only those would; the count is theirs. */
+static mm_always_inline void ram_put_le(mm *m, uint32_t off, uint64_t diff, uint64_t new,
+                                        unsigned width) {
+    /* The two counts on either side of the store, which may alias them:
+     * side by side, GCC adds to them with four vector instructions. */
+    m->hbytes_written += changed_bytes(diff);
+    put_width(m->ram + off, new, width);
+    m->hwrites++;
+}
+
 /* A size write is an operation's commit (mm__hcommit: the same store on a
  * RAM memory, between barriers in durable mode); commit is a constant at
  * every call, and put_le always inlined, so the choice costs nothing. */
@@ -142,17 +170,14 @@ static mm_always_inline int put_le(mm *m, uint32_t off, uint64_t old, uint64_t n
                                    unsigned width, bool commit) {
     uint64_t diff = old ^ new;
     if (!diff) return MM_OK;
+    if (mm_likely(m->ram != NULL)) {
+        ram_put_le(m, off, diff, new, width);
+        return MM_OK;
+    }
     uint8_t *held = state(m)->hdr + off;
     put_width(held, new, width);
-    /* For diff < 256, fls / 8 + 1 is 1 as well: testing it first keeps most
-     * grows' write a store of constant size. */
-    int err;
-    if (commit)
-        err = diff < 256 ? mm__hcommit(m, off, held, 1)
-                         : mm__hcommit(m, off, held, mm_fls64(diff) / 8 + 1);
-    else
-        err = diff < 256 ? mm__hwrite(m, off, held, 1)
-                         : mm__hwrite(m, off, held, mm_fls64(diff) / 8 + 1);
+    int err = commit ? mm__hcommit_slow(m, off, held, changed_bytes(diff))
+                     : mm__hwrite_slow(m, off, held, changed_bytes(diff));
     if (err) put_width(held, old, width);
     return err;
 }
@@ -163,27 +188,43 @@ static mm_always_inline int put_size(mm *m, unsigned id, uint64_t pages) {
 
 static int put_first(mm *m, unsigned id, uint32_t b) {
     uint32_t off = MM_L15_OFF_FIRST + 2 * id;
-    return put_le(m, off, mm_get_u16(state(m)->hdr + off), b, 2, false);
+    return put_le(m, off, mm_get_u16(hdr_of(m) + off), b, 2, false);
 }
 
-/* A link shares its bytes with its neighbours: its window is the field. */
-static int put_link(mm *m, uint32_t b, uint32_t next) {
+/* A link shares its bytes with its neighbours: its window is the field.
+ * Sets the link of b to next in hdr; *old gets the window before, *at the
+ * offset of the first byte that changed and the result the number of
+ * bytes that changed from there: 0 (nothing), or 1 to 3. */
+static inline unsigned set_link(uint8_t *hdr, uint32_t b, uint32_t next, uint32_t *old,
+                                uint32_t *at) {
     uint32_t bit = b * MM_L15_LINK_BITS, off = MM_L15_OFF_LINKS + bit / 8;
-    uint8_t *held = state(m)->hdr + off;
-    uint32_t old = mm__l15_window(held, bit % 8);
-    uint32_t new = mm__l15_window_with(old, bit % 8, next - b - 1);
-    if (old == new) return MM_OK;
-    /* Only the bytes of the window that change: 1 to 3, each length a
-     * constant-size store. */
-    unsigned width = mm__l15_window_bytes(bit % 8);
-    put_width(held, new, width);
-    uint32_t diff = old ^ new;
+    uint8_t *held = hdr + off;
+    *old = mm__l15_window(held, bit % 8);
+    uint32_t new = mm__l15_window_with(*old, bit % 8, next - b - 1);
+    if (*old == new) return 0;
+    put_width(held, new, mm__l15_window_bytes(bit % 8));
+    uint32_t diff = *old ^ new;
     unsigned lo = (diff & 0xFF) ? 0 : (diff & 0xFF00) ? 1 : 2;
     unsigned hi = (diff >> 16) ? 2 : (diff >> 8) ? 1 : 0;
-    int err = hi == lo       ? mm__hwrite(m, off + lo, held + lo, 1)
-              : hi == lo + 1 ? mm__hwrite(m, off + lo, held + lo, 2)
-                             : mm__hwrite(m, off, held, 3);
-    if (err) put_width(held, old, width);
+    *at = off + lo;
+    return hi - lo + 1;
+}
+
+static int put_link(mm *m, uint32_t b, uint32_t next) {
+    uint32_t old, at;
+    if (mm_likely(m->ram != NULL)) {
+        unsigned n = set_link(m->ram, b, next, &old, &at);
+        m->hbytes_written += n;
+        m->hwrites += n != 0;
+        return MM_OK;
+    }
+    uint8_t *hdr = state(m)->hdr;
+    unsigned n = set_link(hdr, b, next, &old, &at);
+    int err = n ? mm__hwrite_slow(m, at, hdr + at, n) : MM_OK;
+    if (err) { /* the old window back */
+        uint32_t bit = b * MM_L15_LINK_BITS;
+        put_width(hdr + MM_L15_OFF_LINKS + bit / 8, old, mm__l15_window_bytes(bit % 8));
+    }
     return err;
 }
 
@@ -191,17 +232,34 @@ static int put_link(mm *m, uint32_t b, uint32_t next) {
  * Opening: format, load, upgrade
  * ---------------------------------------------------------------------- */
 
-static struct mm_l15 *attach(mm *m, const struct mm_l15_index *ix) {
+static struct mm_l15 *attach(mm *m, const struct mm_l15_index *ix, bool mirror) {
     struct mm_l15 *h = calloc(1, ix->state_bytes);
-    if (!h) {
-        mm__fail(MM_ENOMEM, "cannot allocate %zu bytes of link15 state", ix->state_bytes);
+    uint8_t *hdr = mirror ? calloc(1, MM_L15_MIRROR_BYTES) : NULL;
+    if (!h || (mirror && !hdr)) {
+        free(h);
+        free(hdr);
+        mm__fail(MM_ENOMEM, "cannot allocate %zu bytes of link15 state",
+                 ix->state_bytes + (mirror ? MM_L15_MIRROR_BYTES : 0));
         return NULL;
     }
     h->ix = ix;
+    h->trusts_nfree = ix->trusts_nfree;
+    h->hdr = hdr;
     m->ds = h;
     m->data_page = 1;
     m->header_bytes = MM_L15_HEADER_BYTES;
     return h;
+}
+
+/* After a format or an upgrade has built and written the header: a RAM
+ * memory's page 0 is the header from now on. */
+static int drop_mirror_on_ram(mm *m, int err) {
+    struct mm_l15 *h = state(m);
+    if (!err && m->ram) {
+        free(h->hdr);
+        h->hdr = NULL;
+    }
+    return err;
 }
 
 /* Every carved bucket free, then the buckets of every table in use. */
@@ -216,7 +274,7 @@ static void rebuilt(mm *m, struct mm_l15 *h) {
 }
 
 int mm__l15_format(mm *m, const struct mm_l15_index *ix) {
-    struct mm_l15 *h = attach(m, ix);
+    struct mm_l15 *h = attach(m, ix, true); /* the header is built there */
     if (!h) return MM_ENOMEM;
     memcpy(h->hdr + MM_OFF_MAGIC, MM_MAGIC, 3);
     h->hdr[MM_OFF_VERSION] = MM_L15_VERSION;
@@ -224,7 +282,8 @@ int mm__l15_format(mm *m, const struct mm_l15_index *ix) {
     index_tables(m, h);
     rebuilt(m, h);
     int err = mm__ensure_pages(m, 1);
-    return err ? err : mm__hwrite(m, 0, h->hdr, MM_L15_HEADER_BYTES);
+    if (!err) err = mm__hwrite(m, 0, h->hdr, MM_L15_HEADER_BYTES);
+    return drop_mirror_on_ram(m, err);
 }
 
 /* Links at and past count were never written, so they are zero: the first
@@ -263,10 +322,11 @@ static int check_fixed(mm *m, const uint8_t *hdr, int err) {
 }
 
 int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
-    struct mm_l15 *h = attach(m, ix);
+    struct mm_l15 *h = attach(m, ix, !m->ram);
     if (!h) return MM_ENOMEM;
-    const uint8_t *hdr = h->hdr;
-    int err = mm__hread(m, 0, h->hdr, MM_L15_HEADER_BYTES);
+    /* A RAM memory's page 0 is read where it is (hdr_of). */
+    const uint8_t *hdr = hdr_of(m);
+    int err = m->ram ? MM_OK : mm__hread(m, 0, h->hdr, MM_L15_HEADER_BYTES);
     if (!err) err = check_fixed(m, hdr, MM_ECORRUPT);
     if (err) return err;
     uint32_t count = mm_get_u16(hdr + MM_V1_OFF_COUNT);
@@ -274,6 +334,7 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
     /* Sizes first: their buckets must fit in count before any table is
      * sized from them. */
     uint64_t owned = 0;
+    uint32_t lens[MM_MAX_MEMORIES];
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         m->sizes[i] = mm_get_u64(hdr + MM_V1_OFF_SIZES + 8 * i);
         uint64_t len = mm__buckets_for(m, m->sizes[i]);
@@ -282,21 +343,31 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
                             "%llu buckets; memories 0..%u need more than the %u carved", i,
                             (unsigned long long)m->sizes[i], (unsigned long long)len, i, count);
         owned += len;
+        lens[i] = (uint32_t)len;
     }
+    if ((err = mm__tables_carve(m, lens, 0))) return err;
+    /* Every carved bucket free; each chain's buckets taken out as it is
+     * walked. A bucket that is not free then is past the count (never
+     * marked) or already in a chain: the walk tests one bit for both. */
     mark_carved_free(h, count);
+    uint64_t *map = h->free_map;
+    const uint8_t *links = hdr + MM_L15_OFF_LINKS;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        uint64_t len = mm__buckets_for(m, m->sizes[i]);
-        mm_table *t = &m->tables[i];
-        if ((err = mm__table_reserve(t, len))) return err;
+        uint32_t len = lens[i], *out = m->tables[i].ids;
         uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
-        for (uint64_t k = 0; k < len; k++, b = mm__l15_next(hdr, b)) {
-            if (b >= count || !mm__l15_is_free(h, b))
+        for (uint32_t k = 0; k < len; k++) {
+            uint64_t bit = 1ull << (b % 64), *word = &map[b / 64];
+            if (mm_unlikely(!(*word & bit)))
                 return mm__fail(MM_ECORRUPT, "link15 header: bucket #%llu of memory %u is "
                                 "bucket %u, which is %s", (unsigned long long)k, i, b,
                                 b >= count ? "not carved" : "already in a chain");
-            mark_in_use(h, b);
-            mm__table_push(t, b);
+            *word &= ~bit;
+            out[k] = b;
+            /* mm__l15_link, from links (padded past the last one). */
+            uint32_t at = b * MM_L15_LINK_BITS;
+            b = (b + 1 + (mm_get_u32(links + at / 8) >> at % 8)) & MM_L15_LINK_MASK;
         }
+        m->tables[i].len = len;
     }
     m->nbuckets = count;
     m->nfree = count - owned;
@@ -305,7 +376,7 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
 }
 
 int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_index *ix) {
-    struct mm_l15 *h = attach(m, ix);
+    struct mm_l15 *h = attach(m, ix, true); /* the header is built there */
     if (!h) return MM_ENOMEM;
     int err = mm__v1_adopt(m, v1);
     if (err) return err;
@@ -326,16 +397,19 @@ int mm__l15_upgrade_v1(mm *m, const struct mm_v1_image *v1, const struct mm_l15_
     if (!err)
         err = mm__hwrite(m, MM_L15_OFF_FIRST, h->hdr + MM_L15_OFF_FIRST,
                          MM_L15_HEADER_BYTES - MM_L15_OFF_FIRST);
-    return err ? err : mm__upgrade_end(m, MM_L15_VERSION);
+    return drop_mirror_on_ram(m, err ? err : mm__upgrade_end(m, MM_L15_VERSION));
 }
 
 void mm__l15_destroy(mm *m) {
-    free(m->ds);
+    struct mm_l15 *h = m->ds;
+    if (h) free(h->hdr);
+    free(h);
 }
+
 
 uint64_t mm__l15_heap_bytes(const mm *m) {
     const struct mm_l15 *h = m->ds;
-    return h ? h->ix->state_bytes : 0;
+    return h ? h->ix->state_bytes + (h->hdr ? MM_L15_MIRROR_BYTES : 0) : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -390,12 +464,91 @@ int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     if (err) { /* what is carved now (the count may have landed) is free */
         for (uint64_t k = 0; k < nnew; k++) {
             uint32_t b = t->ids[--t->len];
-            if (b < m->nbuckets) h->ix->give(m, b);
+            if (b < m->nbuckets) h->ix->give(m, &b, 1);
         }
         return err;
     }
     m->nfree -= nnew; /* persist_grow counted the newly carved ones free */
+    m->sizes[id] = new_size;
     return MM_OK;
+}
+
+/* Sets the size of memory id of a RAM memory: its commit, a store. */
+static mm_always_inline void size_in_ram(mm *m, unsigned id, uint64_t new_size) {
+    ram_put_le(m, MM_V1_OFF_SIZES + 8u * id, m->sizes[id] ^ new_size, new_size, 8);
+    m->sizes[id] = new_size;
+}
+
+/* Takes bucket b (count: a fresh one, whose pages are ready) for memory id
+ * of a RAM memory and sets its size: mm__l15_grow's writes as stores into
+ * page 0, which cannot fail, so without its undo. Out of line, so that the
+ * checks before it and the stores here each keep to the registers they
+ * need; the link, when it must change, last, as a tail call. */
+static mm_noinline int grow_in_ram(mm *m, unsigned id, uint64_t new_size, uint32_t b) {
+    uint32_t count = (uint32_t)m->nbuckets;
+    if (b == count) {
+        ram_put_le(m, MM_V1_OFF_COUNT, count ^ (count + 1), count + 1, 2);
+        m->nbuckets = count + 1;
+    } else {
+        m->nfree--;
+    }
+    size_in_ram(m, id, new_size);
+    mm_table *t = &m->tables[id];
+    uint32_t len = t->len;
+    mm__table_push(t, b);
+    if (!len) return put_first(m, id, b);
+    /* The link of the chain's last bucket, as put_link sets it, on the one
+     * copy: the 4 bytes from the link's first one hold it (page 0 has room
+     * past the links), and storing back the bytes that did not change
+     * leaves them as they were; the count is of the bytes that did. */
+    uint32_t last = t->ids[len - 1], bit = last * MM_L15_LINK_BITS, shift = bit % 8;
+    uint8_t *p = m->ram + MM_L15_OFF_LINKS + bit / 8;
+    uint32_t w = mm_get_u32(p);
+    uint32_t diff = (w ^ ((b - last - 1) << shift)) & ((uint32_t)MM_L15_LINK_MASK << shift);
+    if (diff) {
+        mm_put_u32(p, w ^ diff);
+        m->hbytes_written += mm_fls64(diff) / 8 - mm_ctz64(diff) / 8 + 1;
+        m->hwrites++;
+    }
+    return MM_OK;
+}
+
+/* grow_in_ram into the bucket the index hands out: the lowest free one, or
+ * none (bitmap15 scans whether or not a bucket is free), and then a fresh
+ * one when its pages are ready. */
+static mm_noinline int grow_taking(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
+                                   uint64_t new_size) {
+    uint32_t b = state(m)->ix->take(m, 0);
+    if (b == MM_L15_MAX_BUCKETS) {
+        uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
+        if (end > m->ready_pages) return mm__grow_general(m, id, pages, old_pages);
+        if (end > *m->mem_pages) *m->mem_pages = end;
+        b = (uint32_t)m->nbuckets;
+    }
+    if (old_pages) *old_pages = new_size - pages;
+    return grow_in_ram(m, id, new_size, b);
+}
+
+/* mm_grow for the link15 designs: a grow of a RAM memory into at most one
+ * bucket, the lowest free one or else bucket count, makes the writes of
+ * mm__l15_grow as stores into page 0; the counts are those of the general
+ * path's writes. Anything else takes the general path. */
+int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    uint64_t new_size, nnew;
+    if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew) || !m->ram))
+        return mm__grow_general(m, id, pages, old_pages);
+    if (!nnew) {
+        if (old_pages) *old_pages = new_size - pages;
+        size_in_ram(m, id, new_size);
+        return MM_OK;
+    }
+    if (m->nfree || !state(m)->trusts_nfree) return grow_taking(m, id, pages, old_pages, new_size);
+    uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
+    /* Within ready_pages, the bucket is within the layout's. */
+    if (mm_unlikely(end > m->ready_pages)) return mm__grow_general(m, id, pages, old_pages);
+    if (end > *m->mem_pages) *m->mem_pages = end;
+    if (old_pages) *old_pages = new_size - pages;
+    return grow_in_ram(m, id, new_size, (uint32_t)m->nbuckets);
 }
 
 int mm__l15_free(mm *m, unsigned id) {
@@ -403,7 +556,7 @@ int mm__l15_free(mm *m, unsigned id) {
     int err = put_size(m, id, 0);
     if (err) return err;
     const mm_table *t = &m->tables[id];
-    for (uint32_t k = 0; k < t->len; k++) h->ix->give(m, t->ids[k]);
+    h->ix->give(m, t->ids, t->len);
     m->nfree += t->len;
     return MM_OK;
 }
@@ -412,10 +565,11 @@ int mm__l15_free(mm *m, unsigned id) {
  * check
  * ---------------------------------------------------------------------- */
 
-/* The heap state against the mirror (which check() has compared with the
- * memory): fixed fields, every chain, and the free bits. */
+/* The heap state against the header (the mirror, which check() has
+ * compared with the memory, or a RAM memory's page 0): fixed fields, every
+ * chain, and the free bits. */
 static int check_mirror(mm *m, const struct mm_l15 *h) {
-    const uint8_t *hdr = h->hdr;
+    const uint8_t *hdr = hdr_of(m);
     int err = check_fixed(m, hdr, MM_ECHECK);
     if (err) return err;
     if (memcmp(hdr, MM_MAGIC, 3) != 0 || hdr[MM_OFF_VERSION] != MM_L15_VERSION)
@@ -465,9 +619,10 @@ static int check_mirror(mm *m, const struct mm_l15 *h) {
 int mm__l15_check(mm *m) {
     struct mm_l15 *h = state(m);
     /* In chunks on the stack: check runs after every op in tests, and a
-     * 64 KiB malloc each time costs more than the compare. */
+     * 64 KiB malloc each time costs more than the compare. A RAM memory has
+     * no mirror to compare: page 0 is the header's one copy. */
     uint8_t disk[4096];
-    for (uint32_t off = 0; off < MM_L15_HEADER_BYTES; off += sizeof disk) {
+    for (uint32_t off = 0; !m->ram && off < MM_L15_HEADER_BYTES; off += sizeof disk) {
         uint32_t len = MM_L15_HEADER_BYTES - off < sizeof disk ? MM_L15_HEADER_BYTES - off
                                                                 : (uint32_t)sizeof disk;
         int err = mm__hread(m, off, disk, len);

@@ -24,6 +24,7 @@ enum {
     MM_L15_MAX_BUCKETS = 1 << MM_L15_LINK_BITS,
     MM_L15_HEADER_BYTES = MM_L15_OFF_LINKS + MM_L15_MAX_BUCKETS * MM_L15_LINK_BITS / 8,
     MM_L15_WORDS = MM_L15_MAX_BUCKETS / 64, /* 64-bit words of one bit per bucket */
+    MM_L15_MIRROR_BYTES = MM_L15_HEADER_BYTES + 2,
 };
 
 /* Link b holds (next - b - 1) mod 2^15, packed little-endian at bit 15*b of
@@ -47,6 +48,12 @@ static inline uint32_t mm__l15_next(const uint8_t *hdr, uint32_t b) {
     uint32_t w = mm__l15_window(hdr + MM_L15_OFF_LINKS + bit / 8, bit % 8);
     return (b + 1 + (w >> bit % 8)) & MM_L15_LINK_MASK;
 }
+/** The link of bucket b in a mirror (struct mm_l15's hdr, padded for it):
+ *  one 4-byte load from the link's first byte. */
+static inline uint32_t mm__l15_link(const uint8_t *hdr, uint32_t b) {
+    uint32_t bit = b * MM_L15_LINK_BITS;
+    return mm_get_u32(hdr + MM_L15_OFF_LINKS + bit / 8) >> bit % 8 & MM_L15_LINK_MASK;
+}
 /** Makes next follow bucket b in a header image. */
 static inline void mm__l15_set_next(uint8_t *hdr, uint32_t b, uint32_t next) {
     uint32_t bit = b * MM_L15_LINK_BITS, shift = bit % 8;
@@ -67,8 +74,9 @@ struct mm_l15_index {
      * a grow need not ask take(). False for bitmap15, whose grow scans as
      * the seed's did, free buckets or not. */
     bool trusts_nfree;
-    /* Marks carved bucket b free. */
-    void (*give)(mm *m, uint32_t b);
+    /* Marks the carved buckets ids[0..n) free (a whole memory's, at a
+     * free: one call, not one per bucket). */
+    void (*give)(mm *m, const uint32_t *ids, uint64_t n);
     /* Derives the design's index from free_map[] after format/load/upgrade.
      * May be NULL. */
     void (*rebuild)(mm *m);
@@ -79,13 +87,18 @@ struct mm_l15_index {
 /** The heap state every link15 design starts with. */
 struct mm_l15 {
     const struct mm_l15_index *ix;
+    bool trusts_nfree; /* ix->trusts_nfree, one load nearer the grow that asks */
     /* Bit b set: bucket b is free (carved, in no chain). The designs keep
      * it; the layout rebuilds it on open and checks it. */
     uint64_t free_map[MM_L15_WORDS];
-    /* The header bytes as the linear memory holds them: a write is issued
-     * only for the bytes that differ, and the mirror follows each write
-     * that succeeds. */
-    uint8_t hdr[MM_L15_HEADER_BYTES];
+    /* The header bytes as the linear memory holds them, MM_L15_MIRROR_BYTES
+     * of them, where those bytes are behind calls (a file, stable memory;
+     * and the header a format or an upgrade builds): a write is issued only
+     * for the bytes that differ, and the mirror follows each write that
+     * succeeds. Two bytes of padding, zero, so that any link can be read as
+     * one 4-byte load (mm__l15_link). NULL for a RAM memory's load: its
+     * page 0 is the header's one copy. */
+    uint8_t *hdr;
 };
 
 static inline bool mm__l15_is_free(const struct mm_l15 *h, uint32_t b) {
@@ -104,5 +117,6 @@ uint64_t mm__l15_heap_bytes(const mm *m);
 
 
 int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew);
+int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
 #endif /* MM_LAYOUT_LINK15_H */

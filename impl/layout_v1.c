@@ -147,11 +147,9 @@ int mm__v1_adopt(mm *m, const struct mm_v1_image *img) {
     uint32_t owned[MM_MAX_MEMORIES] = {0};
     for (uint32_t b = 0; b < img->count; b++)
         if (img->owners[b] != MM_V1_UNALLOCATED) owned[img->owners[b]]++;
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        int err = mm__table_reserve(&m->tables[i], owned[i]);
-        if (err) return err;
-        m->sizes[i] = img->sizes[i];
-    }
+    int err = mm__tables_carve(m, owned, 0);
+    if (err) return err;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) m->sizes[i] = img->sizes[i];
     m->nfree = 0;
     for (uint32_t b = 0; b < img->count; b++) {
         if (img->owners[b] == MM_V1_UNALLOCATED)
@@ -199,7 +197,76 @@ static int repair_owners(mm *m, const struct mm_v1_image *img) {
     return err;
 }
 
+/* The load of a V1 header that needs no repair, in one pass over the owner
+ * bytes below the count and without a copy of a RAM memory's page 0: each
+ * bucket is appended to its owner's table through a write pointer; tables
+ * are carved from the sizes first. Whatever does not fit that picture (an
+ * owner byte past the count, a memory owning more or fewer buckets than its
+ * size needs, an unallocated bucket at the top of v1's count, a count or
+ * size out of range) leaves it to the general load, which reports or
+ * repairs it: 1 then, else an error or MM_OK. */
+static int v1_load_clean(mm *m, bool trim) {
+    const uint8_t *h = m->ram;
+    uint8_t *copy = NULL;
+    if (!h) {
+        copy = malloc(MM_V1_HEADER_BYTES);
+        if (!copy) return mm__fail(MM_ENOMEM, "cannot allocate a V1 header");
+        int err = mm__hread(m, 0, copy, MM_V1_HEADER_BYTES);
+        if (err) {
+            free(copy);
+            return err;
+        }
+        h = copy;
+    }
+    const uint8_t *owners = h + MM_V1_OFF_OWNERS;
+    uint32_t count = mm_get_u16(h + MM_V1_OFF_COUNT), bp = mm_get_u16(h + MM_V1_OFF_BUCKET_PAGES);
+    static const uint8_t none[MM_V1_MAX_BUCKETS] = {[0 ... MM_V1_MAX_BUCKETS - 1] = 0xFF};
+    int rc = 1;
+    if (count > MM_V1_MAX_BUCKETS || bp == 0 ||
+        memcmp(owners + count, none, MM_V1_MAX_BUCKETS - count) != 0 ||
+        (trim && count && owners[count - 1] == MM_V1_UNALLOCATED) ||
+        mm_memory_size(m->mem) < 1 + (uint64_t)count * bp)
+        goto out;
+    uint32_t lens[MM_MAX_MEMORIES];
+    uint64_t owned = 0;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        uint64_t size = mm_get_u64(h + MM_V1_OFF_SIZES + 8 * i);
+        uint64_t len = size / bp + (size % bp != 0);
+        if (len > count - owned) goto out;
+        owned += len;
+        lens[i] = (uint32_t)len;
+        m->sizes[i] = size;
+    }
+    /* The spare entries take the unallocated buckets, and whatever a
+     * memory owning too many writes past its table stays in the block. */
+    if ((rc = mm__tables_carve(m, lens, count))) goto out;
+    if (count) { /* else every table is empty, and the block is none */
+        uint32_t *w[MM_V1_UNALLOCATED + 1], *start[MM_MAX_MEMORIES];
+        w[0] = m->table_block;
+        for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) w[i + 1] = (start[i] = w[i]) + lens[i];
+        for (uint32_t b = 0; b < count; b++) *w[owners[b]]++ = b;
+        for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+            if (w[i] != start[i] + lens[i]) { /* more or fewer than its size needs */
+                memset(m->sizes, 0, sizeof m->sizes);
+                rc = 1;
+                goto out;
+            }
+            m->tables[i].len = lens[i];
+        }
+    }
+    mm__set_bucket_pages(m, bp);
+    m->header_bytes = MM_V1_HEADER_BYTES;
+    m->data_page = 1;
+    m->nbuckets = count;
+    m->nfree = count - owned;
+out:
+    free(copy);
+    return rc;
+}
+
 int mm__v1_load(mm *m, bool trim) {
+    int rc = v1_load_clean(m, trim);
+    if (rc <= 0) return rc;
     struct mm_v1_image *img = malloc(sizeof *img);
     if (!img) return mm__fail(MM_ENOMEM, "cannot allocate a V1 image");
     int err = mm__v1_read(m->mem, img, true);
@@ -236,6 +303,18 @@ int mm__v1_repair(mm *m) {
 }
 
 int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
+    if (m->ram) { /* the stores are the writes, counted as the loop below writes */
+        uint8_t *owners = m->ram + MM_V1_OFF_OWNERS;
+        uint64_t writes = 0, len = 0;
+        for (uint64_t k = 0; k < n; k++) {
+            owners[ids[k]] = owner;
+            len = k && ids[k] == ids[k - 1] + 1 && len < 256 ? len + 1 : 1;
+            writes += len == 1;
+        }
+        m->hbytes_written += n;
+        m->hwrites += writes;
+        return MM_OK;
+    }
     /* A run of adjacent buckets is one write. */
     uint8_t run[256];
     int err = MM_OK;
@@ -275,6 +354,7 @@ int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
         return err;
     }
     m->nbuckets = new_count;
+    m->sizes[id] = new_size;
     return MM_OK;
 }
 

@@ -9,6 +9,8 @@
 
 #include <stdlib.h>
 
+static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
+
 #ifdef MM_TEST_INJECT
 /* ------------------------------------------------------------------------
  * Deliberate extra work in some designs, for the regression tracker's own
@@ -32,7 +34,6 @@
 #include <stdio.h>
 
 enum { INJECT_SPIN = 1, INJECT_LINEAR = 2, INJECT_DIRTY = 4, INJECT_PAGE = 8 };
-#define INJECT_IN_GROW (INJECT_SPIN | INJECT_LINEAR | INJECT_DIRTY)
 #define INJECT_SLOTS 8
 static struct {
     const struct mm_ops *ops;
@@ -75,17 +76,22 @@ __attribute__((constructor)) static void inject_read(void) {
     }
 }
 
+/* A design with a loop or a dirtied page to add takes the general path
+ * (mm__grow_general runs them); a spin is in mm_grow. The other designs keep
+ * their entry and run the same instructions whether the variable is set or
+ * not. */
 static void inject_open(mm *m) {
     for (unsigned i = 0; i < INJECT_SLOTS; i++)
         if (inject_plan[i].ops == m->ops) {
             m->inject |= inject_plan[i].kind;
             if (inject_plan[i].kind == INJECT_SPIN) m->inject_arg = inject_plan[i].arg;
         }
+    /* The work that wraps the design's grow runs on the general path. */
+    if (m->inject & (INJECT_LINEAR | INJECT_DIRTY)) m->grow = mm__grow_general;
 }
 
-/* The work but the spin, which mm_grow turns in line so that its fixed
- * cost stays small (8 + 6 K instructions per grow with GCC 12 -O2): 1% of
- * a grow of 600 instructions is then in reach. */
+/* The work but the spin: a linear loop, or a page dirtied, around the
+ * design's grow. */
 static mm_noinline int injected_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     if (m->inject & INJECT_LINEAR)
         for (volatile uint64_t b = 0; b < m->nbuckets; b = b + 1) {
@@ -100,6 +106,12 @@ static mm_noinline int injected_grow(mm *m, unsigned id, uint64_t new_size, uint
     }
     return err;
 }
+
+/* mm_grow of a design with injected work: the spin in line, so that its
+ * fixed cost stays small (1% of a grow of a few hundred instructions is in
+ * reach), then the design's own entry, or the general path for the work
+ * that wraps the design's grow. */
+
 #endif
 
 /* ------------------------------------------------------------------------
@@ -122,12 +134,46 @@ int mm__hread(mm *m, uint64_t off, void *buf, size_t len) {
     return mm_memory_read(m->mem, off, buf, len);
 }
 
+static inline int check_id(const mm *m, unsigned id) {
+    if (mm_likely(m && id < MM_MAX_MEMORIES)) return MM_OK;
+    if (!m) return mm__fail(MM_EINVAL, "the manager handle is NULL");
+    return mm__fail(MM_EINVAL, "memory id %u is not in 0..254", id);
+}
+
+/* Why a broken handle refuses a change: a failed header write, or a
+ * read-only manager (mm_open breaks it from the start). */
+static mm_noinline int refused(const mm *m) {
+    if (m->readonly)
+        return mm__fail(MM_EREADONLY, "this manager is read-only (its file memory was opened "
+                        "with MM_OPEN_READONLY): the change was refused");
+    return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
+}
+
+/* A broken handle refuses every grow (m->grow): its fast path tests nothing. */
+static int grow_broken(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    int err = check_id(m, id);
+    if (err) return err;
+    if (pages == 0) {
+        if (old_pages) *old_pages = m->sizes[id];
+        return MM_OK;
+    }
+    return refused(m);
+}
+
+/* What the handle's writes may have left half-written: from now on it
+ * refuses changes (LMDB's MDB_FATAL_ERROR); grows refuse through m->grow,
+ * so that their fast path tests nothing. */
+static void mark_broken(mm *m) {
+    m->broken = true;
+    m->grow = grow_broken;
+}
+
 int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
     int err = mm_memory_write(m->mem, off, buf, len);
     if (mm_unlikely(err)) {
         /* The header may now be half-written: refuse further changes rather
          * than build on it (LMDB's MDB_FATAL_ERROR). */
-        m->broken = true;
+        mark_broken(m);
         return err;
     }
     m->hbytes_written += len;
@@ -138,7 +184,7 @@ int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
 int mm__barrier(mm *m) {
     if (!m->durable) return MM_OK;
     int err = mm__memory_barrier(m->mem);
-    if (err) m->broken = true;
+    if (err) mark_broken(m);
     return err;
 }
 
@@ -149,56 +195,74 @@ int mm__hcommit_slow(mm *m, uint64_t off, const void *buf, size_t len) {
 }
 
 /* Only this manager grows its memory (mm_open marks it managed), so the
- * RAM bytes it caches move only here. */
+ * RAM bytes and the reservation it caches change only here. */
 static void set_fast_base(mm *m) {
-    uint8_t *base = m->mem->base;
+    mm_memory *mem = m->mem;
+    uint8_t *base = mem->base;
     m->fast_base = base && m->bucket_shift ? base + m->data_page * MM_PAGE_SIZE : NULL;
     m->ram = base;
-    m->ram_bytes = base ? m->mem->pages * MM_PAGE_SIZE : 0;
+    m->mem_pages = &mem->pages;
+    uint64_t ready = base ? mem->ready_pages : 0;
+    if (ready > m->suspect_lo) ready = m->suspect_lo;
+    /* Before the format or load has set the bucket size, nothing is carved. */
+    uint64_t last = m->bucket_pages ? mm__bucket_page(m, m->ops->info.max_buckets) : 0;
+    m->ready_pages = ready < last ? ready : last;
 }
 
-static inline int grow_linear(mm *m, uint64_t pages) {
-    int err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
-    if (mm_likely(m->mem->base == m->ram && m->ram)) {
-        m->ram_bytes = m->mem->pages * MM_PAGE_SIZE; /* grown in place */
-        return err;
-    }
-    set_fast_base(m);
-    /* Durable mode (never a RAM memory grown in place): the new length
-     * reaches the disk before anything is written into it, so that no
-     * subset of the later writes lands past the end. */
-    return err || !m->durable ? err : mm__barrier(m);
-}
-
-/* The cold side of mm__ensure_pages: growing the linear memory, and the
- * rarer zeroing of pages that held bytes when the memory was opened. */
-mm_noinline static int prepare_pages(mm *m, uint64_t pages) {
+/* The cold side of mm__ensure_pages: growing the backing, and the rarer
+ * zeroing of pages that held bytes when the memory was opened. */
+int mm__prepare_pages(mm *m, uint64_t pages) {
+    int err = MM_OK;
     if (mm_unlikely(pages > m->suspect_lo)) {
         uint64_t hi = pages < m->suspect_hi ? pages : m->suspect_hi;
-        int err = mm_memory_discard(m->mem, m->suspect_lo, hi - m->suspect_lo);
-        if (err) return err;
-        m->suspect_lo = hi < m->suspect_hi ? hi : UINT64_MAX;
+        err = mm_memory_discard(m->mem, m->suspect_lo, hi - m->suspect_lo);
+        if (!err) m->suspect_lo = hi < m->suspect_hi ? hi : UINT64_MAX;
     }
-    return pages > m->mem->pages ? grow_linear(m, pages) : MM_OK;
+    bool grown = !err && pages > m->mem->pages;
+    if (grown) err = mm__memory_grow(m->mem, pages - m->mem->pages, NULL);
+    set_fast_base(m);
+    /* Durable mode: the new length reaches the disk before anything is
+     * written into it, so that no subset of the later writes lands past
+     * the end. */
+    return err || !grown || !m->durable ? err : mm__barrier(m);
 }
 
-int mm__ensure_pages(mm *m, uint64_t pages) {
-    if (mm_likely(pages <= m->mem->pages && pages <= m->suspect_lo)) return MM_OK;
-    return prepare_pages(m, pages);
-}
-
-int mm__table_grow(mm_table *t, uint64_t n) {
+int mm__table_grow(const mm *m, mm_table *t, uint64_t n, uint64_t limit) {
     uint64_t need = (uint64_t)t->len + n;
-    if (need > UINT32_MAX)
-        return mm__fail(MM_EOVERFLOW, "a memory cannot hold more than %u buckets", UINT32_MAX);
+    if (limit > UINT32_MAX) limit = UINT32_MAX;
+    if (need > limit)
+        return mm__fail(MM_EOVERFLOW, "a memory cannot hold more than %llu buckets",
+                        (unsigned long long)limit);
     uint64_t cap = t->cap ? (uint64_t)t->cap * 2 : 8;
+    if (cap > limit) cap = limit;
     if (cap < need) cap = need;
-    if (cap > UINT32_MAX) cap = UINT32_MAX;
-    uint32_t *ids = realloc(t->ids, (size_t)cap * sizeof *ids);
+    bool in_block = mm__table_in_block(m, t);
+    uint32_t *ids = in_block ? malloc((size_t)cap * sizeof *ids)
+                             : realloc(t->ids, (size_t)cap * sizeof *ids);
     if (!ids) return mm__fail(MM_ENOMEM, "cannot grow a bucket table to %llu entries",
                               (unsigned long long)cap);
+    if (in_block) memcpy(ids, t->ids, (size_t)t->len * sizeof *ids);
     t->ids = ids;
     t->cap = (uint32_t)cap;
+    return MM_OK;
+}
+
+int mm__tables_carve(mm *m, const uint32_t lens[MM_MAX_MEMORIES], uint64_t spare) {
+    uint64_t total = spare;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) total += lens[i];
+    uint32_t *block = total ? malloc((size_t)total * sizeof *block) : NULL;
+    if (total && !block)
+        return mm__fail(MM_ENOMEM, "cannot allocate %llu bucket table entries",
+                        (unsigned long long)total);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        if (m->tables[i].ids && !mm__table_in_block(m, &m->tables[i])) free(m->tables[i].ids);
+    free(m->table_block);
+    m->table_block = block;
+    m->table_block_bytes = total * sizeof *block;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        m->tables[i] = (mm_table){.ids = lens[i] ? block : NULL, .cap = lens[i]};
+        if (lens[i]) block += lens[i];
+    }
     return MM_OK;
 }
 
@@ -266,7 +330,9 @@ int mm__check_tables(mm *m, int err) {
 static void destroy(mm *m) {
     if (m->ops->destroy) m->ops->destroy(m);
     free(m->v1_repair);
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) free(m->tables[i].ids);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        if (!mm__table_in_block(m, &m->tables[i])) free(m->tables[i].ids);
+    free(m->table_block);
     free(m);
 }
 
@@ -453,9 +519,13 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     m->ops = ops;
     m->suspect_lo = UINT64_MAX;
     m->durable = (flags & MM_OPEN_SYNC) != 0;
+    set_fast_base(m);
     int err = mem->pages == 0 || (flags & MM_OPEN_FORMAT) ? format(m, bucket_pages)
                                                            : open_existing(m, bucket_pages, flags);
-    if (!err) err = mm__check_tables(m, MM_ECORRUPT);
+    /* Every load, upgrade and format builds tables that meet
+     * mm__check_tables's invariants or refuses the memory (each design's
+     * file says how): proving them again here cost a reopen up to a third
+     * of its instructions. mm_check walks them. */
     /* Accepted: what a V1 load read past an interrupted operation is
      * written back now, and what a format, an upgrade or a repair wrote is
      * durable before the handle makes changes of its own. A read-only
@@ -473,11 +543,13 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
         m->suspect_lo = end;
         m->suspect_hi = mem->pages;
     }
+    m->grow = ops->grow_fast ? ops->grow_fast : grow_common;
 #ifdef MM_TEST_INJECT
     inject_open(m);
 #endif
     set_fast_base(m);
     m->readonly = m->broken = mem->readonly;
+    if (m->broken) m->grow = grow_broken;
     mem->managed = true;
     /* Counters describe this handle's own writes, not the format's. */
     m->hbytes_written = m->hwrites = 0;
@@ -489,20 +561,6 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
  * Operations
  * ---------------------------------------------------------------------- */
 
-/* Why a broken handle refuses a change: a failed header write, or a
- * read-only manager (mm_open breaks it from the start). */
-static mm_noinline int refused(const mm *m) {
-    if (m->readonly)
-        return mm__fail(MM_EREADONLY, "this manager is read-only (its file memory was opened "
-                        "with MM_OPEN_READONLY): the change was refused");
-    return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
-}
-
-static inline int check_id(const mm *m, unsigned id) {
-    if (mm_likely(m && id < MM_MAX_MEMORIES)) return MM_OK;
-    if (!m) return mm__fail(MM_EINVAL, "the manager handle is NULL");
-    return mm__fail(MM_EINVAL, "memory id %u is not in 0..254", id);
-}
 
 int mm_size(const mm *m, unsigned id, uint64_t *pages) {
     int err = check_id(m, id);
@@ -512,40 +570,64 @@ int mm_size(const mm *m, unsigned id, uint64_t *pages) {
     return MM_OK;
 }
 
-int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+/* The general grow: every check with its error, room reserved in the
+ * table, then the design's grow. The fast entries of designs fall back to
+ * it for anything but their common case. */
+int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     int err = check_id(m, id);
-    if (mm_unlikely(err)) return err;
+    if (err) return err;
     uint64_t size = m->sizes[id];
-    if (pages) {
-        if (mm_unlikely(m->broken)) return refused(m);
-        if (mm_unlikely(pages > MM_MAX_PAGES - size))
-            return mm__fail(MM_EOVERFLOW, "memory %u of %llu pages cannot grow by %llu pages",
-                            id, (unsigned long long)size, (unsigned long long)pages);
-        uint64_t new_size = size + pages;
-        uint64_t nnew = mm__buckets_for(m, new_size) - m->tables[id].len;
-        if (nnew) {
-            if (mm_unlikely(nnew > m->ops->info.max_buckets))
-                return mm__fail(MM_EOVERFLOW, "%llu pages need %llu buckets; %s addresses at "
-                                "most %llu", (unsigned long long)new_size,
-                                (unsigned long long)nnew, m->ops->info.name,
-                                (unsigned long long)m->ops->info.max_buckets);
-            err = mm__table_reserve(&m->tables[id], nnew);
-            if (err) return err;
-        }
-#ifdef MM_TEST_INJECT
-        if (mm_unlikely(m->inject & INJECT_IN_GROW)) {
-            for (volatile uint32_t k = 0; k < m->inject_arg; k = k + 1) {
-            }
-            err = m->inject & (INJECT_LINEAR | INJECT_DIRTY) ? injected_grow(m, id, new_size, nnew)
-                                                             : m->ops->grow(m, id, new_size, nnew);
-        } else
-#endif
-        err = m->ops->grow(m, id, new_size, nnew);
-        if (err) return err;
-        m->sizes[id] = new_size;
+    if (pages == 0) {
+        if (old_pages) *old_pages = size;
+        return MM_OK;
     }
-    if (old_pages) *old_pages = size;
-    return MM_OK;
+    if (m->broken) return refused(m);
+    if (pages > MM_MAX_PAGES - size)
+        return mm__fail(MM_EOVERFLOW, "memory %u of %llu pages cannot grow by %llu pages", id,
+                        (unsigned long long)size, (unsigned long long)pages);
+    uint64_t new_size = size + pages;
+    uint64_t nnew = mm__buckets_for(m, new_size) - m->tables[id].len;
+    if (nnew > m->ops->info.max_buckets)
+        return mm__fail(MM_EOVERFLOW, "%llu pages need %llu buckets; %s addresses at most %llu",
+                        (unsigned long long)new_size, (unsigned long long)nnew,
+                        m->ops->info.name, (unsigned long long)m->ops->info.max_buckets);
+    mm_table *t = &m->tables[id];
+    if (nnew > (uint64_t)(t->cap - t->len)) {
+        err = mm__table_grow(m, t, nnew, m->ops->info.max_buckets);
+        if (err) return err;
+    }
+#ifdef MM_TEST_INJECT
+    if (mm_unlikely(m->inject & (INJECT_LINEAR | INJECT_DIRTY)))
+        err = injected_grow(m, id, new_size, nnew);
+    else
+#endif
+    err = m->ops->grow(m, id, new_size, nnew);
+    if (!err && old_pages) *old_pages = size;
+    return err;
+}
+
+/* mm_grow for a design without a fast entry of its own: the common case's
+ * checks (mm__grow_args) in line, then the design's grow; the rest takes
+ * the general path. */
+static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    uint64_t new_size, nnew;
+    if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
+        return mm__grow_general(m, id, pages, old_pages);
+    int err = m->ops->grow(m, id, new_size, nnew);
+    if (!err && old_pages) *old_pages = new_size - pages;
+    return err;
+}
+
+int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+    if (mm_unlikely(!m)) return check_id(m, id);
+#ifdef MM_TEST_INJECT
+    /* The spin here, where every grow passes once, in every design and so
+     * in both runs a test compares (its count is 0 where nothing is
+     * added): a turn is the 2 instructions of a count down, so that 1% of
+     * a grow of a few hundred instructions is within reach. */
+    for (uint32_t k = m->inject_arg; k; k--) __asm__ volatile("");
+#endif
+    return m->grow(m, id, pages, old_pages);
 }
 
 static mm_noinline int out_of_bounds(const mm *m, unsigned id, uint64_t off, size_t len) {
@@ -592,19 +674,22 @@ static inline uint64_t translate(const mm *m, const mm_table *t, uint64_t off, u
 /* The common case: the span lies in one bucket of a RAM memory whose
  * bucket size is a power of two. The tables only name carved buckets and
  * the linear memory holds every carved bucket (mm__check_tables), so the
- * bytes are there without a second bounds check. NULL: take the general
+ * bytes are there without a second bounds check. False: take the general
  * path, which also reports errors. */
-static inline uint8_t *fast_span(const mm *m, unsigned id, uint64_t off, size_t len) {
-    if (mm_unlikely(id >= MM_MAX_MEMORIES || !m->fast_base)) return NULL;
-    uint64_t end = m->sizes[id] * MM_PAGE_SIZE;
-    uint64_t in = off & (m->bucket_bytes - 1);
-    /* off < end, so end - off >= 1, and len - 1 < end - off holds exactly
-     * for len in 1..end-off: empty spans (whose buf may be NULL) and spans
-     * at the very end take the general path. */
-    if (mm_unlikely(off >= end || len - 1 >= end - off || len > m->bucket_bytes - in))
-        return NULL;
-    uint64_t bucket = m->tables[id].ids[off >> m->bucket_shift];
-    return m->fast_base + (bucket << m->bucket_shift) + in;
+static inline bool fast_span(const mm *m, unsigned id, uint64_t off, size_t len, uint8_t **at) {
+    if (mm_unlikely(id >= MM_MAX_MEMORIES || !m->fast_base)) return false;
+    /* The span's last byte: below off when len is 0 (buf may then be NULL)
+     * or the sum wraps; both go to the general path, as do spans past the
+     * size and spans that leave the bucket of their first byte. */
+    uint64_t last = off + len - 1;
+    if (mm_unlikely(last < off || last >= m->sizes[id] * MM_PAGE_SIZE ||
+                    (off ^ last) >= m->bucket_bytes))
+        return false;
+    uint64_t k = off >> m->bucket_shift, bucket = m->tables[id].ids[k];
+    /* In integers: (bucket - k) wraps when the memory's k-th bucket lies
+     * below k, which pointer arithmetic may not do; the sum is exact. */
+    *at = (uint8_t *)((uintptr_t)m->fast_base + off + ((bucket - k) << m->bucket_shift));
+    return true;
 }
 
 /* Everything else: checks with errors, spans across buckets, backings
@@ -621,8 +706,8 @@ static mm_noinline int write_spans(mm *m, unsigned id, uint64_t off, const void 
 }
 
 int mm_read(mm *m, unsigned id, uint64_t off, void *buf, size_t len) {
-    uint8_t *at = fast_span(m, id, off, len);
-    if (mm_likely(at != NULL)) {
+    uint8_t *at;
+    if (mm_likely(fast_span(m, id, off, len, &at))) {
         memcpy(buf, at, len);
         return MM_OK;
     }
@@ -630,8 +715,8 @@ int mm_read(mm *m, unsigned id, uint64_t off, void *buf, size_t len) {
 }
 
 int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t len) {
-    uint8_t *at = fast_span(m, id, off, len);
-    if (mm_likely(at != NULL)) {
+    uint8_t *at;
+    if (mm_likely(fast_span(m, id, off, len, &at))) {
         memcpy(at, buf, len);
         return MM_OK;
     }
@@ -641,11 +726,18 @@ int mm_write(mm *m, unsigned id, uint64_t off, const void *buf, size_t len) {
 /* Zeroes a memory's buckets so that whoever reuses them reads zeros, as
  * from fresh pages; runs of adjacent buckets go in one call. */
 static int discard_buckets(mm *m, const mm_table *t) {
-    for (uint32_t k = 0; k < t->len;) {
-        uint32_t first = t->ids[k], run = 1;
-        while (k + run < t->len && t->ids[k + run] == first + run) run++;
-        int err = mm_memory_discard(m->mem, mm__bucket_page(m, first),
-                                    (uint64_t)run * m->bucket_pages);
+    /* Locals: the calls below could otherwise make the compiler reload them. */
+    const uint32_t *ids = t->ids;
+    uint32_t len = t->len, bp = m->bucket_pages;
+    mm_memory *mem = m->mem;
+    bool ram = m->ram != NULL;
+    for (uint32_t k = 0; k < len;) {
+        uint32_t first = ids[k], run = 1;
+        while (k + run < len && ids[k + run] == first + run) run++;
+        uint64_t page = mm__bucket_page(m, first), pages = (uint64_t)run * bp;
+        /* Carved buckets lie inside the memory: a RAM one needs no bounds
+         * test per run. */
+        int err = ram ? mem->vt->discard(mem, page, pages) : mm_memory_discard(mem, page, pages);
         if (err) return err;
         k += run;
     }
@@ -685,9 +777,11 @@ int mm_check(mm *m) {
  * that a read-only handle keeps, and the design's state. Summed when
  * asked, so no operation pays for it. */
 static uint64_t heap_bytes(const mm *m) {
-    uint64_t bytes = sizeof *m + (m->v1_repair ? sizeof *m->v1_repair : 0);
+    uint64_t bytes = sizeof *m + m->table_block_bytes +
+                     (m->v1_repair ? sizeof *m->v1_repair : 0);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
-        bytes += (uint64_t)m->tables[i].cap * sizeof *m->tables[i].ids;
+        if (!mm__table_in_block(m, &m->tables[i]))
+            bytes += (uint64_t)m->tables[i].cap * sizeof *m->tables[i].ids;
     return bytes + (m->ops->heap_bytes ? m->ops->heap_bytes(m) : 0);
 }
 

@@ -137,14 +137,20 @@ static inline unsigned mm_popcount64(uint64_t x) {
 
 /** The ordered buckets of one memory. */
 typedef struct mm_table {
-    uint32_t *ids;
+    uint32_t *ids; /* its own allocation, or a part of m->table_block */
     uint32_t len, cap;
 } mm_table;
+
+/** mm_grow's entry for one handle (struct mm's `grow`). */
+typedef int (*mm_grow_fn)(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
 struct mm {
     mm_memory *mem;
     const struct mm_ops *ops;
     void *ds; /* the design's own heap state */
+    /* What mm_grow calls: the design's fast entry, the manager's general
+     * path, or a refusal once the handle is broken. */
+    mm_grow_fn grow;
 
     uint32_t bucket_pages;
     uint64_t bucket_bytes;
@@ -156,13 +162,25 @@ struct mm {
      * otherwise. Refreshed whenever the manager grows the linear memory,
      * which may move a RAM memory. */
     uint8_t *fast_base;
-    /* The same for header writes: the RAM memory's bytes and their number
-     * (NULL and 0 for other backings). */
+    /* The same for header writes: the RAM memory's bytes (NULL for other
+     * backings). While it is set, page 0 is in it: a write inside page 0
+     * needs no bounds check. */
     uint8_t *ram;
-    uint64_t ram_bytes;
+    /* The linear memory's size in pages (&mem->pages), and the size up to
+     * which growing it is only a store: within a RAM memory's reservation,
+     * below the suspect pages and the end of the design's last possible
+     * bucket; 0 when ram is NULL. So a fast path that finds its pages ready
+     * also knows the memory is RAM and the bucket within the maximum. */
+    uint64_t *mem_pages;
+    uint64_t ready_pages;
 
     uint64_t sizes[MM_MAX_MEMORIES]; /* pages */
     mm_table tables[MM_MAX_MEMORIES];
+    /* The tables' one allocation at load (mm__tables_carve): a table whose
+     * ids lie in it moves to an allocation of its own when it first grows
+     * past its room (mm__table_grow). */
+    uint32_t *table_block;
+    uint64_t table_block_bytes;
 
     uint64_t nbuckets; /* carved */
     uint64_t nfree;    /* carved and unallocated */
@@ -233,13 +251,18 @@ struct mm_ops {
      * design's layout, keeping every memory's buckets and bytes, and sets
      * up the heap state as load would. NULL when the design cannot. */
     int (*upgrade_v1)(mm *m, const struct mm_v1_image *v1);
-    /* Persists size(id) = new_size and takes nnew more buckets for id.
+    /* Persists size(id) = new_size and takes nnew more buckets for id, and
+     * on success sets m->sizes[id] (so that mm_grow ends in this call).
      * The manager has checked the arguments and reserved room for nnew
      * entries in the table. The design picks the buckets, grows the linear
      * memory if it must (mm__ensure_pages), writes its header, appends the
      * bucket ids with mm__table_push and updates nbuckets/nfree/nmeta. On
      * error nothing may have changed (MM_EIO from a header write aside). */
     int (*grow)(mm *m, unsigned id, uint64_t new_size, uint64_t nnew);
+    /* mm_grow itself for this design, or NULL: the design's common case
+     * (mm__grow_args) in one function, and mm__grow_general for the rest.
+     * m is not NULL. */
+    mm_grow_fn grow_fast;
     /* Marks every bucket of id unallocated and its size 0 in the header and
      * in the design's heap state, and updates nfree/nmeta. The manager
      * empties the table and the size afterwards. NULL: cannot free. */
@@ -276,10 +299,23 @@ int mm__hread(mm *m, uint64_t off, void *buf, size_t len);
 int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len);
 /** mm__hcommit's general path: mm__hwrite_slow between two barriers. */
 int mm__hcommit_slow(mm *m, uint64_t off, const void *buf, size_t len);
-/** The RAM path both header writes share: true when it wrote. Inline, so a
+/** The RAM path every header write shares: true when it wrote. Inline, so a
  *  field of constant size becomes one store on a RAM memory. */
 static inline bool mm__hwrite_ram(mm *m, uint64_t off, const void *buf, size_t len) {
-    if (mm_likely(m->ram != NULL && off <= m->ram_bytes && len <= m->ram_bytes - off)) {
+    uint64_t bytes = *m->mem_pages * MM_PAGE_SIZE;
+    if (mm_likely(m->ram != NULL && off <= bytes && len <= bytes - off)) {
+        memcpy(m->ram + off, buf, len);
+        m->hbytes_written += len;
+        m->hwrites++;
+        return true;
+    }
+    return false;
+}
+/** The same for a span inside page 0, which a RAM memory always holds
+ *  (m->ram): no bounds test. */
+static inline bool mm__hwrite0_ram(mm *m, uint32_t off, const void *buf, size_t len) {
+    assert(off + len <= MM_PAGE_SIZE);
+    if (mm_likely(m->ram != NULL)) {
         memcpy(m->ram + off, buf, len);
         m->hbytes_written += len;
         m->hwrites++;
@@ -291,6 +327,10 @@ static inline bool mm__hwrite_ram(mm *m, uint64_t off, const void *buf, size_t l
 static inline int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
     return mm__hwrite_ram(m, off, buf, len) ? MM_OK : mm__hwrite_slow(m, off, buf, len);
 }
+/** mm__hwrite of a span inside page 0. */
+static inline int mm__hwrite0(mm *m, uint32_t off, const void *buf, size_t len) {
+    return mm__hwrite0_ram(m, off, buf, len) ? MM_OK : mm__hwrite_slow(m, off, buf, len);
+}
 /** Writes an operation's commit: the one small write that makes what the
  *  operation wrote before it visible (../shared/DESIGN.md, crash
  *  atomicity). In durable mode a barrier comes before it, so that
@@ -301,25 +341,49 @@ static inline int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
 static inline int mm__hcommit(mm *m, uint64_t off, const void *buf, size_t len) {
     return mm__hwrite_ram(m, off, buf, len) ? MM_OK : mm__hcommit_slow(m, off, buf, len);
 }
+/** mm__hcommit of a span inside page 0. */
+static inline int mm__hcommit0(mm *m, uint32_t off, const void *buf, size_t len) {
+    return mm__hwrite0_ram(m, off, buf, len) ? MM_OK : mm__hcommit_slow(m, off, buf, len);
+}
 /** In durable mode, orders the storage (fdatasync); else nothing. A
  *  failure marks m broken: what was written may not have reached the disk. */
 int mm__barrier(mm *m);
 
+/** mm__ensure_pages's general path: grows the backing, zeroes suspect pages. */
+int mm__prepare_pages(mm *m, uint64_t pages);
 /** Makes pages [0, pages) ready to carve buckets in: grows the linear
  *  memory to at least pages, and zeroes pages that held bytes past the last
  *  carved bucket when the memory was opened. Designs call it before they
- *  carve buckets or write into newly carved ones. */
-int mm__ensure_pages(mm *m, uint64_t pages);
+ *  carve buckets or write into newly carved ones. Inline: most grows only
+ *  move the size within a RAM memory's reservation. */
+static inline int mm__ensure_pages(mm *m, uint64_t pages) {
+    if (mm_likely(pages <= m->ready_pages)) {
+        if (pages > *m->mem_pages) *m->mem_pages = pages;
+        return MM_OK;
+    }
+    return mm__prepare_pages(m, pages);
+}
 /** The first page of bucket b; for b = nbuckets, the end of the last one. */
 static inline uint64_t mm__bucket_page(const mm *m, uint64_t b) {
     return m->data_page + b * m->bucket_pages;
 }
 
-/** mm__table_reserve's path that reallocates. */
-int mm__table_grow(mm_table *t, uint64_t n);
-/** Makes room for n more entries in a table. */
-static inline int mm__table_reserve(mm_table *t, uint64_t n) {
-    return mm_likely(n <= (uint64_t)(t->cap - t->len)) ? MM_OK : mm__table_grow(t, n);
+/** Reallocates a table of m to hold n more entries, and at most limit in
+ *  all (so that room in a table also bounds a grow by the design's maximum). */
+int mm__table_grow(const mm *m, mm_table *t, uint64_t n, uint64_t limit);
+/** Gives the empty tables of a load lens[i] entries of room each, out of
+ *  one allocation: a memory's tables all at once, not 255 allocations.
+ *  spare entries more follow the last table's (scratch for the load). */
+int mm__tables_carve(mm *m, const uint32_t lens[MM_MAX_MEMORIES], uint64_t spare);
+/** Makes room for n more entries in a table of m. */
+static inline int mm__table_reserve(const mm *m, mm_table *t, uint64_t n) {
+    return mm_likely(n <= (uint64_t)(t->cap - t->len)) ? MM_OK
+                                                       : mm__table_grow(m, t, n, UINT32_MAX);
+}
+/** Whether a table's ids lie in m->table_block. */
+static inline bool mm__table_in_block(const mm *m, const mm_table *t) {
+    return t->ids && t->ids >= m->table_block &&
+           (uint64_t)(t->ids - m->table_block) * sizeof *t->ids < m->table_block_bytes;
 }
 /** Appends an entry; room must have been reserved. */
 static inline void mm__table_push(mm_table *t, uint32_t bucket) {
@@ -335,6 +399,27 @@ void mm__set_bucket_pages(mm *m, uint32_t bucket_pages);
 /** ceil(pages / bucket_pages): the buckets a memory of that size holds. */
 static inline uint64_t mm__buckets_for(const mm *m, uint64_t pages) {
     return pages / m->bucket_pages + (pages % m->bucket_pages != 0);
+}
+
+/** mm_grow's general path: every check with its error, then ops->grow. */
+int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
+
+/** The common case of mm__grow_general, for the designs' fast entries: a
+ *  valid id and 1 <= pages <= bucket_pages, so that the grow takes at most
+ *  one new bucket, with room for it in the table. (A broken handle never
+ *  gets here: its m->grow refuses.) Sets *new_size and *nnew (0 or 1);
+ *  false: take the general path, which also reports the errors. The caller
+ *  sets *old_pages once it has succeeded: a refused grow leaves it alone.
+ *  No overflow: the new size is at most (len + 1) * bucket_pages, below
+ *  2^32 * 2^16 <= MM_MAX_PAGES + 1. */
+static inline bool mm__grow_args(const mm *m, unsigned id, uint64_t pages, uint64_t *new_size,
+                                 uint64_t *nnew) {
+    /* pages - 1 wraps for pages == 0. */
+    if (mm_unlikely(id >= MM_MAX_MEMORIES || pages - 1 >= m->bucket_pages)) return false;
+    const mm_table *t = &m->tables[id];
+    *new_size = m->sizes[id] + pages;
+    *nnew = *new_size > (uint64_t)t->len * m->bucket_pages;
+    return mm_likely(!*nnew || t->len != t->cap);
 }
 
 /** The invariants above, for load (err = MM_ECORRUPT) and check (MM_ECHECK). */

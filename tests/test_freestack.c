@@ -70,6 +70,14 @@ static void assert_record(mm_memory *mem, const uint32_t *chunks, uint64_t b, un
                      (unsigned long long)(a_.header_writes - b_.header_writes));      \
     } while (0)
 
+/* open reads a RAM memory's entries where they lie and copies a file's:
+ * the tests that reopen or corrupt a memory run over both. */
+static const struct {
+    const char *name;
+    void (*open)(tu_mm *t, const char *design, uint32_t bucket_pages);
+} backings[] = {{"RAM", tu_open_ram}, {"file", tu_open_file}};
+#define NBACKINGS (sizeof backings / sizeof backings[0])
+
 Test(freestack, bytes_of_each_op) {
     tu_mm t;
     tu_open_ram(&t, "freestack", 1);
@@ -117,8 +125,10 @@ Test(freestack, bytes_of_each_op) {
 /* Past 4,096 buckets the entries move into chunks carved after the data
  * buckets of the grow that needs them. */
 Test(freestack, entries_cross_into_chunks) {
+    for (size_t k = 0; k < NBACKINGS; k++) {
+    cr_log_info("over %s", backings[k].name);
     tu_mm t;
-    tu_open_file(&t, "freestack", 1);
+    backings[k].open(&t, "freestack", 1);
     tu_grow(&t, 0, 4000);
     cr_assert_eq(tu_stats(&t).buckets_meta, 0);
     tu_grow(&t, 1, 200);
@@ -144,12 +154,13 @@ Test(freestack, entries_cross_into_chunks) {
     tu_reopen(&t);
     tu_check(&t);
     tu_close(&t);
+    }
 }
 
 /* memory 0 held buckets 0..2 and was freed (stack 2, 1, 0 from the top);
  * memory 1 holds 3 and 4. */
-static void small_memory(tu_mm *t) {
-    tu_open_ram(t, "freestack", 1);
+static void small_memory(tu_mm *t, size_t backing) {
+    backings[backing].open(t, "freestack", 1);
     tu_grow(t, 0, 3);
     tu_grow(t, 1, 2);
     OK_CHECK(t->m, mm_free(t->m, 0));
@@ -177,16 +188,80 @@ Test(freestack, corrupt_headers_are_refused_untouched) {
         {"a bucket owned by another memory", FST_OFF_RECORDS + 5 * 4, 7, 1},
         {"a size that needs another bucket", FST_OFF_SIZES + 8, 3, 8},
     };
+    for (size_t k = 0; k < NBACKINGS; k++)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         tu_mm t;
-        small_memory(&t);
+        small_memory(&t, k);
         put_le(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
         size_t len;
         uint8_t *img = tu_image(t.mem, &len);
         int err = mm_open(t.mem, "freestack", 0, 0, &t.m);
-        cr_assert_eq(err, MM_ECORRUPT, "%s: open -> %s", cases[c].what, mm_strerror(err));
+        cr_assert_eq(err, MM_ECORRUPT, "%s over %s: open -> %s", cases[c].what,
+                     backings[k].name, mm_strerror(err));
         tu_assert_image(t.mem, img, len, cases[c].what);
         free(img);
+        tu_close(&t);
+    }
+}
+
+/* The same in a chunk. Memory 2 holds buckets 4201..4500, whose records lie
+ * in the chunk (bucket 4200); memories 0 and 1 were freed, so stack slots
+ * 4096..4199 lie there too. Each case breaks one entry; open refuses the
+ * memory and writes nothing (page 0 and the chunk are compared, not the
+ * whole 282 MiB). */
+Test(freestack, corrupt_chunk_entries_are_refused_untouched) {
+    const uint32_t chunks[1] = {4200};
+    const struct {
+        const char *what;
+        uint64_t off, value;
+        unsigned bytes;
+    } cases[] = {
+        {"two buckets at one position", entry_off(chunks, 4300, false) + 1, 100, 4},
+        {"a position past the memory's size", entry_off(chunks, 4300, false) + 1, 300, 4},
+        {"an owned bucket without owner", entry_off(chunks, 4300, false), 255, 1},
+        {"a bucket of a freed memory", entry_off(chunks, 4500, false), 1, 1},
+        {"a stack slot past the count", entry_off(chunks, 4150, true), 4501, 4},
+        {"a chunk on the stack", entry_off(chunks, 4150, true), 4200, 4},
+        {"an owned bucket on the stack", entry_off(chunks, 4150, true), 4300, 4},
+        {"a bucket twice on the stack", entry_off(chunks, 4199, true), 0, 4},
+        {"a chunk that is an owned bucket", FST_OFF_DIR, 4300, 4},
+    };
+    for (size_t k = 0; k < NBACKINGS; k++) {
+        tu_mm t;
+        backings[k].open(&t, "freestack", 1);
+        tu_grow(&t, 0, 4000);
+        tu_grow(&t, 1, 200);
+        tu_grow(&t, 2, 300);
+        OK_CHECK(t.m, mm_free(t.m, 0));
+        OK_CHECK(t.m, mm_free(t.m, 1));
+        cr_assert_eq(le(t.mem, FST_OFF_DIR, 4), chunks[0]);
+        cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 4200);
+        assert_record(t.mem, chunks, 4300, 2, 99);
+        cr_assert_eq(le(t.mem, entry_off(chunks, 4199, true), 4), 4000, "memory 1's first");
+        mm_close(t.m);
+        t.m = NULL;
+        uint8_t *before = malloc(2 * PAGE), *after = malloc(2 * PAGE);
+        cr_assert(before && after);
+        OK(mm_memory_read(t.mem, 0, before, PAGE));
+        OK(mm_memory_read(t.mem, (1 + chunks[0]) * PAGE, before + PAGE, PAGE));
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            uint64_t was = le(t.mem, cases[c].off, cases[c].bytes);
+            put_le(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
+            int err = mm_open(t.mem, "freestack", 0, 0, &t.m);
+            cr_assert_eq(err, MM_ECORRUPT, "%s over %s: open -> %s", cases[c].what,
+                         backings[k].name, mm_strerror(err));
+            put_le(t.mem, cases[c].off, was, cases[c].bytes);
+            OK(mm_memory_read(t.mem, 0, after, PAGE));
+            OK(mm_memory_read(t.mem, (1 + chunks[0]) * PAGE, after + PAGE, PAGE));
+            cr_assert(memcmp(before, after, 2 * PAGE) == 0, "%s over %s: open wrote",
+                      cases[c].what, backings[k].name);
+        }
+        /* Restored, it opens with every bucket. */
+        OK(mm_open(t.mem, "freestack", 0, 0, &t.m));
+        tu_check(&t);
+        cr_assert_eq(tu_size(&t, 2), 300);
+        free(before);
+        free(after);
         tu_close(&t);
     }
 }
@@ -203,9 +278,10 @@ Test(freestack, check_catches_changed_bytes) {
         {FST_OFF_SIZES + 8, 1, 8},           /* a size */
         {3, 1, 1},                           /* the version */
     };
+    for (size_t k = 0; k < NBACKINGS; k++)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         tu_mm t;
-        small_memory(&t);
+        small_memory(&t, k);
         OK(mm_open(t.mem, "freestack", 0, 0, &t.m));
         tu_check(&t);
         if (c == 0) put_le(t.mem, FST_OFF_RECORDS + 5 * 4 + 1, 0, 4);

@@ -505,19 +505,28 @@ typedef struct corruption {
     uint32_t value; /* added to the u32 at off */
 } corruption;
 
+/* Memory 0 holds buckets 0, 2, 4, memory 1 holds 1, 3, 5; 6, 7, 8 are free
+ * in that order, and the commit slot holds memory 2's record. The manager
+ * is closed, its memory (RAM or a file) left open. */
+static void small_layout(tu_mm *t, bool file) {
+    if (file)
+        tu_open_file(t, "list", 1);
+    else
+        tu_open_ram(t, "list", 1);
+    for (int k = 0; k < 3; k++) {
+        tu_grow(t, 0, 1);
+        tu_grow(t, 1, 1);
+    }
+    tu_grow(t, 2, 3);
+    OK_CHECK(t->m, mm_free(t->m, 2));
+    tu_check(t);
+    mm_close(t->m);
+    t->m = NULL;
+}
+
 Test(list, corrupt_header_is_refused_untouched) {
     tu_mm t;
-    tu_open_ram(&t, "list", 1);
-    /* Memory 0 holds buckets 0, 2, 4, memory 1 holds 1, 3, 5; 6..8 free. */
-    for (int k = 0; k < 3; k++) {
-        tu_grow(&t, 0, 1);
-        tu_grow(&t, 1, 1);
-    }
-    tu_grow(&t, 2, 3);
-    OK_CHECK(t.m, mm_free(t.m, 2));
-    tu_check(&t);
-    mm_close(t.m);
-    t.m = NULL;
+    small_layout(&t, false);
     cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 0), 2, "the layout is as documented");
     cr_assert_eq(get_u32(t.mem, L_OFF_MEMS + L_MEM_BYTES * 1 + 12), 1);
 
@@ -574,6 +583,184 @@ Test(list, other_designs_refuse_the_layout) {
         cr_assert(strstr(mm_error_detail(), "list") != NULL, "%s: %s", name, mm_error_detail());
         tu_assert_image(t.mem, img, len, name);
     }
+    free(img);
+    tu_close(&t);
+}
+
+/* ---- what a load refuses, and why --------------------------------------- */
+
+/* A load proves that the lists partition the carved buckets without
+ * walking them the way check does; what it refuses, it refuses with the
+ * detail of that walk: the first break in list order. */
+typedef struct refusal {
+    const char *what;
+    struct {
+        uint64_t off;
+        uint32_t value; /* stored at off */
+    } pokes[3];
+    const char *detail;
+} refusal;
+
+#define L_LINK(b) (L_OFF_LINKS + 4 * (uint64_t)(b))
+#define L_MEM(i, field) (L_OFF_MEMS + L_MEM_BYTES * (uint64_t)(i) + (field))
+enum { L_COUNT = 8, L_HEAD = 12, L_TAIL = 16 };
+
+/* Each case on the memory as it is, which it leaves as it was. A load
+ * writes nothing, so page 0 and the pages poked are all it could change. */
+static void assert_refusals(tu_mm *t, const refusal *cases, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        const refusal *c = &cases[k];
+        uint32_t old[3];
+        uint8_t *pages[4];
+        size_t np = 0;
+        for (; np < 3 && c->pokes[np].off; np++) {
+            old[np] = get_u32(t->mem, c->pokes[np].off);
+            put_u32(t->mem, c->pokes[np].off, c->pokes[np].value);
+        }
+        for (size_t j = 0; j <= np; j++) {
+            pages[j] = malloc(PAGE);
+            cr_assert_not_null(pages[j]);
+            OK(mm_memory_read(t->mem, j ? c->pokes[j - 1].off / PAGE * PAGE : 0, pages[j], PAGE));
+        }
+        mm *m = NULL;
+        int err = mm_open(t->mem, "list", 0, 0, &m);
+        cr_assert_eq(err, MM_ECORRUPT, "%s: open -> %s (%s)", c->what, mm_strerror(err),
+                     mm_error_detail());
+        cr_assert(strstr(mm_error_detail(), c->detail) != NULL, "%s: the detail is \"%s\"",
+                  c->what, mm_error_detail());
+        uint8_t *now = malloc(PAGE);
+        cr_assert_not_null(now);
+        for (size_t j = 0; j <= np; j++) {
+            OK(mm_memory_read(t->mem, j ? c->pokes[j - 1].off / PAGE * PAGE : 0, now, PAGE));
+            cr_assert_arr_eq(now, pages[j], PAGE, "%s: the open changed the memory", c->what);
+            free(pages[j]);
+        }
+        free(now);
+        while (np--) put_u32(t->mem, c->pokes[np].off, old[np]);
+        OK(mm_open(t->mem, "list", 0, 0, &m));
+        OK(mm_check(m));
+        mm_close(m);
+    }
+}
+
+/* small_layout over RAM, where the load reads page 0 in place, or over a
+ * file, where it reads a copy. */
+static void refusals_small(bool file) {
+    tu_mm t;
+    small_layout(&t, file);
+    cr_assert_eq(get_u32(t.mem, L_LINK(7)), 8, "the layout is as documented");
+    const refusal cases[] = {
+        {"a link past the carved buckets", {{L_LINK(6), 100}},
+         "the free list reaches bucket 100, past the 9 carved"},
+        {"a head past the carved buckets", {{L_MEM(1, L_HEAD), 9}},
+         "memory 1's list reaches bucket 9, past the 9 carved"},
+        {"a one-bucket list past the carved buckets",
+         {{L_MEM(0, L_COUNT), 1}, {L_MEM(0, L_HEAD), 9}, {L_MEM(0, L_TAIL), 9}},
+         "memory 0 has 3 pages, which need 3 buckets, but its list counts 1"},
+        {"a list that meets itself", {{L_LINK(2), 0}},
+         "memory 0's list reaches bucket 0, which is in a list already"},
+        {"a list that meets itself at its tail", {{L_LINK(0), 4}, {L_LINK(4), 0}},
+         "memory 0's list reaches bucket 0, which is in a list already"},
+        {"two lists with one tail", {{L_LINK(2), 5}, {L_MEM(0, L_TAIL), 5}},
+         "memory 1's list reaches bucket 5, which is in a list already"},
+        {"a list that runs into another's head, ending at its tail",
+         {{L_LINK(0), 1}, {L_MEM(0, L_TAIL), 3}},
+         "memory 1's list reaches bucket 1, which is in a list already"},
+        {"a list that runs into another's middle, ending at its own tail",
+         {{L_LINK(0), 3}, {L_MEM(0, L_TAIL), 5}},
+         "memory 1's list reaches bucket 3, which is in a list already"},
+        {"the free list running into a memory's tail", {{L_LINK(7), 4}, {L_OFF_FREE_TAIL, 4}},
+         "the free list reaches bucket 4, which is in a list already"},
+        {"a list that ends at another's tail", {{L_LINK(2), 5}},
+         "memory 0's list ends at bucket 5 after 3 nodes, but its tail is 4"},
+        {"a list that runs past its tail", {{L_LINK(0), 4}},
+         "memory 0's list reaches bucket 4294967295, past the 9 carved"},
+    };
+    assert_refusals(&t, cases, sizeof cases / sizeof cases[0]);
+    tu_close(&t);
+}
+
+Test(list, load_refusals_name_the_first_break) {
+    refusals_small(false);
+    refusals_small(true);
+}
+
+/* Memory 0 of 15,100 one-page buckets needs one metadata bucket, carved
+ * after them (bucket 15,100); memory 1 then holds 15,101 and 15,102, and
+ * memory 2 15,103, so that memory 1's record is in its own place. */
+Test(list, load_refuses_a_list_through_a_metadata_bucket) {
+    tu_mm t;
+    tu_open_ram(&t, "list", 1);
+    OK(mm_grow(t.m, 0, 15100, NULL));
+    OK(mm_grow(t.m, 1, 2, NULL));
+    OK(mm_grow(t.m, 2, 1, NULL));
+    tu_check(&t);
+    cr_assert_eq(tu_stats(&t).buckets_meta, 1);
+    mm_close(t.m);
+    t.m = NULL;
+    enum { META = 15100, M1 = 15101 };
+    uint64_t link_m1 = ((uint64_t)1 + META) * PAGE + 8 + 4 * (M1 - L_PAGE0_LINKS);
+    uint64_t link_meta = ((uint64_t)1 + META) * PAGE + 8 + 4 * (META - L_PAGE0_LINKS);
+    cr_assert_eq(get_u32(t.mem, link_m1), M1 + 1, "the layout is as documented");
+    const refusal cases[] = {
+        {"a tail that is the metadata bucket", {{link_m1, META}, {L_MEM(1, L_TAIL), META}},
+         "memory 1's list reaches bucket 15100, which is in a list already"},
+        {"a list through the metadata bucket", {{link_m1, META}},
+         "memory 1's list reaches bucket 15100, which is in a list already"},
+        {"a list from the metadata bucket on to its tail",
+         {{L_MEM(1, L_HEAD), META}, {link_meta, M1 + 1}},
+         "memory 1's list reaches bucket 15100, which is in a list already"},
+    };
+    assert_refusals(&t, cases, sizeof cases / sizeof cases[0]);
+    tu_close(&t);
+}
+
+/* Links, heads and tails set at random to carved buckets (or NONE): what a
+ * load accepts passes mm_check, and what it refuses is MM_ECORRUPT. A load
+ * that refused a layout the walk of check would accept stops at its assert. */
+Test(list, load_agrees_with_check_on_random_links) {
+    mm_rng rng = mm_rng_seed(tu_seed("list load links", 0x17115));
+    tu_mm t;
+    tu_open_ram(&t, "list", 1);
+    for (int op = 0; op < 60; op++) {
+        unsigned id = (unsigned)mm_rng_below(&rng, 6);
+        if (mm_rng_below(&rng, 4) == 0)
+            OK_CHECK(t.m, mm_free(t.m, id));
+        else
+            tu_grow(&t, id, 1 + mm_rng_below(&rng, 4));
+    }
+    uint32_t nb = (uint32_t)tu_stats(&t).buckets_allocated;
+    mm_close(t.m);
+    t.m = NULL;
+    size_t len;
+    uint8_t *img = tu_image(t.mem, &len);
+    unsigned accepted = 0;
+    for (int round = 0; round < 2000; round++) {
+        unsigned pokes = 1 + (unsigned)mm_rng_below(&rng, 3);
+        for (unsigned j = 0; j < pokes; j++) {
+            uint64_t r = mm_rng_below(&rng, 8), off;
+            if (r < 5)
+                off = L_LINK(mm_rng_below(&rng, nb));
+            else if (r < 7)
+                off = L_MEM(mm_rng_below(&rng, 6), r == 5 ? L_HEAD : L_TAIL);
+            else
+                off = mm_rng_below(&rng, 2) ? L_OFF_FREE_HEAD : L_OFF_FREE_TAIL;
+            uint64_t v = mm_rng_below(&rng, nb + 2);
+            put_u32(t.mem, off, v > nb ? 0xFFFFFFFFu : (uint32_t)v);
+        }
+        mm *m = NULL;
+        int err = mm_open(t.mem, "list", 0, 0, &m);
+        if (err == MM_OK) {
+            accepted++;
+            OK(mm_check(m));
+            mm_close(m);
+        } else {
+            cr_assert_eq(err, MM_ECORRUPT, "round %d: open -> %s (%s)", round,
+                         mm_strerror(err), mm_error_detail());
+        }
+        OK(mm_memory_write(t.mem, 0, img, len));
+    }
+    cr_assert_gt(accepted, 0, "no round left a layout the load accepts");
     free(img);
     tu_close(&t);
 }

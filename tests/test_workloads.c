@@ -74,9 +74,10 @@ static void expect_same_but_dirty(const mm_workload *w, const char *design) {
               w->name);
     for (unsigned ph = 0; ph < w->nphases; ph++) {
         const mm_wl_space *a = &r.phase_space[ph], *b = &rc.phase_space[ph];
+        /* Not heap_bytes: the heap depends on the backing (link15 mirrors
+         * page 0 where its bytes are behind calls, as behind the counter). */
         cr_assert(a->pages_end == b->pages_end &&
-                      a->header_bytes_written == b->header_bytes_written &&
-                      a->heap_bytes == b->heap_bytes,
+                      a->header_bytes_written == b->header_bytes_written,
                   "[%s] %s.%s: counting dirty pages changed a space figure", design, w->name,
                   w->phases[ph]);
         cr_assert_eq(a->dirty_pages, 0, "[%s] %s.%s: dirty pages counted though not asked",

@@ -752,14 +752,21 @@ class Real(Case):
         with open(os.path.join(self.clean, "instructions.json")) as f:
             clean = {(r["workload"], r["design"], r["n"]): r for r in json.load(f)["results"]}
 
-        def turns(design, pct):
-            top = max(r["per_op"] for k, r in clean.items()
-                      if k[0] == "grow_pages" and k[1] == design)
-            return max(0, math.ceil((top * pct / 100 - call) / per_turn))
-        k1, k5 = turns("list", 1.2), turns("freestack", 5.1)
+        def turns(design, lo, hi):
+            """The fewest turns that add more than lo% at the dearest size; the
+            change then lies in (lo, hi] at every size, or the test cannot
+            make its case with this design."""
+            costs = [r["per_op"] for k, r in clean.items()
+                     if k[0] == "grow_pages" and k[1] == design]
+            k = max(0, math.floor((max(costs) * lo / 100 - call) / per_turn) + 1)
+            self.assertLessEqual(call + k * per_turn, min(costs) * hi / 100,
+                                 (design, costs, call, per_turn))
+            return k
+        bands = (("list", 1.0, 2.0), ("freestack", 5.0, 6.5))
+        k1, k5 = (turns(*band) for band in bands)
         doc = self.check(f"list:spin={k1},freestack:spin={k5}",
                          {("list", "instructions"), ("freestack", "instructions")})
-        for design, lo, hi in (("list", 1.0, 2.0), ("freestack", 5.0, 6.5)):
+        for design, lo, hi in bands:
             grow = [r for r in doc["rows"] if r["design"] == design and r["kind"] ==
                     "instructions" and r["workload"] == "grow_pages.grow"]
             self.assertEqual({r["verdict"] for r in grow}, {"regression"}, design)
