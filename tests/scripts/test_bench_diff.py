@@ -348,6 +348,17 @@ class Times(Case):
                               new_context=dict(CONTEXT, mmfree_calibration_ns=10.4))
         self.assertEqual(self.rows(self.diff_json(base, new, expect_exit=0), "time")[k]
                          ["verdict"], "slower")
+        # --same-machine widens (or narrows) what counts as one machine.
+        base, new = self.pair({k: 1.0}, {k: 1.0}, {k: 50.0}, {k: 150.0}, base_context=CONTEXT,
+                              new_context=dict(CONTEXT, mmfree_calibration_ns=10.6))
+        doc = self.diff_json(base, new, "--same-machine", "10", expect_exit=0)
+        self.assertEqual(self.rows(doc, "time")[k]["verdict"], "slower")
+        self.assertEqual(doc["settings"]["same_machine"], 10.0)
+        base, new = self.pair({k: 1.0}, {k: 1.0}, {k: 50.0}, {k: 150.0}, base_context=CONTEXT,
+                              new_context=dict(CONTEXT, mmfree_calibration_ns=10.4))
+        doc = self.diff_json(base, new, "--same-machine", "2", expect_exit=0)
+        self.assertEqual(self.rows(doc, "time"), {})
+        self.assertIn("more than 2% apart", doc["time"]["time"]["reason"])
 
     def test_hyperfine_is_a_second_opinion_never_gated(self):
         k = "grow_pages.grow/v1/16384"
@@ -634,9 +645,34 @@ class Noise(Case):
         table = self.noise("--readme", "--out", out).stdout.splitlines()
         self.assertEqual(len(table), 4)
         self.assertRegex(table[2], r"^\| idle, \d{4}-\d\d-\d\d \| 0\.5 on 2 CPUs \| 0 of 4 \| 0 "
-                                   r"\| 0 \| 0 \| 0 of 2 \| 0 of \d+ \| [\d,]+ characters \| 0 "
+                                   r"\| 0 \| 0 \| 0 \| 0 of 2 \| 0 of \d+ \| [\d,]+ characters \| 0 "
                                    r"time rows listed: met \|$")
         self.assertIn("NOT met", table[3])
+
+    def test_what_the_machine_check_held_back_is_counted(self):
+        # NEW's calibration loop ran at half the speed: no time compared, and
+        # the rows the other rules would have listed are counted as held back.
+        new = os.path.join(self.tmp, "new")
+        shutil.copytree(os.path.join(FIXTURES, "new"), new)
+        path = os.path.join(new, "gbench.json")
+        with open(path) as f:
+            doc = json.load(f)
+        doc["context"]["mmfree_calibration_ns"] = 20.0
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        out = os.path.join(self.tmp, "noise.json")
+        p = self.noise("--case", "busy", "--from", os.path.join(FIXTURES, "base"), new,
+                       "--out", out)
+        self.assertEqual(p.returncode, 1, p.stderr)  # two commits
+        with open(out) as f:
+            busy = json.load(f)["cases"]["busy"]
+        self.assertEqual(busy["time"]["compared"], 0)
+        self.assertIn("calibration loop ran 100% slower", busy["time"]["reason"])
+        self.assertEqual((busy["held_by_machine"], busy["compared_without_machine_check"]),
+                         (2 + 1, 4 + 2))
+        self.assertTrue(busy["claim_met"])
+        row = self.noise("--readme", "--out", out).stdout.splitlines()[3]
+        self.assertIn("| 3 of 6 |", row)
 
     def test_the_readme_block_is_the_committed_summary(self):
         with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
