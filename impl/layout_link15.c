@@ -289,12 +289,11 @@ int mm__l15_format(mm *m, const struct mm_l15_index *ix) {
 /* Links at and past count were never written, so they are zero: the first
  * byte of them that is not, or MM_L15_HEADER_BYTES. */
 static uint32_t nonzero_link_past(const uint8_t *hdr, uint32_t count) {
-    static const uint8_t zeros[MM_L15_HEADER_BYTES - MM_L15_OFF_LINKS];
     uint32_t bit = count * MM_L15_LINK_BITS, at = MM_L15_OFF_LINKS + bit / 8;
     if (at == MM_L15_HEADER_BYTES) return at;
     if (hdr[at] & (0xFFu << (bit % 8))) return at;
     at++;
-    if (memcmp(hdr + at, zeros, MM_L15_HEADER_BYTES - at) == 0) return MM_L15_HEADER_BYTES;
+    if (mm_all_bytes(hdr + at, MM_L15_HEADER_BYTES - at, 0)) return MM_L15_HEADER_BYTES;
     while (!hdr[at]) at++;
     return at;
 }
@@ -513,6 +512,12 @@ static mm_noinline int grow_in_ram(mm *m, unsigned id, uint64_t new_size, uint32
     return MM_OK;
 }
 
+/* mm__l15_grow_fast's cold side. */
+static mm_noinline int l15_grow_cold(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
+                                     uint64_t new_size, uint64_t nnew) {
+    return mm__grow_accepted(m, id, pages, old_pages, new_size, nnew, mm__l15_grow);
+}
+
 /* grow_in_ram into the bucket the index hands out: the lowest free one, or
  * none (bitmap15 scans whether or not a bucket is free), and then a fresh
  * one when its pages are ready. */
@@ -521,7 +526,7 @@ static mm_noinline int grow_taking(mm *m, unsigned id, uint64_t pages, uint64_t 
     uint32_t b = state(m)->ix->take(m, 0);
     if (b == MM_L15_MAX_BUCKETS) {
         uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
-        if (end > m->ready_pages) return mm__grow_general(m, id, pages, old_pages);
+        if (end > m->ready_pages) return l15_grow_cold(m, id, pages, old_pages, new_size, 1);
         if (end > *m->mem_pages) *m->mem_pages = end;
         b = (uint32_t)m->nbuckets;
     }
@@ -532,11 +537,13 @@ static mm_noinline int grow_taking(mm *m, unsigned id, uint64_t pages, uint64_t 
 /* mm_grow for the link15 designs: a grow of a RAM memory into at most one
  * bucket, the lowest free one or else bucket count, makes the writes of
  * mm__l15_grow as stores into page 0; the counts are those of the general
- * path's writes. Anything else takes the general path. */
+ * path's writes. The same grow of another memory is mm__l15_grow's;
+ * anything else takes the general path. */
 int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     uint64_t new_size, nnew;
-    if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew) || !m->ram))
+    if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
         return mm__grow_general(m, id, pages, old_pages);
+    if (mm_unlikely(!m->ram)) return l15_grow_cold(m, id, pages, old_pages, new_size, nnew);
     if (!nnew) {
         if (old_pages) *old_pages = new_size - pages;
         size_in_ram(m, id, new_size);
@@ -545,7 +552,8 @@ int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     if (m->nfree || !state(m)->trusts_nfree) return grow_taking(m, id, pages, old_pages, new_size);
     uint64_t end = mm__bucket_page(m, m->nbuckets + 1);
     /* Within ready_pages, the bucket is within the layout's. */
-    if (mm_unlikely(end > m->ready_pages)) return mm__grow_general(m, id, pages, old_pages);
+    if (mm_unlikely(end > m->ready_pages))
+        return l15_grow_cold(m, id, pages, old_pages, new_size, nnew);
     if (end > *m->mem_pages) *m->mem_pages = end;
     if (old_pages) *old_pages = new_size - pages;
     return grow_in_ram(m, id, new_size, (uint32_t)m->nbuckets);

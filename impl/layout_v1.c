@@ -220,10 +220,9 @@ static int v1_load_clean(mm *m, bool trim) {
     }
     const uint8_t *owners = h + MM_V1_OFF_OWNERS;
     uint32_t count = mm_get_u16(h + MM_V1_OFF_COUNT), bp = mm_get_u16(h + MM_V1_OFF_BUCKET_PAGES);
-    static const uint8_t none[MM_V1_MAX_BUCKETS] = {[0 ... MM_V1_MAX_BUCKETS - 1] = 0xFF};
     int rc = 1;
     if (count > MM_V1_MAX_BUCKETS || bp == 0 ||
-        memcmp(owners + count, none, MM_V1_MAX_BUCKETS - count) != 0 ||
+        !mm_all_bytes(owners + count, MM_V1_MAX_BUCKETS - count, MM_V1_UNALLOCATED) ||
         (trim && count && owners[count - 1] == MM_V1_UNALLOCATED) ||
         mm_memory_size(m->mem) < 1 + (uint64_t)count * bp)
         goto out;
@@ -302,20 +301,9 @@ int mm__v1_repair(mm *m) {
     return err;
 }
 
-int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
-    if (m->ram) { /* the stores are the writes, counted as the loop below writes */
-        uint8_t *owners = m->ram + MM_V1_OFF_OWNERS;
-        uint64_t writes = 0, len = 0;
-        for (uint64_t k = 0; k < n; k++) {
-            owners[ids[k]] = owner;
-            len = k && ids[k] == ids[k - 1] + 1 && len < 256 ? len + 1 : 1;
-            writes += len == 1;
-        }
-        m->hbytes_written += n;
-        m->hwrites += writes;
-        return MM_OK;
-    }
-    /* A run of adjacent buckets is one write. */
+/* The owner bytes of a memory that is not RAM: a run of adjacent buckets
+ * is one write. */
+static mm_noinline int write_owner_runs(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
     uint8_t run[256];
     int err = MM_OK;
     for (uint64_t k = 0; !err && k < n;) {
@@ -330,6 +318,23 @@ int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
         k += len;
     }
     return err;
+}
+
+int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner) {
+    if (m->ram) { /* the stores are the writes, counted as the loop below writes */
+        uint8_t *owners = m->ram + MM_V1_OFF_OWNERS;
+        uint64_t writes = 0, len = 0;
+        for (uint64_t k = 0; k < n; k++) {
+            owners[ids[k]] = owner;
+            len = k && ids[k] == ids[k - 1] + 1 && len < 256 ? len + 1 : 1;
+            writes += len == 1;
+        }
+        m->hbytes_written += n;
+        m->hwrites += writes;
+        return MM_OK;
+    }
+    if (n <= 1) return n ? mm__hwrite(m, MM_V1_OFF_OWNERS + ids[0], &owner, 1) : MM_OK;
+    return write_owner_runs(m, ids, n, owner);
 }
 
 int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,

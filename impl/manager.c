@@ -212,6 +212,9 @@ static void set_fast_base(mm *m) {
 /* The cold side of mm__ensure_pages: growing the backing, and the rarer
  * zeroing of pages that held bytes when the memory was opened. */
 int mm__prepare_pages(mm *m, uint64_t pages) {
+    /* A memory that is not RAM has no ready pages: most of its grows come
+     * here with nothing to do. */
+    if (pages <= m->mem->pages && pages <= m->suspect_lo) return MM_OK;
     int err = MM_OK;
     if (mm_unlikely(pages > m->suspect_lo)) {
         uint64_t hi = pages < m->suspect_hi ? pages : m->suspect_hi;
@@ -613,9 +616,7 @@ static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) 
     uint64_t new_size, nnew;
     if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
         return mm__grow_general(m, id, pages, old_pages);
-    int err = m->ops->grow(m, id, new_size, nnew);
-    if (!err && old_pages) *old_pages = new_size - pages;
-    return err;
+    return mm__grow_accepted(m, id, pages, old_pages, new_size, nnew, m->ops->grow);
 }
 
 int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {

@@ -79,6 +79,27 @@ static inline uint64_t mm_get_u64(const uint8_t *p) {
     return (uint64_t)mm_get_u32(p) | (uint64_t)mm_get_u32(p + 4) << 32;
 }
 
+/** Whether n bytes at p all equal v: every open checks a header's tens of
+ *  KiB of unused bytes. Each byte equals the next and the first is v: one
+ *  memcmp, SIMD in glibc. wasi-libc's memcmp is a byte loop (about 20
+ *  metered Wasm instructions a byte), so Wasm compares eight bytes a load,
+ *  four loads between exits. */
+static inline bool mm_all_bytes(const uint8_t *p, size_t n, uint8_t v) {
+    if (n == 0) return true;
+#if defined(__wasm__)
+    const uint64_t pattern = 0x0101010101010101ull * v;
+    uint64_t diff = 0;
+    size_t i = 0;
+    for (; i + 32 <= n && !diff; i += 32)
+        diff = (mm_get_u64(p + i) ^ pattern) | (mm_get_u64(p + i + 8) ^ pattern) |
+               (mm_get_u64(p + i + 16) ^ pattern) | (mm_get_u64(p + i + 24) ^ pattern);
+    for (; i < n && !diff; i++) diff = p[i] ^ v;
+    return diff == 0;
+#else
+    return p[0] == v && memcmp(p, p + 1, n - 1) == 0;
+#endif
+}
+
 /* ------------------------------------------------------------------------
  * Bit scans. The result for 0 is defined (64), so callers need no guard.
  * ---------------------------------------------------------------------- */
@@ -420,6 +441,20 @@ static inline bool mm__grow_args(const mm *m, unsigned id, uint64_t pages, uint6
     *new_size = m->sizes[id] + pages;
     *nnew = *new_size > (uint64_t)t->len * m->bucket_pages;
     return mm_likely(!*nnew || t->len != t->cap);
+}
+/** The end of a grow that mm__grow_args accepted: the design's grow (the
+ *  one named), then *old_pages. The manager's default entry ends so; the
+ *  designs' fast entries end so where their stores cannot serve (a memory
+ *  that is not RAM, a bucket past ready_pages), from a function of their
+ *  own that is not inlined: on x86 a tail call that keeps nothing live, in
+ *  Wasm a direct call, and no check runs twice. */
+static inline int mm__grow_accepted(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
+                                    uint64_t new_size, uint64_t nnew,
+                                    int (*grow)(mm *m, unsigned id, uint64_t new_size,
+                                                uint64_t nnew)) {
+    int err = grow(m, id, new_size, nnew);
+    if (!err && old_pages) *old_pages = new_size - pages;
+    return err;
 }
 
 /** The invariants above, for load (err = MM_ECORRUPT) and check (MM_ECHECK). */
