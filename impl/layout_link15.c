@@ -355,12 +355,13 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
         uint32_t len = lens[i], *out = m->tables[i].ids;
         uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
         for (uint32_t k = 0; k < len; k++) {
-            uint64_t bit = 1ull << (b % 64), *word = &map[b / 64];
-            if (mm_unlikely(!(*word & bit)))
+            /* The test is one instruction (bt on x86), and the clear a flip. */
+            uint64_t *word = &map[b / 64], w = *word;
+            if (mm_unlikely(!(w >> (b % 64) & 1)))
                 return mm__fail(MM_ECORRUPT, "link15 header: bucket #%llu of memory %u is "
                                 "bucket %u, which is %s", (unsigned long long)k, i, b,
                                 b >= count ? "not carved" : "already in a chain");
-            *word &= ~bit;
+            *word = w ^ (1ull << (b % 64));
             out[k] = b;
             /* mm__l15_link, from links (padded past the last one). */
             uint32_t at = b * MM_L15_LINK_BITS;

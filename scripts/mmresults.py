@@ -376,6 +376,18 @@ def fmt_time(stats, unit=""):
     return f"{fmt_value(med)}{unit} ({fmt_value(lo)}–{fmt_value(hi)}{unit})"
 
 
+def hyperfine_rows(runs):
+    """The table of whole-process times every report gives: a row per
+    hyperfine command, milliseconds as median (IQR), min–max and runs."""
+    header = ["command", "ms, median (IQR)", "min–max", "runs"]
+    rows = []
+    for name, seconds in runs:
+        ms = sorted(t * 1e3 for t in seconds)
+        rows.append([f"`{name}`", fmt_time(time_stats(ms)),
+                     f"{fmt_value(ms[0])}–{fmt_value(ms[-1])}", len(ms)])
+    return header, rows
+
+
 def complexity_label(points):
     """The complexity of a cost over N as every report writes it: the class
     fit_complexity gives from three sizes or more, the measured exponent

@@ -542,6 +542,8 @@ Test(list, corrupt_header_is_refused_untouched) {
         {"the free head", L_OFF_FREE_HEAD, 1},
         {"the bucket count", L_OFF_NBUCKETS, (uint32_t)-1},
         {"the bucket count, up", L_OFF_NBUCKETS, 1},
+        /* 0 at one end only: not what a cut format leaves. */
+        {"memory 220's head, past 4 KiB", L_OFF_MEMS + L_MEM_BYTES * 220 + 12, 1},
     };
     size_t len;
     uint8_t *img = tu_image(t.mem, &len);
@@ -561,6 +563,39 @@ Test(list, corrupt_header_is_refused_untouched) {
         mm_close(m);
     }
     free(img);
+    tu_close(&t);
+}
+
+/* A first format cut after its first 4 KiB (the kernel writes a file a
+ * page at a time, and a fatal signal stops it between pages) leaves the
+ * records past them zero: the open goes on, and those memories are empty
+ * and grow, free and reopen like any other. */
+Test(list, format_cut_after_its_first_4_kib_opens) {
+    tu_mm t;
+    tu_open_file(&t, "list", 1);
+    static const uint8_t zeros[L_OFF_LINKS - MM_DIRTY_PAGE_SIZE];
+    OK(mm_memory_write(t.mem, MM_DIRTY_PAGE_SIZE, zeros, sizeof zeros));
+    tu_reopen(&t);
+    for (unsigned id = 0; id < MM_MAX_MEMORIES; id++) {
+        uint64_t pages = 1;
+        OK(mm_size(t.m, id, &pages));
+        cr_assert_eq(pages, 0, "memory %u", id);
+    }
+    cr_assert_eq(get_u32(t.mem, L_OFF_MEMS + L_MEM_BYTES * 254 + 12), 0, "still zero");
+    tu_grow(&t, 254, 2);
+    tu_grow(&t, 201, 1);
+    tu_grow(&t, 0, 1);
+    stamp(t.m, 254, 1);
+    stamp(t.m, 201, 0);
+    OK_CHECK(t.m, mm_free(t.m, 0));
+    tu_reopen(&t);
+    assert_stamp(t.m, 254, 1);
+    assert_stamp(t.m, 201, 0);
+    OK_CHECK(t.m, mm_free(t.m, 254));
+    tu_reopen(&t);
+    uint64_t pages = 1;
+    OK(mm_size(t.m, 254, &pages));
+    cr_assert_eq(pages, 0);
     tu_close(&t);
 }
 
