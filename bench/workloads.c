@@ -944,6 +944,18 @@ int mm_workload_phase(const mm_workload *w, const char *phase) {
     return -1;
 }
 
+/* v with thousands separators, as the reports write figures: 65,536. */
+static const char *grouped(char buf[32], unsigned long long v) {
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%llu", v), o = 0;
+    for (int k = 0; k < n; k++) {
+        if (k && (n - k) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[k];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 static bool not_applicable(char *why, size_t len, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -984,10 +996,12 @@ bool mm_workload_applicable(const mm_workload *w, const char *design, uint64_t n
         return not_applicable(why, why_len, "%s cannot free", d->name);
     uint64_t need = mm_workload_buckets(&w->peak, n);
     if (need > d->max_buckets)
-        return not_applicable(why, why_len, "%s at N = %llu needs %llu buckets; %s addresses at "
-                              "most %llu", w->name, (unsigned long long)n,
-                              (unsigned long long)need, d->name,
-                              (unsigned long long)d->max_buckets);
+    {
+        char a[32], b[32], c[32];
+        return not_applicable(why, why_len, "%s at N = %s needs %s buckets; %s addresses at "
+                              "most %s", w->name, grouped(a, n), grouped(b, need), d->name,
+                              grouped(c, d->max_buckets));
+    }
     return true;
 }
 
@@ -1000,12 +1014,11 @@ static void out_of_buckets(wl_run *x) {
     if (x->last_err != MM_EFULL || !x->design || reuses_all(x) ||
         taken <= x->design->max_buckets)
         return;
-    char msg[2 * sizeof x->r->reason];
+    char msg[2 * sizeof x->r->reason], a[32], b[32], c[32];
     size_t len = (size_t)snprintf(
         msg, sizeof msg, "%s ran out of buckets: it does not reuse every freed bucket, and %s at "
-        "N = %llu grows %llu buckets in all, over its %llu (%s)", x->design->name, x->w->name,
-        (unsigned long long)x->p->n, (unsigned long long)taken,
-        (unsigned long long)x->design->max_buckets, x->r->reason);
+        "N = %s grows %s buckets in all, over its %s (%s)", x->design->name, x->w->name,
+        grouped(a, x->p->n), grouped(b, taken), grouped(c, x->design->max_buckets), x->r->reason);
     if (len >= sizeof x->r->reason) len = sizeof x->r->reason - 1;
     memcpy(x->r->reason, msg, len);
     x->r->reason[len] = 0;

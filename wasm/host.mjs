@@ -34,6 +34,9 @@ import { WASI } from "node:wasi";
 
 import { COUNTER, COUNTER_IC } from "./instrument.mjs";
 
+/** n with thousands separators, as the reports write figures: 65,536. */
+const grouped = (n) => String(n).replace(/\B(?=(\d{3})+$)/g, ",");
+
 // ---------------------------------------------------------------------------
 // System-API fees, in instructions, as the replica charges them with
 // Wasm-native stable memory (its default): a fixed part per call and one
@@ -321,7 +324,8 @@ export function* runSizes(module, reg, w, d, ns, seed, budget) {
             const guess = c2 * (n / n2) ** growth;
             if (guess > budget)
                 over = (m) => `not measured: about ${(c2 * (m / n2) ** growth / 1e9).toFixed(1)}G `
-                    + `instructions with fees at N = ${m} (extrapolated from N = ${n1} and ${n2}), `
+                    + `instructions with fees at N = ${grouped(m)} (extrapolated from N = ${grouped(n1)} `
+                    + `and ${grouped(n2)}), `
                     + `over the budget of ${budget / 1e9}G per run (--budget)`;
         }
         if (over) {

@@ -326,11 +326,11 @@ class Summary(unittest.TestCase):
     def test_na_notes_with_different_figures_give_their_range(self):
         bench = load_script("bench")
         reason = "not measured: about {}G instructions at N = {}, over the budget of 0.3G"
-        where = [("slow", 16384, reason.format("1.4", "16384")),
-                 ("slow", 32768, reason.format("5.8", "32768"))]
+        where = [("slow", 16384, reason.format("1.4", "16,384")),
+                 ("slow", 32768, reason.format("5.8", "32,768"))]
         self.assertEqual(bench.note_line(bench.note_key(where[0][2]), where),
                          "n/a: slow at N = 16,384, 32,768: not measured: about 1.4–5.8G "
-                         "instructions at N = 16384–32768, over the budget of 0.3G")
+                         "instructions at N = 16,384–32,768, over the budget of 0.3G")
 
 
 if __name__ == "__main__":
