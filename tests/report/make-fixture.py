@@ -66,9 +66,15 @@ def header_pages(design, n):
     return 1 + (n * 8 + 65535) // 65536 if design == "list" else 1
 
 
+# migrate_repeat grows N, then migrates N buckets 8 times (bench/workloads.c).
+MIGRATE_REPEATS = 8
+
+
 def record(workload, design, n):
     buckets = n * (MIGRATE_BUCKETS if workload in ("migrate", "migrate_repeat") else 1)
-    reused = n if workload in ("free_regrow", "migrate", "migrate_repeat", "worst_scan") else 0
+    reused = n if workload in ("free_regrow", "migrate", "worst_scan") else 0
+    if workload == "migrate_repeat":  # every grow past the 2N buckets reuses one
+        reused = (1 + MIGRATE_REPEATS) * n - buckets
     # v1reclaim reuses only what it freed last: one extra bucket per round.
     extra = 8 if design == "v1reclaim" and workload == "migrate_repeat" else 0
     return {"ops": n, "buckets_new": buckets + extra, "buckets_reused": reused,

@@ -201,8 +201,21 @@ class ReportFromFixture(unittest.TestCase):
         data = read(os.path.join(self.out, "src", "pages-migrate.dat"))
         gp = read(os.path.join(self.out, "src", "pages-migrate.gp"))
         self.assertIn("32768 4 ", data)  # list: 4 header pages past page 0 at 32,768
-        self.assertIn("v1 cannot free: keeps A, 3N + 1", gp)
+        self.assertIn("v1 cannot free: all 3N grows carve a new bucket, 3N + 1 pages "
+                      "(derived, not run)", gp)
         self.assertIn("pages above 2N + 1", gp)
+
+    def test_migrate_repeat_shows_v1_derived_from_the_grows_it_would_carve(self):
+        # N grows and 8 migrations of N: 9N buckets, 7N above 2N + 1, drawn
+        # only where they fit the 32,768 buckets v1 addresses.
+        data = read(os.path.join(self.out, "src", "pages-migrate_repeat.dat"))
+        gp = read(os.path.join(self.out, "src", "pages-migrate_repeat.gp"))
+        self.assertIn("v1 cannot free: all 9N grows carve a new bucket, 9N + 1 pages "
+                      "(derived, not run)", gp)
+        self.assertIn('1024 7168 "7,168"', data)
+        self.assertNotIn(" 28672 ", data)  # N = 4,096 would need 36,864 buckets
+        self.assertIn("v1 (derived): not drawn at N = 4,096", gp)
+        self.assertNotIn("not shown: v1", gp)
 
     def test_read_write_bars_stand_beside_raws_floor(self):
         data = read(os.path.join(self.out, "src", "rw-vs-raw.dat"))
@@ -498,6 +511,35 @@ class Colours(unittest.TestCase):
         b = plot.design_styles(list(reversed(names)) + ["v1"])
         self.assertEqual(a, b)
         self.assertEqual(len({c for c, _ in a.values()}), len(a))
+
+
+class BarScale(unittest.TestCase):
+    """Where a bar chart's axis ends and which bars are cut there."""
+
+    def scale(self, values, floor=0.0):
+        # Each label takes a quarter of the axis past its bar.
+        return load_plot_module().bar_scale(values, {k: v / 0.75 for k, v in values.items()},
+                                            floor)
+
+    def test_a_ratio_short_of_crush_times_the_reference_is_drawn_whole(self):
+        # grow-vs-v1: 3.6x v1 crushes nothing, though 4x the cheapest 0.8x.
+        end, off, inside = self.scale({"a": 0.8, "b": 3.0, "c": 3.6}, floor=1.0)
+        self.assertEqual((off, inside), (set(), set()))
+        self.assertAlmostEqual(end, 3.6 / 0.75)
+
+    def test_only_a_bar_past_the_axis_end_is_off_scale(self):
+        end, off, inside = self.scale({"a": 1.0, "b": 3.5, "c": 4.5, "d": 100.0})
+        self.assertAlmostEqual(end, 3.5 / 0.75)  # the crushers do not stretch it
+        self.assertEqual(off, {"d"})
+        self.assertEqual(inside, {"c", "d"})  # c fits, its label does not: inside
+
+    def test_a_designs_bars_crush_together(self):
+        values = {("a", 0): 100.0, ("a", 1): 600.0, ("b", 0): 200.0, ("b", 1): 700.0,
+                  ("c", 0): 4000.0, ("c", 1): 9000.0}
+        end, off, _ = load_plot_module().bar_scale(
+            values, {k: v / 0.75 for k, v in values.items()}, group=lambda k: k[0])
+        self.assertEqual(off, {("c", 0), ("c", 1)})
+        self.assertAlmostEqual(end, 700.0 / 0.75)
 
 
 class BadInput(unittest.TestCase):
