@@ -818,7 +818,18 @@ static void fs_directory_against_heap(tu_mm *t) {
     free(b);
 }
 
+static void fs_chunk_past_count(tu_mm *t) {
+    poke(t, FT_OFF_DIR, FS_BIG + 7, 4);
+}
+static void fs_chunk_twice(tu_mm *t) {
+    poke(t, FT_OFF_DIR + 4, FS_BIG, 4);
+}
+
 static const ccase fs_chunk_cases[] = {
+    {"the directory names carved buckets", fs_chunk_past_count,
+     {"chunk 0 names bucket 11387, past the 11382 carved"}},
+    {"a bucket is a chunk once", fs_chunk_twice,
+     {"chunk 1 names bucket 11380, already a chunk"}},
     {"the directory is the heap's", fs_directory_against_heap,
      {"the persisted directory differs from the heap's"}},
 };
