@@ -56,8 +56,9 @@
  *     buckets): the chain is unreachable once the size is 0, and a later
  *     grow overwrites first[i]. Stale links of freed buckets stay; a grow
  *     that reuses a bucket rewrites its link only if it changes.
- *   open: one read of the 64,030 header bytes; O(32,768 / 64 + buckets
- *     allocated) work. Upgrade from V1: four writes (see below).
+ *   open: one read of the 64,030 header bytes; O(buckets carved) work,
+ *     with 2 bytes a carved bucket of heap held while it runs. Upgrade
+ *     from V1: four writes (see below).
  *
  * What no check can see: a header whose size of memory i was lowered (by
  * damage, not by a free) still meets every invariant, since a chain's
@@ -320,6 +321,127 @@ static int check_fixed(mm *m, const uint8_t *hdr, int err) {
     return MM_OK;
 }
 
+/* The chains' buckets into the tables and the free map, checking every
+ * bucket: the one that is past the count or already in a chain is named
+ * in the message. index_chains' fallback, so only a damaged header (or a
+ * failed allocation) comes here. */
+static int index_chains_precisely(mm *m, struct mm_l15 *h, const uint8_t *hdr, uint32_t count,
+                                  const uint32_t *lens) {
+    /* Every carved bucket free; each chain's buckets taken out as it is
+     * walked. A bucket that is not free then is past the count or already
+     * in a chain. A first[] entry can be up to 65,535, past free_map's
+     * bits: the count is tested before the map. */
+    mark_carved_free(h, count);
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
+        uint32_t len = lens[i], *out = m->tables[i].ids;
+        uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
+        for (uint32_t k = 0; k < len; k++) {
+            if (b >= count || !mm__l15_is_free(h, b))
+                return mm__fail(MM_ECORRUPT, "link15 header: bucket #%llu of memory %u is "
+                                "bucket %u, which is %s", (unsigned long long)k, i, b,
+                                b >= count ? "not carved" : "already in a chain");
+            mark_in_use(h, b);
+            out[k] = b;
+            b = mm__l15_next(hdr, b);
+        }
+        m->tables[i].len = len;
+    }
+    return MM_OK;
+}
+
+/* A walked bucket's entry in index_chains' next[]: no bucket's id, as
+ * links are 15 bits, and past any count. */
+enum { WALKED = 0xFFFF };
+
+/* The bucket after b from the bits of a word that start with b's link:
+ * the low 15 bits of the sum depend only on the link's, so the bits above
+ * it need no mask before the add. */
+static inline uint16_t next_of(uint32_t b, uint64_t link_and_above) {
+    return (uint16_t)((b + 1 + (uint32_t)link_and_above) & MM_L15_LINK_MASK);
+}
+
+/* The bucket after b, for each b in [0, n) (n a multiple of 8), decoded in
+ * one pass over the link table: eight links are 15 bytes, read as two
+ * 8-byte words that hold them at constant shifts (written out: GCC does
+ * not unroll a loop over the eight). Reads up to byte 15 * n / 8 of the
+ * links, inside the header for n <= 32,768. */
+static void decode_next(const uint8_t *links, uint32_t n, uint16_t *next) {
+    for (uint32_t b = 0; b < n; b += 8, links += 15) {
+        uint64_t lo = mm_get_u64(links), hi = mm_get_u64(links + 7); /* bits 0.., 56.. */
+        next[b + 0] = next_of(b + 0, lo);
+        next[b + 1] = next_of(b + 1, lo >> 15);
+        next[b + 2] = next_of(b + 2, lo >> 30);
+        next[b + 3] = next_of(b + 3, lo >> 45);
+        next[b + 4] = next_of(b + 4, hi >> 4);
+        next[b + 5] = next_of(b + 5, hi >> 19);
+        next[b + 6] = next_of(b + 6, hi >> 34);
+        next[b + 7] = next_of(b + 7, hi >> 49);
+    }
+}
+
+/* next[0..3] as the four 16-bit lanes of one word, low lane first: one load. */
+static inline uint64_t lanes4(const uint16_t *next) {
+    return next[0] | (uint64_t)next[1] << 16 | (uint64_t)next[2] << 32 | (uint64_t)next[3] << 48;
+}
+
+/* Bit j set for each of next[0..15] that was walked. Only WALKED has a
+ * lane's high bit set; the four high bits of next[4d..4d+3] are moved to
+ * bits 16j + 4d of one word (j = 0..3), and one multiply by
+ * 2^48 + 2^33 + 2^18 + 2^3 moves bit 16j + 4d on to bit 48 + 4d + j. Its
+ * 64 partial products all land on different bits, none of the others in
+ * 48..63, so nothing carries into the result. */
+static inline uint64_t walked16(const uint16_t *next) {
+    const uint64_t lane_bit0 = 0x0001000100010001ull;
+    uint64_t high = (lanes4(next) >> 15 & lane_bit0) | (lanes4(next + 4) >> 11 & lane_bit0 << 4) |
+                    (lanes4(next + 8) >> 7 & lane_bit0 << 8) |
+                    (lanes4(next + 12) >> 3 & lane_bit0 << 12);
+    return high * 0x0001000200040008ull >> 48;
+}
+
+/* The chains' buckets into the tables and the free map, the common case
+ * fast: the links decoded in one pass, each walked bucket's next[] entry
+ * overwritten with WALKED, and the free map built afterwards from next[],
+ * a word at a time, instead of a bit test-and-clear per bucket. The one
+ * test per bucket, b < count, also catches a bucket walked twice when it
+ * is not a chain's last (the next bucket read is WALKED); the last one's
+ * own test is one per chain. False on a damaged header, or if next[]
+ * cannot be allocated: index_chains_precisely then walks again, and
+ * names what is wrong. */
+static bool index_chains(mm *m, struct mm_l15 *h, const uint8_t *hdr, uint32_t count,
+                         const uint32_t *lens) {
+    uint32_t words = (count + 63) / 64; /* of free_map; attach zeroed the rest */
+    /* + 1: malloc(0) may be NULL. Freed before the load returns, so the
+     * heap holds no more after it than before. */
+    uint16_t *next = malloc((size_t)words * 64 * sizeof *next + 1);
+    if (!next) return false;
+    decode_next(hdr + MM_L15_OFF_LINKS, words * 64, next);
+    bool ok = true;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES && ok; i++) {
+        uint32_t len = lens[i], *out = m->tables[i].ids;
+        uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
+        for (uint32_t k = 0; k < len; k++) {
+            if (mm_unlikely(b >= count)) {
+                ok = false;
+                break;
+            }
+            out[k] = b;
+            uint32_t after = next[b];
+            next[b] = WALKED;
+            b = after;
+        }
+        if (len && b == WALKED) ok = false; /* its last bucket was walked before */
+        if (ok) m->tables[i].len = len;
+    }
+    for (uint32_t w = 0; w < words && ok; w++) {
+        const uint16_t *at = next + 64 * w;
+        h->free_map[w] = ~(walked16(at) | walked16(at + 16) << 16 | walked16(at + 32) << 32 |
+                           walked16(at + 48) << 48);
+    }
+    if (ok && count % 64) h->free_map[count / 64] &= (1ull << (count % 64)) - 1;
+    free(next);
+    return ok;
+}
+
 int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
     struct mm_l15 *h = attach(m, ix, !m->ram);
     if (!h) return MM_ENOMEM;
@@ -345,29 +467,9 @@ int mm__l15_load(mm *m, const struct mm_l15_index *ix) {
         lens[i] = (uint32_t)len;
     }
     if ((err = mm__tables_carve(m, lens, 0))) return err;
-    /* Every carved bucket free; each chain's buckets taken out as it is
-     * walked. A bucket that is not free then is past the count (never
-     * marked) or already in a chain: the walk tests one bit for both. */
-    mark_carved_free(h, count);
-    uint64_t *map = h->free_map;
-    const uint8_t *links = hdr + MM_L15_OFF_LINKS;
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
-        uint32_t len = lens[i], *out = m->tables[i].ids;
-        uint32_t b = mm_get_u16(hdr + MM_L15_OFF_FIRST + 2 * i);
-        for (uint32_t k = 0; k < len; k++) {
-            /* The test is one instruction (bt on x86), and the clear a flip. */
-            uint64_t *word = &map[b / 64], w = *word;
-            if (mm_unlikely(!(w >> (b % 64) & 1)))
-                return mm__fail(MM_ECORRUPT, "link15 header: bucket #%llu of memory %u is "
-                                "bucket %u, which is %s", (unsigned long long)k, i, b,
-                                b >= count ? "not carved" : "already in a chain");
-            *word = w ^ (1ull << (b % 64));
-            out[k] = b;
-            /* mm__l15_link, from links (padded past the last one). */
-            uint32_t at = b * MM_L15_LINK_BITS;
-            b = (b + 1 + (mm_get_u32(links + at / 8) >> at % 8)) & MM_L15_LINK_MASK;
-        }
-        m->tables[i].len = len;
+    if (!index_chains(m, h, hdr, count, lens)) {
+        err = index_chains_precisely(m, h, hdr, count, lens);
+        if (err) return err;
     }
     m->nbuckets = count;
     m->nfree = count - owned;
