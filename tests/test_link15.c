@@ -536,6 +536,9 @@ LINK15_TEST(corrupt_header_is_refused_untouched) {
         {"sizes that need more buckets than carved", L15T_OFF_SIZES + 8 * 2, 3, 4},
         {"a chain into another chain", L15T_OFF_FIRST + 2 * 1, 1, 2},
         {"a chain past the count", L15T_OFF_FIRST + 2 * 2, 6, 2},
+        /* first[] is 16 bits: an id past 15 bits is past the count too. */
+        {"a chain from past 15 bits", L15T_OFF_FIRST + 2 * 2, 40000, 2},
+        {"a chain of another chain's last bucket", L15T_OFF_FIRST + 2 * 2, 2, 2},
         {"a chain that loops", 0, 0x7FFF, 0}, /* next(0) = 0 */
         {"a link past the count", 10, 5, 0},
     };
