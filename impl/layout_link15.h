@@ -72,7 +72,8 @@ struct mm_l15_index {
     uint32_t (*take)(mm *m, uint32_t from);
     /* The index knows in O(1) that nothing is free when m->nfree is 0, so
      * a grow need not ask take(). False for bitmap15, whose grow scans as
-     * the seed's did, free buckets or not. */
+     * the seed's did, free buckets or not. The design's grow_fast entry
+     * says the same: mm__l15_grow_fast_trusting when true. */
     bool trusts_nfree;
     /* Marks the carved buckets ids[0..n) free (a whole memory's, at a
      * free: one call, not one per bucket). */
@@ -87,7 +88,15 @@ struct mm_l15_index {
 /** The heap state every link15 design starts with. */
 struct mm_l15 {
     const struct mm_l15_index *ix;
-    bool trusts_nfree; /* ix->trusts_nfree, one load nearer the grow that asks */
+    /* id + 1 of a memory whose chain ends at bucket count - 1 with a zero
+     * link, or 0 when that is not known. A grow of that memory into bucket
+     * count then changes no link, and so need not read it: the fast path
+     * sets it when it grows a memory into a fresh bucket (whose link is
+     * zero, as every one from count on), and whatever else could end that
+     * chain elsewhere or change that link (the general grow, a grow into a
+     * freed bucket, a free of that memory) clears it. Never persisted:
+     * an open starts at 0. mm__l15_check verifies it. */
+    unsigned tail;
     /* Bit b set: bucket b is free (carved, in no chain). The designs keep
      * it; the layout rebuilds it on open and checks it. */
     uint64_t free_map[MM_L15_WORDS];
@@ -118,5 +127,8 @@ uint64_t mm__l15_heap_bytes(const mm *m);
 
 int mm__l15_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew);
 int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
+/** The same for an index that trusts m->nfree (hbitmap15's): with none
+ *  free, a grow goes to bucket count without asking the index. */
+int mm__l15_grow_fast_trusting(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
 #endif /* MM_LAYOUT_LINK15_H */
