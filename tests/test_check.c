@@ -373,6 +373,21 @@ static void l15_free_bit_lost(tu_mm *t) {
     mm_bit_clear(l15(t)->free_map, 3);
 }
 
+/* Memory 3's chain is bucket 2; bucket 3, the last carved, is free. */
+static void l15_tail_not_last(tu_mm *t) {
+    l15(t)->tail = 3 + 1;
+}
+
+/* Memory 7 takes bucket 3, the last carved, whose link is zero: the claim
+ * holds; then that link is 1. */
+static void l15_tail_link_not_zero(tu_mm *t) {
+    OK(mm_grow(t->m, 7, 1, NULL));
+    l15(t)->tail = 7 + 1;
+    OK(mm_check(t->m));
+    /* bits 45..59: bit 5 of byte 5 is its lowest */
+    poke_both(t, L15T_OFF_LINKS + 5, peek(t, L15T_OFF_LINKS + 5, 1) | 0x20, 1);
+}
+
 static const ccase l15_cases[] = {
     {"the header in the memory is the heap's mirror", l15_memory_differs,
      {"header byte 64 is 02 in the memory, 01 in the heap mirror"}},
@@ -396,6 +411,10 @@ static const ccase l15_cases[] = {
      {"bucket 10 is marked free, but only 4 are carved"}},
     {"free bits == free buckets", l15_free_bit_lost,
      {"the index marks 0 buckets free, the heap counts 1"}},
+    {"the grow's tail ends its chain at count - 1", l15_tail_not_last,
+     {"memory 3's chain does not end at bucket 3 with a zero link"}},
+    {"the grow's tail has a zero link", l15_tail_link_not_zero,
+     {"memory 7's chain does not end at bucket 3 with a zero link"}},
 };
 
 /* On a RAM memory there is no mirror: a change of page 0 is a change of
