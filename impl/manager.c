@@ -546,7 +546,10 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
         m->suspect_lo = end;
         m->suspect_hi = mem->pages;
     }
-    m->grow = ops->grow_fast ? ops->grow_fast : grow_common;
+    /* A design's fast entry makes a RAM memory's writes stores; over any
+     * other memory (a file, the Wasm stable memory) it would only pass the
+     * grow on to the general path, one more call. */
+    m->grow = ops->grow_fast && mem->base ? ops->grow_fast : grow_common;
 #ifdef MM_TEST_INJECT
     inject_open(m);
 #endif
