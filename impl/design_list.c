@@ -435,7 +435,8 @@ static void image_free(list_image *img) {
     free(img->seen);
 }
 
-/* An empty list is NONE at both ends. */
+/* An empty list is NONE at both ends (a memory's record past the first
+ * 4 KiB may also read 0 at both: torn_format_record). */
 static int check_ends(int err, const char *what, uint32_t count, uint32_t head, uint32_t tail) {
     if (count == 0 && (head != NONE || tail != NONE))
         return mm__fail(err, "list: %s is empty but its head is %u and its tail %u", what, head,

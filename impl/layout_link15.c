@@ -401,11 +401,11 @@ static inline uint64_t walked16(const uint16_t *next) {
  * fast: the links decoded in one pass, each walked bucket's next[] entry
  * overwritten with WALKED, and the free map built afterwards from next[],
  * a word at a time, instead of a bit test-and-clear per bucket. The one
- * test per bucket, b < count, also catches a bucket walked twice when it
- * is not a chain's last (the next bucket read is WALKED); the last one's
- * own test is one per chain. False on a damaged header, or if next[]
- * cannot be allocated: index_chains_precisely then walks again, and
- * names what is wrong. */
+ * test per bucket, b < count, also catches a bucket walked twice, one step
+ * later: the bucket read after it is WALKED. A chain's last bucket has no
+ * step after it, so its test is one per chain. False on a damaged header,
+ * or if next[] cannot be allocated: index_chains_precisely then walks
+ * again, and names what is wrong. */
 static bool index_chains(mm *m, struct mm_l15 *h, const uint8_t *hdr, uint32_t count,
                          const uint32_t *lens) {
     uint32_t words = (count + 63) / 64; /* of free_map; attach zeroed the rest */
