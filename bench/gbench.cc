@@ -94,10 +94,11 @@ std::string why_not(const mm_workload *w, const std::string &design, uint64_t n,
     char why[320];
     if (!mm_workload_applicable(w, design.c_str(), n, why, sizeof why)) return why;
     if (w->resident_bytes(n) > opt.max_resident) {
-        std::snprintf(why, sizeof why, "not run: %s at N = %llu would commit %llu MiB of RAM, "
-                      "over the budget of %llu MiB", w->name, (unsigned long long)n,
-                      (unsigned long long)(w->resident_bytes(n) >> 20),
-                      (unsigned long long)(opt.max_resident >> 20));
+        char a[32], b[32], c[32];
+        std::snprintf(why, sizeof why, "not run: %s at N = %s would commit %s MiB of RAM, "
+                      "over the budget of %s MiB", w->name, mm_workload_grouped(a, n),
+                      mm_workload_grouped(b, w->resident_bytes(n) >> 20),
+                      mm_workload_grouped(c, opt.max_resident >> 20));
         return why;
     }
     auto it = opt.skip.find(std::string(w->name) + "/" + design + "/" + std::to_string(n));
@@ -160,10 +161,12 @@ void run_phase(benchmark::State &st, const mm_workload *w, unsigned phase,
             // The smallest size a family runs is timed whatever it costs:
             // Google Benchmark 1.7 crashes fitting a family with no run.
             if (ms > opt.max_run_ms && timed[family]) {
-                char buf[200];
-                std::snprintf(buf, sizeof buf, "not timed: one run at N = %llu took %.0f ms of "
-                              "CPU, over the budget of %.0f ms (--mm_max_run_ms)",
-                              (unsigned long long)n, ms, opt.max_run_ms);
+                char buf[200], a[32], b[32], c[32];
+                std::snprintf(buf, sizeof buf, "not timed: one run at N = %s took %s ms of "
+                              "CPU, over the budget of %s ms (--mm_max_run_ms)",
+                              mm_workload_grouped(a, n),
+                              mm_workload_grouped(b, (unsigned long long)(ms + 0.5)),
+                              mm_workload_grouped(c, (unsigned long long)(opt.max_run_ms + 0.5)));
                 plan.why_not = over_budget[family] = buf;
                 st.SkipWithError(buf);
                 break;

@@ -944,8 +944,7 @@ int mm_workload_phase(const mm_workload *w, const char *phase) {
     return -1;
 }
 
-/* v with thousands separators, as the reports write figures: 65,536. */
-static const char *grouped(char buf[32], unsigned long long v) {
+const char *mm_workload_grouped(char buf[32], unsigned long long v) {
     char digits[24];
     int n = snprintf(digits, sizeof digits, "%llu", v), o = 0;
     for (int k = 0; k < n; k++) {
@@ -999,8 +998,9 @@ bool mm_workload_applicable(const mm_workload *w, const char *design, uint64_t n
     {
         char a[32], b[32], c[32];
         return not_applicable(why, why_len, "%s at N = %s needs %s buckets; %s addresses at "
-                              "most %s", w->name, grouped(a, n), grouped(b, need), d->name,
-                              grouped(c, d->max_buckets));
+                              "most %s", w->name, mm_workload_grouped(a, n),
+                              mm_workload_grouped(b, need), d->name,
+                              mm_workload_grouped(c, d->max_buckets));
     }
     return true;
 }
@@ -1018,7 +1018,8 @@ static void out_of_buckets(wl_run *x) {
     size_t len = (size_t)snprintf(
         msg, sizeof msg, "%s ran out of buckets: it does not reuse every freed bucket, and %s at "
         "N = %s grows %s buckets in all, over its %s (%s)", x->design->name, x->w->name,
-        grouped(a, x->p->n), grouped(b, taken), grouped(c, x->design->max_buckets), x->r->reason);
+        mm_workload_grouped(a, x->p->n), mm_workload_grouped(b, taken),
+        mm_workload_grouped(c, x->design->max_buckets), x->r->reason);
     if (len >= sizeof x->r->reason) len = sizeof x->r->reason - 1;
     memcpy(x->r->reason, msg, len);
     x->r->reason[len] = 0;

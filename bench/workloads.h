@@ -189,6 +189,10 @@ typedef struct mm_workload {
     void (*body)(struct wl_run *run);
 } mm_workload;
 
+/** v with thousands separators into buf, as every report writes a figure
+ *  (65,536); returns buf. */
+const char *mm_workload_grouped(char buf[32], unsigned long long v);
+
 /** The number of workloads, and each in the order harnesses list them. */
 size_t mm_workload_count(void);
 const mm_workload *mm_workload_get(size_t index);
