@@ -781,6 +781,21 @@ class Real(Case):
         per_turn = (added["freestack"] - added["list"]) / (64 - 16)
         Real.spin = (per_turn, added["list"] - 16 * per_turn)
 
+    def test_a_dirtied_page_alone_moves_no_other_space_figure(self):
+        """One more dirtied page per grow, alone in v1: flagged as dirtied
+        pages, and as the instructions of the write that dirties it (a page
+        is not dirtied for free); pages, bytes written and heap bytes stay
+        exactly as they were."""
+        doc = self.check("v1:dirty", {("v1", "dirty"), ("v1", "instructions")})
+        dirty = {r["n"]: r["new"] - r["base"] for r in doc["rows"] if r["kind"] == "dirty"
+                 and r["design"] == "v1" and r["workload"] == "grow_pages.grow"}
+        self.assertEqual(set(dirty.values()), {1.0})
+        for kind in ("pages", "bytes", "heap"):
+            rows = [r for r in doc["rows"] if r["design"] == "v1" and r["kind"] == kind
+                    and r["verdict"] != "n/a"]
+            self.assertTrue(rows, kind)
+            self.assertEqual({r["change"] for r in rows}, {0.0}, kind)
+
     def test_one_and_five_percent_more_in_a_grow_are_flagged(self):
         if not hasattr(Real, "spin"):
             self.test_each_added_work_is_flagged_for_its_design_and_figure()
