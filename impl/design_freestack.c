@@ -350,9 +350,6 @@ static int fs_format(mm *m) {
     return err ? err : mm__hwrite(m, 0, h, sizeof h);
 }
 
-/* Takes the buckets of a grow: popped ids (top of the stack first), then
- * new ones from count on; chunks, when the capacity must follow, after the
- * new data buckets. */
 /* The record of one bucket: a write of constant size (a few stores on a
  * RAM memory), the common case of a grow into one bucket. */
 static mm_always_inline int write_record(mm *m, unsigned id, uint32_t pos, uint32_t bucket) {
@@ -367,7 +364,6 @@ static mm_always_inline int write_record(mm *m, unsigned id, uint32_t pos, uint3
  * (the commit alone), and a grow into one bucket, popped or carved without
  * a chunk, with the heap room there already. The same writes in the same
  * order. MM_EAGAIN_INTERNAL: take the general path. */
-#define MM_EAGAIN_INTERNAL (-1)
 static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_size,
                                             uint64_t nnew) {
     fs_state *s = m->ds;
@@ -400,6 +396,9 @@ static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_siz
     return MM_OK;
 }
 
+/* Takes the buckets of a grow: popped ids (top of the stack first), then
+ * new ones from count on; chunks, when the capacity must follow, after the
+ * new data buckets. */
 static int fs_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     if (nnew <= 1) {
         int err = grow_one_bucket(m, id, new_size, nnew);
@@ -758,11 +757,7 @@ static int fs_check(mm *m) {
             err = mm__fail(MM_ECHECK, "freestack: memory %u: the records give another bucket "
                            "order than the heap's table", i);
     }
-    fs_destroy(p);
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
-        if (!mm__table_in_block(p, &p->tables[i])) free(p->tables[i].ids);
-    free(p->table_block);
-    free(p);
+    mm__destroy(p);
     return err;
 }
 

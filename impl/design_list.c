@@ -755,7 +755,6 @@ static int list_load(mm *m) {
  * free head, or bucket nbuckets when its link slot and heap room exist
  * already; the same writes in the same order. MM_EAGAIN_INTERNAL: take the
  * general loop (a metadata bucket to carve, the heap to grow). */
-#define MM_EAGAIN_INTERNAL (-1)
 static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_size) {
     list *ds = m->ds;
     mm_table *t = &m->tables[id];

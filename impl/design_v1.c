@@ -61,18 +61,18 @@ static mm_noinline int v1_grow_cold(mm *m, unsigned id, uint64_t pages, uint64_t
     return mm__grow_accepted(m, id, pages, old_pages, new_size, nnew, v1_grow);
 }
 
-/* mm_grow for v1. The common grow, of a RAM memory into at most one new
- * bucket (bucket `count`), ends here with V1's bytes stored straight into
- * page 0: the order of those stores matters only to a memory that outlives
- * the process, which a RAM one does not. The same grow of another memory
- * (a file, Wasm's stable memory) is v1_grow's writes; anything else takes
- * the general path. */
+/* mm_grow for v1 over a RAM memory (mm_open gives this entry no other).
+ * The common grow, into at most one new bucket (bucket `count`), ends here
+ * with V1's bytes stored straight into page 0: the order of those stores
+ * matters only to a memory that outlives the process, which a RAM one does
+ * not. A bucket past the ready pages is v1_grow's; anything else takes the
+ * general path. */
 static int v1_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     uint64_t new_size, nnew;
     if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
         return mm__grow_general(m, id, pages, old_pages);
     uint64_t count = m->nbuckets, end = mm__bucket_page(m, count + nnew);
-    /* Within ready_pages, the memory is RAM and the bucket within V1's. */
+    /* Within ready_pages, the bucket is within V1's. */
     if (mm_unlikely(end > m->ready_pages))
         return v1_grow_cold(m, id, pages, old_pages);
     if (old_pages) *old_pages = new_size - pages;

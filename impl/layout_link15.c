@@ -211,14 +211,27 @@ static inline unsigned set_link(uint8_t *hdr, uint32_t b, uint32_t next, uint32_
     return hi - lo + 1;
 }
 
+/* Makes bucket b follow bucket last on a RAM memory, on the one copy: the 4 bytes from the link's first one hold it (page 0 has
+ * room past the links), and storing back the bytes that did not change
+ * leaves them as they were; the count is of the bytes that did. */
+static mm_always_inline void link_in_ram(mm *m, uint32_t last, uint32_t b) {
+    uint32_t bit = last * MM_L15_LINK_BITS, shift = bit % 8;
+    uint8_t *p = m->ram + MM_L15_OFF_LINKS + bit / 8;
+    uint32_t w = mm_get_u32(p);
+    uint32_t diff = (w ^ ((b - last - 1) << shift)) & ((uint32_t)MM_L15_LINK_MASK << shift);
+    if (diff) {
+        m->hbytes_written += mm_fls64(diff) / 8 - mm_ctz64(diff) / 8 + 1;
+        m->hwrites++;
+        mm_put_u32(p, w ^ diff);
+    }
+}
+
 static int put_link(mm *m, uint32_t b, uint32_t next) {
-    uint32_t old, at;
     if (mm_likely(m->ram != NULL)) {
-        unsigned n = set_link(m->ram, b, next, &old, &at);
-        m->hbytes_written += n;
-        m->hwrites += n != 0;
+        link_in_ram(m, b, next);
         return MM_OK;
     }
+    uint32_t old, at;
     uint8_t *hdr = state(m)->hdr;
     unsigned n = set_link(hdr, b, next, &old, &at);
     int err = n ? mm__hwrite_slow(m, at, hdr + at, n) : MM_OK;
@@ -235,12 +248,12 @@ static int put_link(mm *m, uint32_t b, uint32_t next) {
 
 static struct mm_l15 *attach(mm *m, const struct mm_l15_index *ix, bool mirror) {
     struct mm_l15 *h = calloc(1, ix->state_bytes);
-    uint8_t *hdr = mirror ? calloc(1, MM_L15_MIRROR_BYTES) : NULL;
+    uint8_t *hdr = mirror ? calloc(1, MM_L15_HEADER_BYTES) : NULL;
     if (!h || (mirror && !hdr)) {
         free(h);
         free(hdr);
         mm__fail(MM_ENOMEM, "cannot allocate %zu bytes of link15 state",
-                 ix->state_bytes + (mirror ? MM_L15_MIRROR_BYTES : 0));
+                 ix->state_bytes + (mirror ? MM_L15_HEADER_BYTES : 0));
         return NULL;
     }
     h->ix = ix;
@@ -510,7 +523,7 @@ void mm__l15_destroy(mm *m) {
 
 uint64_t mm__l15_heap_bytes(const mm *m) {
     const struct mm_l15 *h = m->ds;
-    return h ? h->ix->state_bytes + (h->hdr ? MM_L15_MIRROR_BYTES : 0) : 0;
+    return h ? h->ix->state_bytes + (h->hdr ? MM_L15_HEADER_BYTES : 0) : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -581,22 +594,6 @@ static mm_always_inline void size_in_ram(mm *m, unsigned id, uint64_t new_size) 
     m->sizes[id] = new_size;
 }
 
-/* Makes bucket b follow bucket last on a RAM memory, as put_link does, on
- * the one copy: the 4 bytes from the link's first one hold it (page 0 has
- * room past the links), and storing back the bytes that did not change
- * leaves them as they were; the count is of the bytes that did. */
-static mm_always_inline void link_in_ram(mm *m, uint32_t last, uint32_t b) {
-    uint32_t bit = last * MM_L15_LINK_BITS, shift = bit % 8;
-    uint8_t *p = m->ram + MM_L15_OFF_LINKS + bit / 8;
-    uint32_t w = mm_get_u32(p);
-    uint32_t diff = (w ^ ((b - last - 1) << shift)) & ((uint32_t)MM_L15_LINK_MASK << shift);
-    if (diff) {
-        m->hbytes_written += mm_fls64(diff) / 8 - mm_ctz64(diff) / 8 + 1;
-        m->hwrites++;
-        mm_put_u32(p, w ^ diff);
-    }
-}
-
 /* Takes bucket b for memory id of a RAM memory and sets its size:
  * mm__l15_grow's writes as stores into page 0, which cannot fail, so
  * without its undo, and counted as its writes are. fresh: b is bucket
@@ -651,7 +648,6 @@ static mm_noinline int l15_grow_cold(mm *m, unsigned id, uint64_t pages, uint64_
  * one when its pages are ready. */
 static mm_noinline int grow_taking(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
                                    uint64_t new_size) {
-    if (mm_unlikely(!m->ram)) return l15_grow_cold(m, id, pages, old_pages, new_size, 1);
     struct mm_l15 *h = state(m);
     uint32_t b = h->ix->take(m, 0);
     uint64_t count = m->nbuckets;
@@ -666,11 +662,12 @@ static mm_noinline int grow_taking(mm *m, unsigned id, uint64_t pages, uint64_t 
     return grow_in_ram(m, id, new_size - pages, new_size, count, (uint32_t)count, true);
 }
 
-/* mm_grow for the link15 designs: a grow of a RAM memory into at most one
- * bucket, the lowest free one or else bucket count, makes the writes of
- * mm__l15_grow as stores into page 0; the counts are those of the general
- * path's writes. The same grow of another memory is mm__l15_grow's;
- * anything else takes the general path. trusting: the design's index
+/* mm_grow for the link15 designs over a RAM memory (mm_open gives this
+ * entry no other): a grow into at most one bucket, the lowest free one or
+ * else bucket count, makes the writes of mm__l15_grow as stores into page
+ * 0; the counts are those of the general path's writes. Anything else,
+ * and a bucket past the ready pages, takes mm__l15_grow or the general
+ * path. trusting: the design's index
  * trusts m->nfree (hbitmap15), so that with none free the bucket is count
  * without asking it; a constant, as each design has its own entry. */
 static mm_always_inline int grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
@@ -679,15 +676,13 @@ static mm_always_inline int grow_fast(mm *m, unsigned id, uint64_t pages, uint64
     if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
         return mm__grow_general(m, id, pages, old_pages);
     if (!nnew) {
-        if (mm_unlikely(!m->ram)) return l15_grow_cold(m, id, pages, old_pages, new_size, 0);
         if (old_pages) *old_pages = new_size - pages;
         size_in_ram(m, id, new_size);
         return MM_OK;
     }
     if (!trusting || m->nfree) return grow_taking(m, id, pages, old_pages, new_size);
     uint64_t count = m->nbuckets, end = mm__bucket_page(m, count + 1);
-    /* Within ready_pages, the memory is RAM and the bucket within the
-     * layout's. */
+    /* Within ready_pages, the bucket is within the layout's. */
     if (mm_unlikely(end > m->ready_pages))
         return l15_grow_cold(m, id, pages, old_pages, new_size, 1);
     if (end > *m->mem_pages) *m->mem_pages = end;

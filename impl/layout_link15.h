@@ -24,7 +24,6 @@ enum {
     MM_L15_MAX_BUCKETS = 1 << MM_L15_LINK_BITS,
     MM_L15_HEADER_BYTES = MM_L15_OFF_LINKS + MM_L15_MAX_BUCKETS * MM_L15_LINK_BITS / 8,
     MM_L15_WORDS = MM_L15_MAX_BUCKETS / 64, /* 64-bit words of one bit per bucket */
-    MM_L15_MIRROR_BYTES = MM_L15_HEADER_BYTES + 2,
 };
 
 /* Link b holds (next - b - 1) mod 2^15, packed little-endian at bit 15*b of
@@ -47,12 +46,6 @@ static inline uint32_t mm__l15_next(const uint8_t *hdr, uint32_t b) {
     uint32_t bit = b * MM_L15_LINK_BITS;
     uint32_t w = mm__l15_window(hdr + MM_L15_OFF_LINKS + bit / 8, bit % 8);
     return (b + 1 + (w >> bit % 8)) & MM_L15_LINK_MASK;
-}
-/** The link of bucket b in a mirror (struct mm_l15's hdr, padded for it):
- *  one 4-byte load from the link's first byte. */
-static inline uint32_t mm__l15_link(const uint8_t *hdr, uint32_t b) {
-    uint32_t bit = b * MM_L15_LINK_BITS;
-    return mm_get_u32(hdr + MM_L15_OFF_LINKS + bit / 8) >> bit % 8 & MM_L15_LINK_MASK;
 }
 /** Makes next follow bucket b in a header image. */
 static inline void mm__l15_set_next(uint8_t *hdr, uint32_t b, uint32_t next) {
@@ -100,13 +93,11 @@ struct mm_l15 {
     /* Bit b set: bucket b is free (carved, in no chain). The designs keep
      * it; the layout rebuilds it on open and checks it. */
     uint64_t free_map[MM_L15_WORDS];
-    /* The header bytes as the linear memory holds them, MM_L15_MIRROR_BYTES
-     * of them, where those bytes are behind calls (a file, stable memory;
-     * and the header a format or an upgrade builds): a write is issued only
-     * for the bytes that differ, and the mirror follows each write that
-     * succeeds. Two bytes of padding, zero, so that any link can be read as
-     * one 4-byte load (mm__l15_link). NULL for a RAM memory's load: its
-     * page 0 is the header's one copy. */
+    /* The header bytes as the linear memory holds them, where those bytes
+     * are behind calls (a file, stable memory; and the header a format or
+     * an upgrade builds): a write is issued only for the bytes that differ,
+     * and the mirror follows each write that succeeds. NULL for a RAM
+     * memory's load: its page 0 is the header's one copy. */
     uint8_t *hdr;
 };
 

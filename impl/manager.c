@@ -107,11 +107,6 @@ static mm_noinline int injected_grow(mm *m, unsigned id, uint64_t new_size, uint
     return err;
 }
 
-/* mm_grow of a design with injected work: the spin in line, so that its
- * fixed cost stays small (1% of a grow of a few hundred instructions is in
- * reach), then the design's own entry, or the general path for the work
- * that wraps the design's grow. */
-
 #endif
 
 /* ------------------------------------------------------------------------
@@ -149,23 +144,12 @@ static mm_noinline int refused(const mm *m) {
     return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
 }
 
-/* A broken handle refuses every grow (m->grow): its fast path tests nothing. */
-static int grow_broken(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
-    int err = check_id(m, id);
-    if (err) return err;
-    if (pages == 0) {
-        if (old_pages) *old_pages = m->sizes[id];
-        return MM_OK;
-    }
-    return refused(m);
-}
-
 /* What the handle's writes may have left half-written: from now on it
- * refuses changes (LMDB's MDB_FATAL_ERROR); grows refuse through m->grow,
- * so that their fast path tests nothing. */
+ * refuses changes (LMDB's MDB_FATAL_ERROR). Grows take the general path,
+ * which refuses them, so that the fast paths test nothing. */
 static void mark_broken(mm *m) {
     m->broken = true;
-    m->grow = grow_broken;
+    m->grow = mm__grow_general;
 }
 
 int mm__hwrite_slow(mm *m, uint64_t off, const void *buf, size_t len) {
@@ -330,7 +314,7 @@ int mm__check_tables(mm *m, int err) {
  * Open and close
  * ---------------------------------------------------------------------- */
 
-static void destroy(mm *m) {
+void mm__destroy(mm *m) {
     if (m->ops->destroy) m->ops->destroy(m);
     free(m->v1_repair);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
@@ -342,7 +326,7 @@ static void destroy(mm *m) {
 void mm_close(mm *m) {
     if (!m) return;
     m->mem->managed = false;
-    destroy(m);
+    mm__destroy(m);
 }
 
 static int check_bucket_size(uint32_t asked, uint32_t stored) {
@@ -379,7 +363,7 @@ static int holds_only_zeros(mm_memory *mem, bool *zero) {
     *zero = true;
     for (uint64_t off = 0; off < mem->pages * MM_PAGE_SIZE && *zero && !err; off += CHUNK) {
         err = mm_memory_read(mem, off, buf, CHUNK);
-        for (size_t i = 0; i < CHUNK / 8 && !err && *zero; i++) *zero = !mm_get_u64(buf + 8 * i);
+        if (!err) *zero = mm_all_bytes(buf, CHUNK, 0);
     }
     free(buf);
     return err;
@@ -537,7 +521,7 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     if (!err && m->v1_repair && !mem->readonly) err = mm__v1_repair(m);
     if (!err) err = mm__barrier(m);
     if (err) {
-        destroy(m);
+        mm__destroy(m);
         return err;
     }
     /* A crash in a grow may have written pages it never carved. */
@@ -554,8 +538,8 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     inject_open(m);
 #endif
     set_fast_base(m);
-    m->readonly = m->broken = mem->readonly;
-    if (m->broken) m->grow = grow_broken;
+    m->readonly = mem->readonly;
+    if (m->readonly) mark_broken(m);
     mem->managed = true;
     /* Counters describe this handle's own writes, not the format's. */
     m->hbytes_written = m->hwrites = 0;

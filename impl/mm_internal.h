@@ -184,8 +184,7 @@ struct mm {
      * which may move a RAM memory. */
     uint8_t *fast_base;
     /* The same for header writes: the RAM memory's bytes (NULL for other
-     * backings). While it is set, page 0 is in it: a write inside page 0
-     * needs no bounds check. */
+     * backings). */
     uint8_t *ram;
     /* The linear memory's size in pages (&mem->pages), and the size up to
      * which growing it is only a store: within a RAM memory's reservation,
@@ -280,9 +279,9 @@ struct mm_ops {
      * bucket ids with mm__table_push and updates nbuckets/nfree/nmeta. On
      * error nothing may have changed (MM_EIO from a header write aside). */
     int (*grow)(mm *m, unsigned id, uint64_t new_size, uint64_t nnew);
-    /* mm_grow itself for this design, or NULL: the design's common case
-     * (mm__grow_args) in one function, and mm__grow_general for the rest.
-     * m is not NULL. */
+    /* mm_grow itself for this design over a RAM memory (m->ram is set), or
+     * NULL: the design's common case (mm__grow_args) in one function, and
+     * mm__grow_general for the rest. m is not NULL. */
     mm_grow_fn grow_fast;
     /* Marks every bucket of id unallocated and its size 0 in the header and
      * in the design's heap state, and updates nfree/nmeta. The manager
@@ -309,6 +308,12 @@ const struct mm_ops *mm__registry_by_version(uint8_t version);
 
 /** Sets the calling thread's error detail and returns err. */
 int mm__fail(int err, const char *fmt, ...) mm_printf_like(2, 3);
+/** Frees a manager and everything it holds (the design's state, its
+ *  tables), as mm_close does, without touching its memory. */
+void mm__destroy(mm *m);
+/** What a design's fast case returns to decline: take its general path.
+ *  No mm_error, and never returned past the design. */
+#define MM_EAGAIN_INTERNAL (-1)
 /** The system error errnum in words ("No space left on device"), in buf,
  *  for error details: a number alone means nothing to a reader. */
 enum { MM_ERRNO_TEXT = 96 };
@@ -332,25 +337,9 @@ static inline bool mm__hwrite_ram(mm *m, uint64_t off, const void *buf, size_t l
     }
     return false;
 }
-/** The same for a span inside page 0, which a RAM memory always holds
- *  (m->ram): no bounds test. */
-static inline bool mm__hwrite0_ram(mm *m, uint32_t off, const void *buf, size_t len) {
-    assert(off + len <= MM_PAGE_SIZE);
-    if (mm_likely(m->ram != NULL)) {
-        memcpy(m->ram + off, buf, len);
-        m->hbytes_written += len;
-        m->hwrites++;
-        return true;
-    }
-    return false;
-}
 /** Writes header bytes and counts them; a failure marks m broken. */
 static inline int mm__hwrite(mm *m, uint64_t off, const void *buf, size_t len) {
     return mm__hwrite_ram(m, off, buf, len) ? MM_OK : mm__hwrite_slow(m, off, buf, len);
-}
-/** mm__hwrite of a span inside page 0. */
-static inline int mm__hwrite0(mm *m, uint32_t off, const void *buf, size_t len) {
-    return mm__hwrite0_ram(m, off, buf, len) ? MM_OK : mm__hwrite_slow(m, off, buf, len);
 }
 /** Writes an operation's commit: the one small write that makes what the
  *  operation wrote before it visible (../shared/DESIGN.md, crash
@@ -361,10 +350,6 @@ static inline int mm__hwrite0(mm *m, uint32_t off, const void *buf, size_t len) 
  *  mm__hwrite, so commits cost nothing when not durable. */
 static inline int mm__hcommit(mm *m, uint64_t off, const void *buf, size_t len) {
     return mm__hwrite_ram(m, off, buf, len) ? MM_OK : mm__hcommit_slow(m, off, buf, len);
-}
-/** mm__hcommit of a span inside page 0. */
-static inline int mm__hcommit0(mm *m, uint32_t off, const void *buf, size_t len) {
-    return mm__hwrite0_ram(m, off, buf, len) ? MM_OK : mm__hcommit_slow(m, off, buf, len);
 }
 /** In durable mode, orders the storage (fdatasync); else nothing. A
  *  failure marks m broken: what was written may not have reached the disk. */
