@@ -85,7 +85,13 @@ int mmrun_parse_options(const mmrun_option *opts, int argc, char **argv, void *c
         } else if (eq) {
             return mmrun_usage("%s takes no value, got %s", o->name, mmrun_quote(a));
         }
-        if (!o->set(ctx, value)) return 2;
+        if (o->set) {
+            if (!o->set(ctx, value)) return 2;
+        } else if (value) {
+            *(const char **)((char *)ctx + o->at) = value;
+        } else {
+            *(unsigned *)((char *)ctx + o->at) |= o->bits;
+        }
     }
     return 0;
 }
@@ -115,17 +121,11 @@ const char *mmrun_design_names(bool with_none) {
  * mmrun designs
  * ---------------------------------------------------------------------- */
 
-static bool set_flag(void *ctx, const char *value) {
-    (void)value;
-    *(bool *)ctx = true;
-    return true;
-}
-
 static const mmrun_option designs_options[] = {
     {"--json", NULL,
      "print them as one JSON document instead (schema mmfree-designs/1: name, description, "
      "max_buckets, can_free, reads_v1, reuses_all), which make bench keeps as designs.json",
-     set_flag},
+     .bits = 1},
     {0},
 };
 
@@ -144,7 +144,7 @@ void mmrun_json_string(const char *s) {
 }
 
 static int cmd_designs(int argc, char **argv) {
-    bool json = false;
+    unsigned json = 0;
     int rc = mmrun_parse_options(designs_options, argc, argv, &json);
     if (rc) return rc;
     if (json) printf("{\"schema\": \"mmfree-designs/1\", \"designs\": [\n");
@@ -432,11 +432,6 @@ static bool set_design(void *ctx, const char *value) {
     return false;
 }
 
-static bool set_memory(void *ctx, const char *value) {
-    ((session *)ctx)->path = value;
-    return true;
-}
-
 static bool set_bucket_pages(void *ctx, const char *value) {
     uint64_t v;
     if (!mmrun_parse_u64(value, &v) || v < 1 || v > MM_MAX_BUCKET_PAGES) {
@@ -448,54 +443,31 @@ static bool set_bucket_pages(void *ctx, const char *value) {
     return true;
 }
 
-static bool set_format(void *ctx, const char *value) {
-    (void)value;
-    ((session *)ctx)->flags |= MM_OPEN_FORMAT;
-    return true;
-}
-
-static bool set_sync(void *ctx, const char *value) {
-    (void)value;
-    ((session *)ctx)->flags |= MM_OPEN_SYNC;
-    return true;
-}
-
-static bool set_upgrade(void *ctx, const char *value) {
-    (void)value;
-    ((session *)ctx)->flags |= MM_OPEN_UPGRADE;
-    return true;
-}
-
-static bool set_read_only(void *ctx, const char *value) {
-    (void)value;
-    ((session *)ctx)->memory_flags |= MM_OPEN_READONLY;
-    return true;
-}
-
 static const mmrun_option ops_options[] = {
-    {"--design", "D", "the design to open (required)", set_design},
+    {"--design", "D", "the design to open (required)", .set = set_design},
     {"--memory", "FILE",
      "a linear memory backed by FILE, created when missing; without it the memory is in RAM, "
      "kept across reopen and gone at exit",
-     set_memory},
+     .at = offsetof(session, path)},
     {"--bucket-pages", "N",
      "pages per bucket, 1..65535, when formatting (default 128); a loaded layout must have "
      "the same size (MM_EBUCKET_SIZE)",
-     set_bucket_pages},
-    {"--format", NULL, "format the memory even if it holds data, which is lost", set_format},
+     .set = set_bucket_pages},
+    {"--format", NULL, "format the memory even if it holds data, which is lost",
+     .at = offsetof(session, flags), .bits = MM_OPEN_FORMAT},
     {"--sync", NULL,
      "durable mode (MM_OPEN_SYNC): each grow, free, format and upgrade is on the disk when "
      "its line is printed, and a power loss leaves the state before or after each",
-     set_sync},
+     .at = offsetof(session, flags), .bits = MM_OPEN_SYNC},
     {"--upgrade", NULL,
      "upgrade a V1 memory in place to D (a design that reads V1); v1 cannot open it "
      "afterwards. Without it such a memory is refused (MM_EWRONG_DESIGN)",
-     set_upgrade},
+     .at = offsetof(session, flags), .bits = MM_OPEN_UPGRADE},
     {"--read-only", NULL,
      "open FILE read-only, under a shared lock beside other --read-only runs: size, read, "
      "check and stats work, every change fails with MM_EREADONLY; works on a file without "
      "write permission",
-     set_read_only},
+     .at = offsetof(session, memory_flags), .bits = MM_OPEN_READONLY},
     {0},
 };
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /** Prints "mmrun COMMAND: <message>" and a hint naming the command's own
@@ -25,16 +26,21 @@ bool mmrun_parse_u64(const char *s, uint64_t *out);
 
 /**
  * One option of a command: everything about it is this entry, so adding an
- * option is adding an entry (and its set function). The help, the man page
- * test and the parser all read the table.
+ * option is adding an entry (and, for a value that needs checking, its set
+ * function). The help, the man page test and the parser all read the
+ * table.
  */
 typedef struct mmrun_option {
     const char *name;  /**< "--bucket-pages" */
     const char *value; /**< the value's name in the help ("N"), or NULL for a flag */
     const char *help;  /**< what it does, for `mmrun COMMAND --help` */
     /** Stores the value (NULL for a flag) in the command's context; false
-     *  after printing a usage error (mmrun_usage) for a bad value. */
+     *  after printing a usage error (mmrun_usage) for a bad value. NULL:
+     *  the parser stores it at `at` in the context, a value as its
+     *  `const char *`, a flag by setting `bits` in its `unsigned`. */
     bool (*set)(void *ctx, const char *value);
+    size_t at;     /**< offsetof the context's field, when set is NULL */
+    unsigned bits; /**< what a flag sets there */
 } mmrun_option;
 
 /** Parses argv[1..argc-1] against opts (ended by an entry without a name):

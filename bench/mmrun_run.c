@@ -313,23 +313,8 @@ static int run_forked(const mm_workload *w, const char *design, uint64_t n, cons
 typedef struct run_args {
     const char *design, *workload, *n;
     uint64_t seed, extra;
-    bool list, count_dirty;
+    unsigned list, count_dirty;
 } run_args;
-
-static bool set_design(void *ctx, const char *v) {
-    ((run_args *)ctx)->design = v;
-    return true;
-}
-
-static bool set_workload(void *ctx, const char *v) {
-    ((run_args *)ctx)->workload = v;
-    return true;
-}
-
-static bool set_n(void *ctx, const char *v) {
-    ((run_args *)ctx)->n = v;
-    return true;
-}
 
 static bool set_seed(void *ctx, const char *v) {
     if (mmrun_parse_u64(v, &((run_args *)ctx)->seed)) return true;
@@ -342,37 +327,28 @@ static bool set_extra(void *ctx, const char *v) {
     return USAGE_FALSE("bad --extra-setup %s: a number in 0..1000", mmrun_quote(v));
 }
 
-static bool set_list(void *ctx, const char *v) {
-    (void)v;
-    ((run_args *)ctx)->list = true;
-    return true;
-}
-
-static bool set_count_dirty(void *ctx, const char *v) {
-    (void)v;
-    ((run_args *)ctx)->count_dirty = true;
-    return true;
-}
-
 const mmrun_option mmrun_run_options[] = {
-    {"--design", "D[,D...]", "the design(s) to run, or none for workload raw", set_design},
-    {"--workload", "W[,W...]", "the workload(s) to run", set_workload},
-    {"--n", "N[,N...]", "the size(s): what N counts is in each workload's line below", set_n},
-    {"--seed", "S", "the seed of the workloads that draw random numbers (default 1)", set_seed},
+    {"--design", "D[,D...]", "the design(s) to run, or none for workload raw",
+     .at = offsetof(run_args, design)},
+    {"--workload", "W[,W...]", "the workload(s) to run", .at = offsetof(run_args, workload)},
+    {"--n", "N[,N...]", "the size(s): what N counts is in each workload's line below",
+     .at = offsetof(run_args, n)},
+    {"--seed", "S", "the seed of the workloads that draw random numbers (default 1)",
+     .set = set_seed},
     {"--count-dirty", NULL,
      "run over a memory that counts the distinct 4 KiB pages each phase writes "
      "(dirty_pages); every access then takes the general path, so leave it off to time or "
      "count instructions",
-     set_count_dirty},
+     .at = offsetof(run_args, count_dirty), .bits = 1},
     {"--extra-setup", "K",
      "for tests: K extra passes (0..1000) of setup work before each phase, to show that "
      "setup is not measured (default 0)",
-     set_extra},
+     .set = set_extra},
     {"--list", NULL,
      "print what can run instead: one JSON line per workload, design and N (default 1024) "
      "with its phases and status \"ok\", with what a run needs (resident_bytes of RAM, about "
      "linear_pages pages), or \"n/a\" and the reason; takes only --n",
-     set_list},
+     .at = offsetof(run_args, list), .bits = 1},
     {0},
 };
 

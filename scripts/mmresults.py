@@ -17,6 +17,8 @@ TIME_UNITS_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 # The space figures of a phase, integers measured over it (results/FORMAT.md);
 # files written before them have none, and read as None.
 SPACE_FIELDS = ("pages_end", "header_bytes_written", "dirty_pages", "heap_bytes")
+# What a metered Wasm result adds (scripts/count-instructions-wasm).
+WASM_FIELDS = ("instructions_with_fees", "ic_instructions")
 # Exact counts are 64-bit; a larger one is no count but a damaged file.
 MAX_COUNT = 2 ** 63 - 1
 # The names that key a figure: letters, digits, '_', '+', '-'; the key joins
@@ -56,7 +58,7 @@ class Entry:
     """One measured figure: a design x workload phase at one N."""
 
     __slots__ = ("workload", "phase", "design", "n", "status", "reason", "instructions",
-                 "ops", "per_op", "record") + SPACE_FIELDS + ("instructions_with_fees",)
+                 "ops", "per_op", "record") + SPACE_FIELDS + WASM_FIELDS
 
     def __init__(self, **kw):
         for s in self.__slots__:
@@ -73,6 +75,13 @@ class Entry:
     @property
     def ok(self):
         return self.status == "ok"
+
+    @property
+    def pages(self):
+        """Linear-memory pages at the end of the phase, or, in a file that
+        predates that figure, at the end of the whole workload (its record)."""
+        return self.pages_end if self.pages_end is not None else (self.record or {}).get(
+            "pages_end")
 
     def per(self, field):
         """A space figure per operation of the phase, or None when the file
@@ -174,7 +183,7 @@ def load_instructions(path, into):
                 raise ResultsError(f"{path}: {where} has 'ops' = {e.ops}, not positive")
             e.per_op = e.instructions / e.ops
             e.record = r.get("record") if isinstance(r.get("record"), dict) else {}
-            for f in SPACE_FIELDS + ("instructions_with_fees",):
+            for f in SPACE_FIELDS + WASM_FIELDS:
                 if f in r:
                     setattr(e, f, _need(path, r, f, int, where))
         elif e.status == "n/a":
@@ -376,6 +385,13 @@ def fmt_time(stats, unit=""):
     return f"{fmt_value(med)}{unit} ({fmt_value(lo)}–{fmt_value(hi)}{unit})"
 
 
+def md_table(header, rows):
+    """A markdown table, as every report writes one."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def hyperfine_rows(runs):
     """The table of whole-process times every report gives: a row per
     hyperfine command, milliseconds as median (IQR), min–max and runs."""
@@ -401,12 +417,6 @@ def complexity_label(points):
         if n1 != n2:
             return f"~N^{math.log(y2 / y1) / math.log(n2 / n1):.2f}, 2 sizes"
     return ""
-
-
-def per_op_of(entry, field):
-    """A space figure of a phase divided by its operations, or None when the
-    results do not have it (older files, or an n/a entry)."""
-    return entry.per(field) if entry is not None and entry.ok else None
 
 
 # ---------------------------------------------------------------------------
@@ -444,12 +454,18 @@ def load_designs(path):
     return out
 
 
+CRASH_MODES = ("plain", "durable")
+
+
 def load_crash(path):
     """crash.json: [{"design", "scenario", "mode", "points", "survived"}]."""
     out = []
     for i, r in enumerate(_listed(path, CRASH_SCHEMA, "crash", "results")):
         where = f"result {i}"
-        row = {f: _need(path, r, f, str, where) for f in ("design", "scenario", "mode")}
+        row = {f: _need(path, r, f, "name", where) for f in ("design", "scenario", "mode")}
+        if row["mode"] not in CRASH_MODES:
+            raise ResultsError(f"{path}: {where} has 'mode' = {_shown(row['mode'])}, not one "
+                               f"of {', '.join(CRASH_MODES)}")
         for f in ("points", "survived"):
             row[f] = _need(path, r, f, int, where)
         if not 0 <= row["survived"] <= row["points"]:

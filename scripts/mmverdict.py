@@ -17,7 +17,7 @@ import collections
 import html as htmllib
 import re
 
-from mmresults import fmt_n, fmt_ratio, fmt_value
+from mmresults import fmt_n, fmt_ratio, fmt_value, md_table
 
 RAW_DESIGN = "none"
 
@@ -181,9 +181,7 @@ def _figure(c, e):
         return None
     if c.field is None:
         return e.per_op
-    v = getattr(e, c.field, None)
-    if v is None and c.field == "pages_end":
-        v = (e.record or {}).get("pages_end")  # the whole workload's, older files
+    v = e.pages if c.field == "pages_end" else getattr(e, c.field, None)
     if v is None:
         return None
     return v / e.ops if c.per_op else v
@@ -431,11 +429,9 @@ def markdown(v, heading="## Verdict"):
     for label, text in sentences(v):
         lines.append(f"**{label}:** {text}")
         lines.append("")
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
-    for title, best, cells in rows:
-        shown = [f"**{t}**" if is_best and t else t for t, is_best in cells]
-        lines.append("| " + " | ".join([title, best] + shown) + " |")
+    lines.append(md_table(header, [
+        [title, best] + [f"**{t}**" if is_best and t else t for t, is_best in cells]
+        for title, best, cells in rows]))
     notes = _na_notes(v)
     lines.append("")
     lines.append("Costs are each design's figure divided by the best's (lower is better; "
