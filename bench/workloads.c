@@ -12,6 +12,9 @@
 
 #include "rng.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -788,6 +791,16 @@ static void body_rw_large(wl_run *x) {
     large_bufs_free(&b);
 }
 
+/* The allocator as a new process has it, where an open runs (a canister's
+ * post_upgrade): glibc keeps small freed chunks unmerged until a large
+ * request, and the open's first one would otherwise merge the 255 tables
+ * the close before it just freed, a cost of that close. */
+static void settle_allocator(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 static void body_reopen(wl_run *x) {
     uint64_t n = x->p->n, done;
     int err = grow_round_robin(x->m, MM_MAX_MEMORIES, 1, n, &done);
@@ -800,6 +813,7 @@ static void body_reopen(wl_run *x) {
     x->hbytes_closed = st.header_bytes_written;
     mm_close(x->m);
     x->m = NULL;
+    settle_allocator();
     begin(x, 0);
     err = mm_open(x->mem, x->design->name, 0, 0, &x->m);
     end(x, 0, 1);

@@ -688,9 +688,7 @@ static int parse(mm *m, int bad) {
     m->nfree = depth;
     m->nmeta = nchunks;
     m->header_bytes = FS_HEADER_BYTES + nchunks * m->bucket_bytes;
-    /* A memory that owns no bucket has nothing to carve: its tables are
-     * the empty ones of a new handle. */
-    err = owned ? mm__tables_carve(m, ps.lens, 0) : MM_OK;
+    err = mm__tables_carve(m, ps.lens, 0);
     if (err) return err;
     fill_unplaced(m->table_block, owned);
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {

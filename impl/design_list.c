@@ -724,10 +724,7 @@ static int list_load(mm *m) {
         mm__set_bucket_pages(m, img.bucket_pages);
         err = create(m);
     }
-    /* Only when a memory owns a bucket: with none, the tables stay as mm_open
-     * made them (empty), and mm__tables_carve would add 0 to a NULL block. */
-    if (!err && img.g.nbuckets - img.g.free_count - img.g.nmeta)
-        err = mm__tables_carve(m, img.count, 0);
+    if (!err) err = mm__tables_carve(m, img.count, 0);
     if (!err) err = read_links_of(m, &img, MM_ECORRUPT);
     bool ok = false;
     if (!err) err = walk_all_fast(m, &img, &ok);

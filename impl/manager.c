@@ -7,6 +7,7 @@
  */
 #include "memory_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
@@ -234,6 +235,16 @@ int mm__table_grow(const mm *m, mm_table *t, uint64_t n, uint64_t limit) {
     return MM_OK;
 }
 
+/* What the tables hold, freed; they are unset after. */
+static void free_tables(mm *m) {
+    if (!m->tables_set) return;
+    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
+        if (!mm__table_in_block(m, &m->tables[i])) free(m->tables[i].ids);
+    free(m->table_block);
+    m->table_block = NULL;
+    m->tables_set = false;
+}
+
 int mm__tables_carve(mm *m, const uint32_t lens[MM_MAX_MEMORIES], uint64_t spare) {
     uint64_t total = spare;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) total += lens[i];
@@ -241,16 +252,21 @@ int mm__tables_carve(mm *m, const uint32_t lens[MM_MAX_MEMORIES], uint64_t spare
     if (total && !block)
         return mm__fail(MM_ENOMEM, "cannot allocate %llu bucket table entries",
                         (unsigned long long)total);
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
-        if (m->tables[i].ids && !mm__table_in_block(m, &m->tables[i])) free(m->tables[i].ids);
-    free(m->table_block);
+    free_tables(m);
     m->table_block = block;
     m->table_block_bytes = total * sizeof *block;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         m->tables[i] = (mm_table){.ids = lens[i] ? block : NULL, .cap = lens[i]};
         if (lens[i]) block += lens[i];
     }
+    m->tables_set = true;
     return MM_OK;
+}
+
+void mm__tables_clear(mm *m) {
+    static const uint32_t none[MM_MAX_MEMORIES];
+    memset(m->sizes, 0, sizeof m->sizes);
+    (void)mm__tables_carve(m, none, 0); /* allocates nothing */
 }
 
 void mm__set_bucket_pages(mm *m, uint32_t bucket_pages) {
@@ -317,9 +333,7 @@ int mm__check_tables(mm *m, int err) {
 void mm__destroy(mm *m) {
     if (m->ops->destroy) m->ops->destroy(m);
     free(m->v1_repair);
-    for (unsigned i = 0; i < MM_MAX_MEMORIES; i++)
-        if (!mm__table_in_block(m, &m->tables[i])) free(m->tables[i].ids);
-    free(m->table_block);
+    free_tables(m);
     free(m);
 }
 
@@ -346,6 +360,7 @@ static int format(mm *m, uint32_t bucket_pages) {
     if (!err) err = mm__barrier(m);
     if (!err) {
         mm__set_bucket_pages(m, bucket_pages ? bucket_pages : MM_DEFAULT_BUCKET_PAGES);
+        mm__tables_clear(m);
         err = m->ops->format(m);
     }
     return err;
@@ -384,6 +399,7 @@ static int upgrade_v1(mm *m, uint32_t bucket_pages, bool redo) {
         uint64_t end = 1 + (uint64_t)img->count * img->bucket_pages;
         if (end < m->mem->pages) m->suspect_lo = end, m->suspect_hi = m->mem->pages;
         m->upgrade_redo = redo;
+        mm__tables_clear(m);
         err = m->ops->upgrade_v1(m, img);
         m->upgrade_redo = false;
     }
@@ -500,8 +516,9 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     if (mem->readonly && (mem->pages == 0 || (flags & MM_OPEN_FORMAT)))
         return cannot_format(mem->pages ? "MM_OPEN_FORMAT was asked" : "it is empty");
 
-    mm *m = calloc(1, sizeof *m);
+    mm *m = malloc(sizeof *m);
     if (!m) return mm__fail(MM_ENOMEM, "cannot allocate a manager");
+    memset(m, 0, offsetof(mm, sizes)); /* the load or format sets the rest */
     m->mem = mem;
     m->ops = ops;
     m->suspect_lo = UINT64_MAX;
