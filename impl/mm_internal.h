@@ -223,6 +223,8 @@ struct mm {
     /* An interrupted V1 upgrade is being redone from its journal: the
      * journal and the "upgrading" version byte are in place already. */
     bool upgrade_redo;
+    /* tables[] is set (mm__tables_carve), so destroy frees what it holds. */
+    bool tables_set;
     uint64_t journal_page; /* the journal of an upgrade under way */
     /* What a V1 load read past an interrupted operation, written back in V1
      * bytes once the open is accepted (mm__v1_repair), so that an open
@@ -234,8 +236,6 @@ struct mm {
     unsigned inject;     /* the extra work of this handle's design (manager.c) */
     uint32_t inject_arg; /* its count, for MM_TEST_INJECT's spin */
 #endif
-    /* tables[] is set (mm__tables_carve), so destroy frees what it holds. */
-    bool tables_set;
 
     /* Last, and not zeroed by mm_open, which zeroes only the fields above:
      * a load sets every size from the header and carves every table, and a
