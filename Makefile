@@ -192,10 +192,11 @@ TEST_BINS += $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
 # the fuzz knob (list's and freestack's page 0 shrunk to a few entries) for
 # the grow that adds metadata buckets, which would otherwise need 15,092
 # buckets set up for each crash point.
-CRASH_SRC := tests/crash/mmcrash.c tests/model.c
-$(B)/mmcrash: $(CRASH_SRC) tests/model.h $(B)/libmmfree.a
+CRASH_SRC := tests/crash/mmcrash.c tests/model.c tests/script.c
+CRASH_HDR := tests/model.h tests/script.h
+$(B)/mmcrash: $(CRASH_SRC) $(CRASH_HDR) $(B)/libmmfree.a
 	$(CC) $(CFLAGS) -Itests $(CRASH_SRC) $(B)/libmmfree.a -o $@
-$(A)/mmcrash: $(CRASH_SRC) tests/model.h $(A)/libmmfree.a
+$(A)/mmcrash: $(CRASH_SRC) $(CRASH_HDR) $(A)/libmmfree.a
 	$(CC) $(CFLAGS) $(SANITIZE) -Itests $(CRASH_SRC) $(A)/libmmfree.a -o $@
 $(B)/small/obj/%.o: impl/%.c $(LIB_HDR) | $(B)/small/obj
 	$(CC) $(CFLAGS) $(FUZZ_KNOB) -c $< -o $@
@@ -203,9 +204,9 @@ $(B)/small/libmmfree.a: $(LIB_SRC:impl/%.c=$(B)/small/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
 $(B)/small/obj:
 	mkdir -p $@
-$(B)/mmcrash-small: $(CRASH_SRC) tests/model.h $(B)/small/libmmfree.a
+$(B)/mmcrash-small: $(CRASH_SRC) $(CRASH_HDR) $(B)/small/libmmfree.a
 	$(CC) $(CFLAGS) $(FUZZ_KNOB) -Itests $(CRASH_SRC) $(B)/small/libmmfree.a -o $@
-$(A)/mmcrash-small: $(CRASH_SRC) tests/model.h $(A)/fuzz/libmmfree.a
+$(A)/mmcrash-small: $(CRASH_SRC) $(CRASH_HDR) $(A)/fuzz/libmmfree.a
 	$(CC) $(CFLAGS) $(SANITIZE) $(FUZZ_KNOB) -Itests $(CRASH_SRC) $(A)/fuzz/libmmfree.a -o $@
 CRASH_BINS := $(B)/mmcrash $(B)/mmcrash-small
 TEST_BINS += $(CRASH_BINS) $(A)/mmcrash $(A)/mmcrash-small

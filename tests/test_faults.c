@@ -24,35 +24,12 @@
  * including the opens (format, upgrade) and the header writes.
  */
 #include "model.h"
+#include "script.h"
 #include "test_util.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #define PAGE MM_PAGE_SIZE
-#define MAX_CALLS 12
-
-typedef enum call_kind {
-    C_END,  /* ends a list */
-    C_OPEN, /* mm_open(bucket pages, flags): format, load or upgrade */
-    C_GROW, /* mm_grow(id, pages) */
-    C_FREE, /* mm_free(id), skipped by designs that cannot free */
-    C_MARK, /* writes recognizable bytes into every page of id */
-    C_COPY, /* copies id's pages into `to`, as far as both reach */
-} call_kind;
-
-typedef struct call {
-    call_kind kind;
-    unsigned id, to;
-    uint64_t pages; /* C_GROW: pages; C_OPEN: bucket pages */
-    unsigned flags; /* C_OPEN */
-} call;
-
-#define OPEN(b, fl) {C_OPEN, 0, 0, b, fl}
-#define GROW(i, p) {C_GROW, i, 0, p, 0}
-#define FREE(i) {C_FREE, i, 0, 0, 0}
-#define MARK(i) {C_MARK, i, 0, 0, 0}
-#define COPY(i, to) {C_COPY, i, to, 0, 0}
 
 /* Who writes the setup: nobody (an empty memory), the design under test,
  * a design that writes V1 bytes and cannot free (the baseline), or one that
@@ -62,8 +39,8 @@ typedef enum setup_by { BY_NOBODY, BY_SELF, BY_V1, BY_V1_FREEING } setup_by;
 typedef struct scenario {
     const char *name;
     setup_by by;
-    call setup[MAX_CALLS];
-    call op[MAX_CALLS];
+    script_call setup[SCRIPT_MAX_CALLS];
+    script_call op[SCRIPT_MAX_CALLS];
 } scenario;
 
 static const scenario format = {
@@ -115,68 +92,8 @@ typedef struct run {
     mm *m;
 } run;
 
-static int copy(mm *m, unsigned from, unsigned to) {
-    static uint8_t page[PAGE];
-    uint64_t a, b;
-    int err = mm_size(m, from, &a);
-    if (!err) err = mm_size(m, to, &b);
-    for (uint64_t p = 0; !err && p < a && p < b; p++) {
-        err = mm_read(m, from, p * PAGE, page, PAGE);
-        if (!err) err = mm_write(m, to, p * PAGE, page, PAGE);
-    }
-    return err;
-}
-
-static int do_call(run *r, const char *design, const call *c) {
-    switch (c->kind) {
-    case C_OPEN:
-        mm_close(r->m);
-        r->m = NULL;
-        return mm_open(r->mem, design, (uint32_t)c->pages, c->flags, &r->m);
-    case C_GROW:
-        return mm_grow(r->m, c->id, c->pages, NULL);
-    case C_FREE:
-        return (mm_design(r->m)->flags & MM_DESIGN_CAN_FREE) ? mm_free(r->m, c->id) : MM_OK;
-    case C_MARK:
-        return model_mark(r->m, c->id);
-    case C_COPY:
-        return copy(r->m, c->id, c->to);
-    case C_END:
-        break;
-    }
-    return MM_OK;
-}
-
-static bool writes_data(const call *c) {
+static bool writes_data(const script_call *c) {
     return c->kind == C_MARK || c->kind == C_COPY;
-}
-
-static size_t ncalls(const call *list) {
-    size_t n = 0;
-    while (n < MAX_CALLS && list[n].kind != C_END) n++;
-    return n;
-}
-
-/* A fresh RAM memory holding len bytes of image. Only the 4 KiB blocks
- * that hold a byte are written: the others read as zero already, and
- * touching them would cost a page fault each. */
-static mm_memory *restore(const uint8_t *image, size_t len) {
-    enum { BLOCK = 4096 };
-    static const uint8_t zeros[BLOCK];
-    mm_memory *ram;
-    OK(mm_memory_ram(0, &ram));
-    OK(mm_memory_grow(ram, len / PAGE, NULL));
-    for (size_t off = 0; off < len; off += BLOCK)
-        if (memcmp(image + off, zeros, BLOCK) != 0)
-            OK(mm_memory_write(ram, off, image + off, BLOCK));
-    return ram;
-}
-
-/* Every size and byte of every memory of m. */
-static mm_model capture(mm *m) {
-    mm_model md;
-    OK(model_capture(m, &md));
-    return md;
 }
 
 static void assert_state(const mm_model *want, mm *m, const char *what) {
@@ -205,47 +122,27 @@ typedef struct plan {
     size_t nop;
     /* states[0]: after the setup (as its design sees it; empty when there is
      * no setup); states[i + 1]: after op i without faults. */
-    mm_model states[MAX_CALLS + 1];
-    bool has_state[MAX_CALLS + 1];
+    mm_model states[SCRIPT_MAX_CALLS + 1];
+    bool has_state[SCRIPT_MAX_CALLS + 1];
 } plan;
-
-/* A design that writes V1 bytes (learnt from the version byte of what it
- * formats) and frees or not, as asked. */
-static const char *v1_writer(bool frees) {
-    for (size_t i = 0; i < mm_design_count(); i++) {
-        const mm_design_info *d = mm_design_get(i);
-        if (!(d->flags & MM_DESIGN_CAN_FREE) != !frees) continue;
-        mm_memory *ram;
-        mm *m;
-        uint8_t version = 0;
-        OK(mm_memory_ram(0, &ram));
-        OK(mm_open(ram, d->name, 1, 0, &m));
-        OK(mm_memory_read(ram, 3, &version, 1));
-        mm_close(m);
-        mm_memory_close(ram);
-        if (version == 1) return d->name;
-    }
-    return NULL;
-}
 
 /* Runs the setup and the ops once without faults, keeping the image after
  * the setup and the state after each step. */
 static bool prepare(plan *p, const scenario *s, const mm_design_info *d) {
-    *p = (plan){.s = s, .d = d, .nop = ncalls(s->op)};
+    *p = (plan){.s = s, .d = d, .nop = script_length(s->op)};
     switch (s->by) {
     case BY_NOBODY: p->setup_design = NULL; break;
     case BY_SELF: p->setup_design = d->name; break;
-    case BY_V1: p->setup_design = v1_writer(false); break;
-    case BY_V1_FREEING: p->setup_design = v1_writer(true); break;
+    case BY_V1: OK(script_v1_writer(false, &p->setup_design)); break;
+    case BY_V1_FREEING: OK(script_v1_writer(true, &p->setup_design)); break;
     }
     if (s->by != BY_NOBODY && !p->setup_design) return false;
     run r = {.d = d};
     OK(mm_memory_ram(0, &r.ram));
     r.mem = r.ram;
-    for (size_t i = 0; p->setup_design && i < ncalls(s->setup); i++)
-        OK(do_call(&r, p->setup_design, &s->setup[i]));
+    if (p->setup_design) OK(script_run(r.mem, &r.m, p->setup_design, s->setup, 0));
     if (r.m) {
-        p->states[0] = capture(r.m);
+        OK(model_capture(r.m, &p->states[0]));
         p->has_state[0] = true;
         OK(mm_check(r.m));
     }
@@ -255,9 +152,9 @@ static bool prepare(plan *p, const scenario *s, const mm_design_info *d) {
             OK(mm_open(r.mem, d->name, 0, 0, &r.m));
             assert_state(&p->states[0], r.m, "opening the setup");
         }
-        OK(do_call(&r, d->name, &s->op[i]));
+        OK(script_apply(r.mem, &r.m, d->name, &s->op[i], 0));
         OK(mm_check(r.m));
-        p->states[i + 1] = capture(r.m);
+        OK(model_capture(r.m, &p->states[i + 1]));
         p->has_state[i + 1] = true;
         /* A load or an upgrade keeps every size and byte. */
         if (s->op[i].kind == C_OPEN && !(s->op[i].flags & MM_OPEN_FORMAT) && p->has_state[i])
@@ -269,7 +166,7 @@ static bool prepare(plan *p, const scenario *s, const mm_design_info *d) {
 }
 
 static void release(plan *p) {
-    for (size_t i = 0; i <= MAX_CALLS; i++)
+    for (size_t i = 0; i <= SCRIPT_MAX_CALLS; i++)
         if (p->has_state[i]) model_destroy(&p->states[i]);
     free(p->image);
 }
@@ -282,7 +179,7 @@ typedef enum fault_kind { FAIL_GROW, FAIL_WRITE } fault_kind;
 static int open_copy(const plan *p, run *r, mm_memory **copy, mm **out, const char *what) {
     size_t len;
     uint8_t *image = tu_image(r->ram, &len);
-    *copy = restore(image, len);
+    OK(script_restore(image, len, copy));
     *out = NULL;
     int err = mm_open(*copy, p->d->name, 0, MM_OPEN_UPGRADE, out);
     if (err) tu_assert_image(*copy, image, len, what);
@@ -309,7 +206,7 @@ static void after_failed_grow(const plan *p, run *r, size_t k, const uint8_t *im
         mm_memory_close(copy);
     }
     mm_memory_fault_replan(r->mem, NULL);
-    OK(do_call(r, p->d->name, &p->s->op[k]));
+    OK(script_apply(r->mem, &r->m, p->d->name, &p->s->op[k], 0));
 }
 
 /* The handle is broken; a copy opens to the state before or after call k,
@@ -365,7 +262,8 @@ static void after_failed_write(const plan *p, run *r, size_t k, const char *what
 
 /* Fault point n of the given kind. Returns whether the fault was reached. */
 static bool run_point(const plan *p, fault_kind kind, uint64_t n) {
-    run r = {.d = p->d, .ram = restore(p->image, p->len)};
+    run r = {.d = p->d};
+    OK(script_restore(p->image, p->len, &r.ram));
     OK(mm_memory_faulty(r.ram, NULL, &r.mem));
     if (p->s->op[0].kind != C_OPEN) OK(mm_open(r.mem, p->d->name, 0, 0, &r.m));
     mm_fault_plan fp = {.fail_grow_at = kind == FAIL_GROW ? n : 0,
@@ -373,7 +271,7 @@ static bool run_point(const plan *p, fault_kind kind, uint64_t n) {
     mm_memory_fault_replan(r.mem, &fp);
     bool reached = false, broken = false;
     for (size_t k = 0; k < p->nop && !broken; k++) {
-        const call *c = &p->s->op[k];
+        const script_call *c = &p->s->op[k];
         char what[160];
         snprintf(what, sizeof what, "%s, %s %llu failing at op %zu", p->s->name,
                  kind == FAIL_GROW ? "grow" : "write", (unsigned long long)n, k);
@@ -382,7 +280,7 @@ static bool run_point(const plan *p, fault_kind kind, uint64_t n) {
         uint8_t *image = kind == FAIL_GROW ? tu_image(r.ram, &len) : NULL;
         mm_stats stats = {0};
         if (r.m) OK(mm_stats_get(r.m, &stats));
-        int err = do_call(&r, p->d->name, c);
+        int err = script_apply(r.mem, &r.m, p->d->name, c, 0);
         mm_fault_counts counts = mm_memory_fault_counts(r.mem);
         bool fired = kind == FAIL_GROW ? counts.grows >= n : counts.writes >= n;
         if (fired && !reached) {
@@ -393,7 +291,7 @@ static bool run_point(const plan *p, fault_kind kind, uint64_t n) {
                 after_failed_grow(p, &r, k, image, len, &stats, what);
             } else if (writes_data(c)) {
                 mm_memory_fault_replan(r.mem, NULL);
-                OK(do_call(&r, p->d->name, c));
+                OK(script_apply(r.mem, &r.m, p->d->name, c, 0));
             } else {
                 after_failed_write(p, &r, k, what);
                 broken = true;

@@ -38,6 +38,7 @@
  * dozen.
  */
 #include "model.h"
+#include "script.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -47,7 +48,6 @@
 #include <time.h>
 
 #define PAGE ((uint64_t)MM_PAGE_SIZE)
-#define MAX_CALLS 12
 /* A run of more calls between two barriers than this would make 2^n
  * subsets (each reopened, and its recovery crashed at every call) too
  * many to enumerate in make test; none of the scenarios has one, and the
@@ -64,20 +64,6 @@
  * Scenarios
  * ---------------------------------------------------------------------- */
 
-typedef enum call_kind { C_END, C_OPEN, C_GROW, C_FREE, C_MARK } call_kind;
-
-typedef struct call {
-    call_kind kind;
-    unsigned id;
-    uint64_t pages; /* C_GROW: pages; C_OPEN: bucket pages */
-    unsigned flags; /* C_OPEN */
-} call;
-
-#define OPEN(b, fl) {C_OPEN, 0, b, fl}
-#define GROW(i, p) {C_GROW, i, p, 0}
-#define FREE(i) {C_FREE, i, 0, 0}
-#define MARK(i) {C_MARK, i, 0, 0}
-
 /* Who writes the setup: nobody (an empty memory), the design under test,
  * or a design that writes V1 bytes and frees (v1reclaim, found by its
  * version byte). */
@@ -89,8 +75,8 @@ typedef struct scenario {
     unsigned need;           /* design flags the scenario needs */
     bool meta;               /* the op must add a metadata bucket */
     const char *reopen;      /* the design that opens the crashed memory; NULL: the same */
-    call setup[MAX_CALLS];
-    call op;
+    script_call setup[SCRIPT_MAX_CALLS];
+    script_call op;
 } scenario;
 
 static const scenario scenarios[] = {
@@ -169,62 +155,11 @@ static image snapshot(mm_memory *mem) {
     return im;
 }
 
-/* A fresh RAM memory holding im. Only 4 KiB blocks with a byte in them
- * are written: the others read as zero already. */
+/* A fresh RAM memory holding im: each crash point starts from one. */
 static mm_memory *restore(const image *im) {
-    enum { BLOCK = 4096 };
-    static const uint8_t zeros[BLOCK];
     mm_memory *ram;
-    must(mm_memory_ram(0, &ram), "a RAM memory");
-    must(mm_memory_grow(ram, im->len / PAGE, NULL), "growing a RAM memory");
-    for (size_t off = 0; off < im->len; off += BLOCK)
-        if (memcmp(im->bytes + off, zeros, BLOCK) != 0)
-            must(mm_memory_write(ram, off, im->bytes + off, BLOCK), "restoring an image");
+    must(script_restore(im->bytes, im->len, &ram), "restoring an image");
     return ram;
-}
-
-/* Every size and byte of every memory of m. */
-static mm_model capture(mm *m) {
-    mm_model md;
-    must(model_capture(m, &md), "reading every memory");
-    return md;
-}
-
-/* The design that writes V1 bytes and frees, by the version byte of what
- * it formats. */
-static const char *v1_freeing_writer(void) {
-    for (size_t i = 0; i < mm_design_count(); i++) {
-        const mm_design_info *d = mm_design_get(i);
-        if (!(d->flags & MM_DESIGN_CAN_FREE)) continue;
-        mm_memory *ram;
-        mm *m;
-        uint8_t version = 0;
-        must(mm_memory_ram(0, &ram), "a RAM memory");
-        must(mm_open(ram, d->name, 1, 0, &m), "formatting");
-        must(mm_memory_read(ram, 3, &version, 1), "reading");
-        mm_close(m);
-        mm_memory_close(ram);
-        if (version == 1) return d->name;
-    }
-    return NULL;
-}
-
-static int do_call(mm_memory *mem, mm **m, const char *design, const call *c, unsigned flags) {
-    switch (c->kind) {
-    case C_OPEN:
-        mm_close(*m);
-        *m = NULL;
-        return mm_open(mem, design, (uint32_t)c->pages, c->flags | flags, m);
-    case C_GROW:
-        return mm_grow(*m, c->id, c->pages, NULL);
-    case C_FREE:
-        return mm_free(*m, c->id);
-    case C_MARK:
-        return model_mark(*m, c->id);
-    case C_END:
-        break;
-    }
-    return MM_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -280,17 +215,15 @@ static bool has_metadata(const mm_design_info *d) {
  * without a crash: the state after it, its storage calls and barriers. */
 static bool prepare(run *r) {
     const scenario *s = r->s;
-    const char *setup = s->by == BY_SELF ? r->d->name
-                        : s->by == BY_V1_FREEING ? v1_freeing_writer()
-                                                 : NULL;
+    const char *setup = s->by == BY_SELF ? r->d->name : NULL;
+    if (s->by == BY_V1_FREEING) must(script_v1_writer(true, &setup), "finding a V1 writer");
     if (s->by != BY_NOBODY && !setup) return false;
     mm_memory *ram;
     mm *m = NULL;
     must(mm_memory_ram(0, &ram), "a RAM memory");
-    for (size_t i = 0; setup && i < MAX_CALLS && s->setup[i].kind != C_END; i++)
-        must(do_call(ram, &m, setup, &s->setup[i], 0), "the setup");
+    if (setup) must(script_run(ram, &m, setup, s->setup, 0), "the setup");
     if (m) {
-        r->before = capture(m);
+        must(model_capture(m, &r->before), "reading every memory");
         mm_close(m);
         m = NULL;
     } else {
@@ -305,7 +238,7 @@ static bool prepare(run *r) {
     mm_stats st0 = {0}, st1;
     if (m) must(mm_stats_get(m, &st0), "stats");
     mm_memory_fault_replan(mem, NULL);
-    must(do_call(mem, &m, r->d->name, &s->op, r->flags), "the operation");
+    must(script_apply(mem, &m, r->d->name, &s->op, r->flags), "the operation");
     must(mm_check(m), "mm_check after the operation");
     must(mm_stats_get(m, &st1), "stats");
     if (s->meta && st1.buckets_meta <= st0.buckets_meta)
@@ -316,7 +249,7 @@ static bool prepare(run *r) {
     r->barriers = malloc((r->nbarriers + 1) * sizeof *r->barriers);
     if (!r->barriers) die("out of memory");
     mm_memory_fault_barriers(mem, r->barriers, r->nbarriers);
-    r->after = capture(m);
+    must(model_capture(m, &r->after), "reading every memory");
     mm_close(m);
     mm_memory_close(mem);
     mm_memory_close(inner);
@@ -472,7 +405,7 @@ static void point(run *r, uint64_t crash_at, uint64_t keep) {
     mm_memory_fault_replan(mem, &plan);
     /* The process goes on (the page cache has every write): the op runs to
      * its end exactly as without the crash. */
-    must(do_call(mem, &m, r->d->name, &r->s->op, r->flags), "the operation");
+    must(script_apply(mem, &m, r->d->name, &r->s->op, r->flags), "the operation");
     mm_fault_counts c = mm_memory_fault_counts(mem);
     mm_close(m);
     mm_memory_close(mem);

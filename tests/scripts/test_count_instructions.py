@@ -4,12 +4,11 @@ counted, the budget), and the summary scripts/bench writes.
 
 Run by `make test` with B naming the build folder (its mmrun is used)."""
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -19,14 +18,8 @@ MMRUN = os.path.join(ROOT, B, "mmrun") if not os.path.isabs(B) else os.path.join
 COUNT = os.path.join(ROOT, "scripts", "count-instructions")
 SIZES = "64,128,256"
 
-
-def load_script(name):
-    path = os.path.join(ROOT, "scripts", name)
-    loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), path)
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from mmshard import load_script  # noqa: E402
 
 
 def mmrun(*args):
