@@ -63,7 +63,9 @@
  *   reopen         N one-page grows round-robin over the 255 memories, then
  *                  the manager is closed and opened again, as a new process
  *                  opens it: what the close left for glibc to merge is
- *                  merged before the open (malloc_trim).  phase load: 1 op
+ *                  merged before the open (malloc_trim), which also gives
+ *                  freed pages back, so the timed harnesses count the
+ *                  open's first touches of its pages.  phase load: 1 op
  *   raw            the access patterns of rw_small (phase small, 2N ops) and
  *                  rw_large (phase large, 2S ops) on a bare linear memory:
  *                  the floor those two are divided by. Design "none".

@@ -7,7 +7,6 @@
  */
 #include "memory_internal.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 
 static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
@@ -242,6 +241,7 @@ static void free_tables(mm *m) {
         if (!mm__table_in_block(m, &m->tables[i])) free(m->tables[i].ids);
     free(m->table_block);
     m->table_block = NULL;
+    m->table_block_bytes = 0;
     m->tables_set = false;
 }
 

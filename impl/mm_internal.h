@@ -32,6 +32,7 @@
 
 #include <assert.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -244,6 +245,12 @@ struct mm {
     uint64_t sizes[MM_MAX_MEMORIES]; /* pages */
     mm_table tables[MM_MAX_MEMORIES];
 };
+/* Only the struct's tail padding may follow the tables. */
+static_assert(offsetof(struct mm, sizes) + sizeof(uint64_t[MM_MAX_MEMORIES]) ==
+                      offsetof(struct mm, tables) &&
+                  sizeof(struct mm) - offsetof(struct mm, tables) -
+                          sizeof(mm_table[MM_MAX_MEMORIES]) < _Alignof(struct mm),
+              "sizes and tables end the handle: mm_open zeroes every field before them");
 
 /* ------------------------------------------------------------------------
  * What a design supplies.

@@ -35,6 +35,7 @@ typedef struct script_call {
 } script_call;
 
 /* Short enough that a scenario's list reads as one line. */
+#define END {C_END, 0, 0, 0, 0}
 #define OPEN(b, fl) {C_OPEN, 0, 0, b, fl}
 #define GROW(i, p) {C_GROW, i, 0, p, 0}
 #define FREE(i) {C_FREE, i, 0, 0, 0}

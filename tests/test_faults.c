@@ -44,7 +44,7 @@ typedef struct scenario {
 } scenario;
 
 static const scenario format = {
-    "format", BY_NOBODY, {{C_END}}, {OPEN(2, 0), GROW(0, 3), MARK(0)},
+    "format", BY_NOBODY, {END}, {OPEN(2, 0), GROW(0, 3), MARK(0)},
 };
 static const scenario reformat = {
     "format over data", BY_SELF,

@@ -5,6 +5,7 @@
 # it; one that cannot (v1) shows memory 0 as it was. Memory 1 always reads
 # back its message. One line per case; exits 1 on any failure.
 # Usage: test-example.sh PATH/TO/mmrun PATH/TO/persist...
+# ASAN_FILL, when set, is added to the ASan options (scripts/run-tests).
 set -u
 MMRUN=${1:?usage: test-example.sh PATH/TO/mmrun PATH/TO/persist...}
 shift
@@ -30,7 +31,7 @@ for persist in "$@"; do
         mem="$tmp/$d.mem"
         # A file with something in it first: the example formats it anyway.
         printf 'grow 5 3\n' | "$MMRUN" ops --design "$d" --memory "$mem" >/dev/null
-        out=$(ASAN_OPTIONS=detect_leaks=1 "$persist" "$d" "$mem" 2>&1)
+        out=$(ASAN_OPTIONS="detect_leaks=1${ASAN_FILL:+:$ASAN_FILL}" "$persist" "$d" "$mem" 2>&1)
         rc=$?
         [ "$rc" -eq 0 ] || fail "exit status $rc: $out"
         expect "memory 1: 2 pages, reads \"kept in memory 1\""
