@@ -65,12 +65,6 @@ static mm_memory *v1_memory(v1_model *v) {
     return mem;
 }
 
-static void poke(mm_memory *mem, uint64_t off, uint64_t value, unsigned bytes) {
-    uint8_t b[8];
-    tc_put_le(b, value, bytes);
-    OK(mm_memory_write(mem, off, b, bytes));
-}
-
 /* Every registered design refuses mem and leaves it as it was: the V1
  * readers with v1_err and a detail mentioning each of details[], the
  * others because the layout is not theirs. The upgraders are asked to
@@ -106,9 +100,9 @@ static void assert_refused_by_all(mm_memory *mem, int v1_err, const char *const 
 Test(bad_input, v1_bucket_count_over_32768) {
     v1_model v;
     mm_memory *mem = v1_memory(&v);
-    poke(mem, V1T_OFF_COUNT, 32769, 2);
+    tu_poke(mem, V1T_OFF_COUNT, 32769, 2);
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "32769", "32768");
-    poke(mem, V1T_OFF_COUNT, 65535, 2);
+    tu_poke(mem, V1T_OFF_COUNT, 65535, 2);
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "65535");
     mm_memory_close(mem);
 }
@@ -142,7 +136,7 @@ Test(bad_input, v1_crash_leftovers_are_read_and_repaired) {
             if (!reads_v1(d)) continue;
             v1_model v;
             mm_memory *mem = v1_memory(&v);
-            poke(mem, k->off, k->value, k->bytes);
+            tu_poke(mem, k->off, k->value, k->bytes);
             mm *m;
             /* Refused for another reason, it is left as it was: the repair
              * waits until an open is accepted. */
@@ -183,19 +177,19 @@ Test(bad_input, v1_sizes_disagree_with_buckets_owned) {
     v1_model v;
     mm_memory *mem = v1_memory(&v);
     /* Memory 7 owns 2 buckets of 2 pages: 5 pages need 3. */
-    poke(mem, V1T_OFF_SIZES + 8 * 7, 5, 8);
+    tu_poke(mem, V1T_OFF_SIZES + 8 * 7, 5, 8);
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "memory 7", "5 pages");
-    poke(mem, V1T_OFF_SIZES + 8 * 7, 4, 8);
+    tu_poke(mem, V1T_OFF_SIZES + 8 * 7, 4, 8);
     /* A size for a memory that owns nothing. */
-    poke(mem, V1T_OFF_SIZES + 8 * 254, 1, 8);
+    tu_poke(mem, V1T_OFF_SIZES + 8 * 254, 1, 8);
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "memory 254");
-    poke(mem, V1T_OFF_SIZES + 8 * 254, 0, 8);
+    tu_poke(mem, V1T_OFF_SIZES + 8 * 254, 0, 8);
     /* An owner byte moved from memory 5 to memory 9. */
-    poke(mem, V1T_OFF_OWNERS + 2, 9, 1);
+    tu_poke(mem, V1T_OFF_OWNERS + 2, 9, 1);
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "memory 5");
-    poke(mem, V1T_OFF_OWNERS + 2, 5, 1);
+    tu_poke(mem, V1T_OFF_OWNERS + 2, 5, 1);
     /* A size that would overflow any byte count. */
-    poke(mem, V1T_OFF_SIZES, UINT64_MAX, 8);
+    tu_poke(mem, V1T_OFF_SIZES, UINT64_MAX, 8);
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "memory 0");
     mm_memory_close(mem);
 }
@@ -203,7 +197,7 @@ Test(bad_input, v1_sizes_disagree_with_buckets_owned) {
 Test(bad_input, v1_bucket_size_zero) {
     v1_model v;
     mm_memory *mem = v1_memory(&v);
-    poke(mem, V1T_OFF_BUCKET_PAGES, 0, 2);
+    tu_poke(mem, V1T_OFF_BUCKET_PAGES, 0, 2);
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "bucket size", "0");
     mm_memory_close(mem);
 }
@@ -230,9 +224,9 @@ Test(bad_input, v1_linear_memory_shorter_than_the_buckets) {
     mm_memory *header_only = truncated_copy(mem, 1);
     REFUSED_BY_ALL(header_only, MM_ECORRUPT, "13");
     /* A header consistent in itself, one bucket longer than the memory. */
-    poke(mem, V1T_OFF_COUNT, 7, 2);
-    poke(mem, V1T_OFF_OWNERS + 6, 0, 1);
-    poke(mem, V1T_OFF_SIZES, 8, 8);
+    tu_poke(mem, V1T_OFF_COUNT, 7, 2);
+    tu_poke(mem, V1T_OFF_OWNERS + 6, 0, 1);
+    tu_poke(mem, V1T_OFF_SIZES, 8, 8);
     REFUSED_BY_ALL(mem, MM_ECORRUPT, "15", "13");
     mm_memory_close(short12);
     mm_memory_close(header_only);
@@ -248,7 +242,7 @@ Test(bad_input, v1_unknown_version) {
         for (size_t i = 0; i < mm_design_count(); i++)
             known |= version_of(mm_design_get(i)) == versions[k];
         cr_assert(!known, "version %u is a registered design's; pick another", versions[k]);
-        poke(mem, V1T_OFF_VERSION, versions[k], 1);
+        tu_poke(mem, V1T_OFF_VERSION, versions[k], 1);
         REFUSED_BY_ALL(mem, MM_EVERSION, tc_u(versions[k]));
     }
     mm_memory_close(mem);

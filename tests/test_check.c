@@ -12,6 +12,7 @@
  * written down here again rather than taken from the library.
  */
 #include "layout_link15.h"
+#include "layouts.h"
 #include "mm_internal.h"
 #include "test_core.h"
 
@@ -75,20 +76,6 @@ static void open_two_freed(tu_mm *t, const char *design, uint64_t pages) {
     for (int k = 0; k < 4; k++) OK(mm_grow(t->m, ids[k], grows[k], NULL));
     OK(mm_free(t->m, 5));
     OK(mm_free(t->m, 7));
-}
-
-static void poke(tu_mm *t, uint64_t off, uint64_t value, unsigned bytes) {
-    uint8_t b[8];
-    tc_put_le(b, value, bytes);
-    OK(mm_memory_write(t->mem, off, b, bytes));
-}
-
-static uint64_t peek(tu_mm *t, uint64_t off, unsigned bytes) {
-    uint8_t b[8];
-    uint64_t v = 0;
-    OK(mm_memory_read(t->mem, off, b, bytes));
-    for (unsigned i = 0; i < bytes; i++) v |= (uint64_t)b[i] << 8 * i;
-    return v;
 }
 
 /* ------------------------------------------------------------------------
@@ -156,35 +143,35 @@ static void setup_v1(tu_mm *t, const char *design) {
 }
 
 static void v1_version(tu_mm *t) {
-    poke(t, V1T_OFF_VERSION, 2, 1);
+    tu_poke(t->mem, V1T_OFF_VERSION, 2, 1);
 }
 static void v1_count_over_maximum(tu_mm *t) {
-    poke(t, V1T_OFF_COUNT, 32769, 2);
+    tu_poke(t->mem, V1T_OFF_COUNT, 32769, 2);
 }
 static void v1_bucket_size_zero(tu_mm *t) {
-    poke(t, V1T_OFF_BUCKET_PAGES, 0, 2);
+    tu_poke(t->mem, V1T_OFF_BUCKET_PAGES, 0, 2);
 }
 static void v1_owner_past_count(tu_mm *t) {
-    poke(t, V1T_OFF_OWNERS + 4, 3, 1);
+    tu_poke(t->mem, V1T_OFF_OWNERS + 4, 3, 1);
 }
 static void v1_size_against_owners(tu_mm *t) {
-    poke(t, V1T_OFF_SIZES + 8 * 3, 3, 8); /* 2 buckets for the 1 it owns */
+    tu_poke(t->mem, V1T_OFF_SIZES + 8 * 3, 3, 8); /* 2 buckets for the 1 it owns */
 }
 static void v1_count_past_memory(tu_mm *t) {
-    poke(t, V1T_OFF_COUNT, 8, 2); /* 8 buckets end at page 17 */
+    tu_poke(t->mem, V1T_OFF_COUNT, 8, 2); /* 8 buckets end at page 17 */
 }
 static void v1_count_against_heap(tu_mm *t) {
-    poke(t, V1T_OFF_COUNT, 5, 2); /* bucket 4 unallocated, within the 16 pages */
+    tu_poke(t->mem, V1T_OFF_COUNT, 5, 2); /* bucket 4 unallocated, within the 16 pages */
 }
 static void v1_bucket_size_against_heap(tu_mm *t) {
-    poke(t, V1T_OFF_BUCKET_PAGES, 3, 2); /* 4 pages and 1 page need as many buckets */
+    tu_poke(t->mem, V1T_OFF_BUCKET_PAGES, 3, 2); /* 4 pages and 1 page need as many buckets */
 }
 static void v1_size_against_heap(tu_mm *t) {
-    poke(t, V1T_OFF_SIZES + 8 * 3, 2, 8); /* still one bucket */
+    tu_poke(t->mem, V1T_OFF_SIZES + 8 * 3, 2, 8); /* still one bucket */
 }
 static void v1_owners_swapped(tu_mm *t) {
-    poke(t, V1T_OFF_OWNERS + 2, 5, 1);
-    poke(t, V1T_OFF_OWNERS + 3, 3, 1);
+    tu_poke(t->mem, V1T_OFF_OWNERS + 2, 5, 1);
+    tu_poke(t->mem, V1T_OFF_OWNERS + 3, 3, 1);
 }
 static void v1_table_descends(tu_mm *t) {
     mm_table *tb = &t->m->tables[0];
@@ -237,9 +224,9 @@ static void setup_v1_read_only_crashed(tu_mm *t, const char *design) {
     OK(mm_grow(t->m, 5, 1, NULL));
     mm_close(t->m);
     OK(mm_memory_grow(t->mem, 2, NULL));
-    poke(t, V1T_OFF_COUNT, 5, 2);
-    poke(t, V1T_OFF_OWNERS + 4, 3, 1);
-    poke(t, V1T_OFF_OWNERS + 10, 0, 1);
+    tu_poke(t->mem, V1T_OFF_COUNT, 5, 2);
+    tu_poke(t->mem, V1T_OFF_OWNERS + 4, 3, 1);
+    tu_poke(t->mem, V1T_OFF_OWNERS + 10, 0, 1);
     mm_memory_close(t->mem);
     OK(mm_memory_file_open(t->path, 0, MM_OPEN_READONLY, &t->mem));
     OK(mm_open(t->mem, design, 0, 0, &t->m));
@@ -297,14 +284,6 @@ Test(check, v1reclaim) {
  * bucket 3 is free (memory 5 freed it).
  * ---------------------------------------------------------------------- */
 
-enum {
-    L15T_OFF_COUNT = 4,
-    L15T_OFF_BUCKET_PAGES = 6,
-    L15T_OFF_SIZES = 40,
-    L15T_OFF_FIRST = 2080,
-    L15T_OFF_LINKS = 2590,
-};
-
 /* link15 keeps a heap mirror of the header only where the header's bytes
  * are behind calls (a file here, stable memory in the Wasm build): on a RAM
  * memory page 0 is the header's one copy. The cases run over a file of 16
@@ -332,12 +311,12 @@ static struct mm_l15 *l15(tu_mm *t) {
 /* The stored bytes and the heap's mirror of them changed alike: the
  * comparison of the two passes, and the mirror's checks see the damage. */
 static void poke_both(tu_mm *t, uint64_t off, uint64_t value, unsigned bytes) {
-    poke(t, off, value, bytes);
-    tc_put_le(l15(t)->hdr + off, value, bytes);
+    tu_poke(t->mem, off, value, bytes);
+    tu_put_le(l15(t)->hdr + off, value, bytes);
 }
 
 static void l15_memory_differs(tu_mm *t) {
-    poke(t, L15T_OFF_SIZES + 8 * 3, 2, 1);
+    tu_poke(t->mem, L15T_OFF_SIZES + 8 * 3, 2, 1);
 }
 static void l15_bucket_size_zero(tu_mm *t) {
     poke_both(t, L15T_OFF_BUCKET_PAGES, 0, 2);
@@ -385,7 +364,7 @@ static void l15_tail_link_not_zero(tu_mm *t) {
     l15(t)->tail = 7 + 1;
     OK(mm_check(t->m));
     /* bits 45..59: bit 5 of byte 5 is its lowest */
-    poke_both(t, L15T_OFF_LINKS + 5, peek(t, L15T_OFF_LINKS + 5, 1) | 0x20, 1);
+    poke_both(t, L15T_OFF_LINKS + 5, tu_peek(t->mem, L15T_OFF_LINKS + 5, 1) | 0x20, 1);
 }
 
 static const ccase l15_cases[] = {
@@ -468,90 +447,67 @@ Test(check, hbitmap15) {
  * the free list is 3, 4.
  * ---------------------------------------------------------------------- */
 
-enum {
-    LT_OFF_VERSION = 3,
-    LT_OFF_BUCKET_PAGES = 6,
-    LT_OFF_NBUCKETS = 8,
-    LT_OFF_NMETA = 12,
-    LT_OFF_META_HEAD = 16,
-    LT_OFF_FREE_COUNT = 24,
-    LT_OFF_FREE_HEAD = 28,
-    LT_OFF_FREE_TAIL = 32,
-    LT_OFF_LAST_MEM = 36, /* the commit slot's record: memory (last - 1)'s */
-    LT_OFF_LAST = 56,     /* last: 1 + the memory the last commit named */
-    LT_OFF_MEMS = 64, /* 255 x {size u64, count u32, head u32, tail u32} */
-    LT_MEM_BYTES = 20,
-    LT_MEM_COUNT = 8,
-    LT_MEM_HEAD = 12,
-    LT_MEM_TAIL = 16,
-    LT_OFF_LINKS = 5168, /* u32 link of bucket b, b < 15,092 */
-    LT_META_NEXT = 0,    /* in a metadata bucket: u32 next, u32 sequence number */
-    LT_META_SEQ = 4,
-};
-#define LT_NONE 0xFFFFFFFFu
-#define LT_MEM(i, field) (LT_OFF_MEMS + LT_MEM_BYTES * (i) + (field))
-
 static void setup_list(tu_mm *t, const char *design) {
     open_two_freed(t, design, 30200);
 }
 
 static void list_version(tu_mm *t) {
-    poke(t, LT_OFF_VERSION, 9, 1);
+    tu_poke(t->mem, LT_OFF_VERSION, 9, 1);
 }
 static void list_bucket_size_zero(tu_mm *t) {
-    poke(t, LT_OFF_BUCKET_PAGES, 0, 2);
+    tu_poke(t->mem, LT_OFF_BUCKET_PAGES, 0, 2);
 }
 static void list_nbuckets_over_maximum(tu_mm *t) {
-    poke(t, LT_OFF_NBUCKETS, 0xFFFFFFFF, 4);
+    tu_poke(t->mem, LT_OFF_NBUCKETS, 0xFFFFFFFF, 4);
 }
 static void list_nbuckets_past_memory(tu_mm *t) {
-    poke(t, LT_OFF_NBUCKETS, 15100, 4); /* they end at page 30,201 */
+    tu_poke(t->mem, LT_OFF_NBUCKETS, 15100, 4); /* they end at page 30,201 */
 }
 static void list_links_without_slots(tu_mm *t) {
-    poke(t, LT_OFF_NBUCKETS, 15093, 4); /* page 0 has 15,092 links, no metadata bucket */
+    tu_poke(t->mem, LT_OFF_NBUCKETS, 15093, 4); /* page 0 has 15,092 links, no metadata bucket */
 }
 static void list_empty_meta_chain_with_head(tu_mm *t) {
-    poke(t, LT_OFF_META_HEAD, 0, 4);
+    tu_poke(t->mem, LT_OFF_META_HEAD, 0, 4);
 }
 static void list_empty_free_list_with_head(tu_mm *t) {
-    poke(t, LT_OFF_FREE_COUNT, 0, 4);
+    tu_poke(t->mem, LT_OFF_FREE_COUNT, 0, 4);
 }
 static void list_count_against_size(tu_mm *t) {
-    poke(t, LT_MEM(3, LT_MEM_COUNT), 2, 4);
+    tu_poke(t->mem, LT_MEM(3, LT_MEM_COUNT), 2, 4);
 }
 static void list_empty_memory_with_head(tu_mm *t) {
-    poke(t, LT_MEM(9, LT_MEM_HEAD), 0, 4);
+    tu_poke(t->mem, LT_MEM(9, LT_MEM_HEAD), 0, 4);
 }
 static void list_lists_against_nbuckets(tu_mm *t) {
-    poke(t, LT_OFF_FREE_COUNT, 3, 4);
+    tu_poke(t->mem, LT_OFF_FREE_COUNT, 3, 4);
 }
 static void list_bucket_size_against_heap(tu_mm *t) {
-    poke(t, LT_OFF_BUCKET_PAGES, 3, 2); /* 4 pages and 1 page need as many buckets */
+    tu_poke(t->mem, LT_OFF_BUCKET_PAGES, 3, 2); /* 4 pages and 1 page need as many buckets */
 }
 static void list_globals_against_heap(tu_mm *t) {
-    poke(t, LT_OFF_FREE_HEAD, 4, 4);
+    tu_poke(t->mem, LT_OFF_FREE_HEAD, 4, 4);
 }
 static void list_manager_counts_against_design(tu_mm *t) {
     t->m->nfree--; /* still balanced for mm__check_tables */
     t->m->nmeta++;
 }
 static void list_size_against_heap(tu_mm *t) {
-    poke(t, LT_OFF_MEMS + LT_MEM_BYTES * 3, 2, 8); /* still one bucket */
+    tu_poke(t->mem, LT_OFF_MEMS + LT_MEM_BYTES * 3, 2, 8); /* still one bucket */
 }
 static void list_link_against_heap(tu_mm *t) {
-    poke(t, LT_OFF_LINKS + 4 * 2, 0, 4); /* the link of memory 3's tail: never walked */
+    tu_poke(t->mem, LT_OFF_LINKS + 4 * 2, 0, 4); /* the link of memory 3's tail: never walked */
 }
 static void list_head_past_carved(tu_mm *t) {
-    poke(t, LT_MEM(3, LT_MEM_HEAD), 5, 4);
+    tu_poke(t->mem, LT_MEM(3, LT_MEM_HEAD), 5, 4);
 }
 static void list_head_in_another_list(tu_mm *t) {
-    poke(t, LT_MEM(3, LT_MEM_HEAD), 0, 4);
+    tu_poke(t->mem, LT_MEM(3, LT_MEM_HEAD), 0, 4);
 }
 static void list_head_against_table(tu_mm *t) {
-    poke(t, LT_MEM(3, LT_MEM_HEAD), 3, 4); /* a free bucket, walked after memory 3 */
+    tu_poke(t->mem, LT_MEM(3, LT_MEM_HEAD), 3, 4); /* a free bucket, walked after memory 3 */
 }
 static void list_tail_against_walk(tu_mm *t) {
-    poke(t, LT_MEM(0, LT_MEM_TAIL), 0, 4);
+    tu_poke(t->mem, LT_MEM(0, LT_MEM_TAIL), 0, 4);
 }
 static void list_header_bytes(tu_mm *t) {
     t->m->header_bytes++;
@@ -562,12 +518,12 @@ static void list_header_bytes(tu_mm *t) {
  * to hold memory 9's record: every record reads as before, only `last`
  * differs from the heap's. */
 static void list_last_against_heap(tu_mm *t) {
-    cr_assert_eq(peek(t, LT_OFF_LAST, 1), 7 + 1);
+    cr_assert_eq(tu_peek(t->mem, LT_OFF_LAST, 1), 7 + 1);
     uint8_t rec[LT_MEM_BYTES];
     OK(mm_memory_read(t->mem, LT_OFF_LAST_MEM, rec, sizeof rec));
     OK(mm_memory_write(t->mem, LT_MEM(7, 0), rec, sizeof rec));
     OK(mm_check(t->m));
-    poke(t, LT_OFF_LAST, 9 + 1, 1);
+    tu_poke(t->mem, LT_OFF_LAST, 9 + 1, 1);
 }
 static void list_slot_copy_against_heap(tu_mm *t) {
     mm__test_list_slot_record(t->m)[LT_MEM_COUNT] ^= 1;
@@ -637,27 +593,27 @@ static uint64_t meta_at(uint32_t k, unsigned field) {
  * #seq whose next is `next`: user bytes, written through the API. */
 static void fake_meta(tu_mm *t, uint32_t seq, uint32_t next) {
     uint8_t h[8];
-    tc_put_le(h, next, 4);
-    tc_put_le(h + 4, seq, 4);
+    tu_put_le(h, next, 4);
+    tu_put_le(h + 4, seq, 4);
     OK(mm_write(t->m, 0, 100 * PAGE, h, sizeof h));
 }
 
 static void list_meta_seq(tu_mm *t) {
-    poke(t, meta_at(1, LT_META_SEQ), 7, 4);
+    tu_poke(t->mem, meta_at(1, LT_META_SEQ), 7, 4);
 }
 static void list_meta_chain_past_carved(tu_mm *t) {
-    poke(t, meta_at(0, LT_META_NEXT), LIST_BIG + 3, 4);
+    tu_poke(t->mem, meta_at(0, LT_META_NEXT), LIST_BIG + 3, 4);
 }
 static void list_meta_chain_cycle(tu_mm *t) {
-    poke(t, meta_at(0, LT_META_NEXT), LIST_BIG, 4);
+    tu_poke(t->mem, meta_at(0, LT_META_NEXT), LIST_BIG, 4);
 }
 static void list_meta_chain_misses_tail(tu_mm *t) {
     fake_meta(t, 2, LT_NONE);
-    poke(t, meta_at(1, LT_META_NEXT), 100, 4);
+    tu_poke(t->mem, meta_at(1, LT_META_NEXT), 100, 4);
 }
 static void list_meta_chain_against_heap(tu_mm *t) {
     fake_meta(t, 1, LIST_BIG + 2); /* so the chain still ends at its tail */
-    poke(t, meta_at(0, LT_META_NEXT), 100, 4);
+    tu_poke(t->mem, meta_at(0, LT_META_NEXT), 100, 4);
 }
 
 static const ccase list_meta_cases[] = {
@@ -685,76 +641,61 @@ Test(check, list) {
  * order, so the stack is 3, 4 (4 on top).
  * ---------------------------------------------------------------------- */
 
-enum {
-    FT_OFF_VERSION = 3,
-    FT_OFF_BUCKET_PAGES = 6,
-    FT_OFF_COUNT = 8,
-    FT_OFF_DEPTH = 12,
-    FT_OFF_CHUNKS = 16,
-    FT_OFF_LAST_SIZE = 20, /* the size of memory (last - 1), u64 */
-    FT_OFF_LAST = 28,      /* last: 1 + the memory the last commit named */
-    FT_OFF_SIZES = 40,
-    FT_OFF_RECORDS = 2080, /* 4096 x {owner u8, position u32} */
-    FT_OFF_SLOTS = 22560,  /* 4096 x u32 */
-    FT_OFF_DIR = 38944,    /* 6648 x u32 */
-};
-#define FT_RECORD(b) (FT_OFF_RECORDS + 5 * (uint64_t)(b))
-
 static void setup_freestack(tu_mm *t, const char *design) {
     open_two_freed(t, design, 16);
 }
 
 static void fs_version(tu_mm *t) {
-    poke(t, FT_OFF_VERSION, 9, 1);
+    tu_poke(t->mem, FT_OFF_VERSION, 9, 1);
 }
 static void fs_bucket_size_zero(tu_mm *t) {
-    poke(t, FT_OFF_BUCKET_PAGES, 0, 2);
+    tu_poke(t->mem, FT_OFF_BUCKET_PAGES, 0, 2);
 }
 static void fs_count_past_capacity(tu_mm *t) {
-    poke(t, FT_OFF_COUNT, 4097, 4); /* segment 0 holds 4,096 entries, no chunk */
+    tu_poke(t->mem, FT_OFF_COUNT, 4097, 4); /* segment 0 holds 4,096 entries, no chunk */
 }
 static void fs_chunks_past_directory(tu_mm *t) {
-    poke(t, FT_OFF_CHUNKS, 6649, 4);
+    tu_poke(t->mem, FT_OFF_CHUNKS, 6649, 4);
 }
 static void fs_depth_past_count(tu_mm *t) {
-    poke(t, FT_OFF_DEPTH, 6, 4);
+    tu_poke(t->mem, FT_OFF_DEPTH, 6, 4);
 }
 static void fs_count_past_memory(tu_mm *t) {
-    poke(t, FT_OFF_COUNT, 8, 4); /* 8 buckets end at page 17 */
+    tu_poke(t->mem, FT_OFF_COUNT, 8, 4); /* 8 buckets end at page 17 */
 }
 static void fs_size_past_count(tu_mm *t) {
-    poke(t, FT_OFF_SIZES + 8 * 3, 100, 8);
+    tu_poke(t->mem, FT_OFF_SIZES + 8 * 3, 100, 8);
 }
 static void fs_unbalanced(tu_mm *t) {
-    poke(t, FT_OFF_DEPTH, 1, 4);
+    tu_poke(t->mem, FT_OFF_DEPTH, 1, 4);
 }
 static void fs_slot_past_count(tu_mm *t) {
-    poke(t, FT_OFF_SLOTS, 5, 4);
+    tu_poke(t->mem, FT_OFF_SLOTS, 5, 4);
 }
 static void fs_slot_twice(tu_mm *t) {
-    poke(t, FT_OFF_SLOTS + 4, 3, 4);
+    tu_poke(t->mem, FT_OFF_SLOTS + 4, 3, 4);
 }
 static void fs_record_without_owner(tu_mm *t) {
-    poke(t, FT_RECORD(2), 255, 1);
+    tu_poke(t->mem, FT_RECORD(2), 255, 1);
 }
 static void fs_record_past_table(tu_mm *t) {
-    poke(t, FT_RECORD(2) + 1, 5, 4);
+    tu_poke(t->mem, FT_RECORD(2) + 1, 5, 4);
 }
 static void fs_records_same_position(tu_mm *t) {
-    poke(t, FT_RECORD(1) + 1, 0, 4);
+    tu_poke(t->mem, FT_RECORD(1) + 1, 0, 4);
 }
 static void fs_bucket_size_against_heap(tu_mm *t) {
-    poke(t, FT_OFF_BUCKET_PAGES, 3, 2); /* 4 pages and 1 page need as many buckets */
+    tu_poke(t->mem, FT_OFF_BUCKET_PAGES, 3, 2); /* 4 pages and 1 page need as many buckets */
 }
 static void fs_stack_without_room(tu_mm *t) {
     *mm__test_freestack_stack_cap(t->m) = 0;
 }
 static void fs_stack_against_heap(tu_mm *t) {
-    poke(t, FT_OFF_SLOTS, 4, 4);
-    poke(t, FT_OFF_SLOTS + 4, 3, 4);
+    tu_poke(t->mem, FT_OFF_SLOTS, 4, 4);
+    tu_poke(t->mem, FT_OFF_SLOTS + 4, 3, 4);
 }
 static void fs_size_against_heap(tu_mm *t) {
-    poke(t, FT_OFF_SIZES + 8 * 3, 2, 8); /* still one bucket */
+    tu_poke(t->mem, FT_OFF_SIZES + 8 * 3, 2, 8); /* still one bucket */
 }
 /* The free of memory 7 committed last: its size is the last size, and its
  * own place, which open does not read, still holds the size before the
@@ -762,14 +703,14 @@ static void fs_size_against_heap(tu_mm *t) {
  * said to be memory 9's: every size reads as before, only `last` differs
  * from the heap's. */
 static void fs_last_against_heap(tu_mm *t) {
-    cr_assert_eq(peek(t, FT_OFF_LAST, 1), 7 + 1);
-    poke(t, FT_OFF_SIZES + 8 * 7, peek(t, FT_OFF_LAST_SIZE, 8), 8);
+    cr_assert_eq(tu_peek(t->mem, FT_OFF_LAST, 1), 7 + 1);
+    tu_poke(t->mem, FT_OFF_SIZES + 8 * 7, tu_peek(t->mem, FT_OFF_LAST_SIZE, 8), 8);
     OK(mm_check(t->m));
-    poke(t, FT_OFF_LAST, 9 + 1, 1);
+    tu_poke(t->mem, FT_OFF_LAST, 9 + 1, 1);
 }
 static void fs_order_against_heap(tu_mm *t) {
-    poke(t, FT_RECORD(0) + 1, 1, 4);
-    poke(t, FT_RECORD(1) + 1, 0, 4);
+    tu_poke(t->mem, FT_RECORD(0) + 1, 1, 4);
+    tu_poke(t->mem, FT_RECORD(1) + 1, 0, 4);
 }
 
 static const ccase fs_cases[] = {
@@ -825,23 +766,23 @@ static void setup_freestack_chunks(tu_mm *t, const char *design) {
 static void fs_directory_against_heap(tu_mm *t) {
     uint8_t *a = malloc(PAGE), *b = malloc(PAGE);
     cr_assert(a && b);
-    cr_assert_eq(peek(t, FT_OFF_DIR, 4), FS_BIG);
-    cr_assert_eq(peek(t, FT_OFF_DIR + 4, 4), FS_BIG + 1);
+    cr_assert_eq(tu_peek(t->mem, FT_OFF_DIR, 4), FS_BIG);
+    cr_assert_eq(tu_peek(t->mem, FT_OFF_DIR + 4, 4), FS_BIG + 1);
     OK(mm_memory_read(t->mem, (1 + FS_BIG) * PAGE, a, PAGE));
     OK(mm_memory_read(t->mem, (2 + FS_BIG) * PAGE, b, PAGE));
     OK(mm_memory_write(t->mem, (1 + FS_BIG) * PAGE, b, PAGE));
     OK(mm_memory_write(t->mem, (2 + FS_BIG) * PAGE, a, PAGE));
-    poke(t, FT_OFF_DIR, FS_BIG + 1, 4);
-    poke(t, FT_OFF_DIR + 4, FS_BIG, 4);
+    tu_poke(t->mem, FT_OFF_DIR, FS_BIG + 1, 4);
+    tu_poke(t->mem, FT_OFF_DIR + 4, FS_BIG, 4);
     free(a);
     free(b);
 }
 
 static void fs_chunk_past_count(tu_mm *t) {
-    poke(t, FT_OFF_DIR, FS_BIG + 7, 4);
+    tu_poke(t->mem, FT_OFF_DIR, FS_BIG + 7, 4);
 }
 static void fs_chunk_twice(tu_mm *t) {
-    poke(t, FT_OFF_DIR + 4, FS_BIG, 4);
+    tu_poke(t->mem, FT_OFF_DIR + 4, FS_BIG, 4);
 }
 
 static const ccase fs_chunk_cases[] = {

@@ -38,17 +38,13 @@ uint64_t v1m_bucket_page(const v1_model *v, uint32_t b) {
     return 1 + (uint64_t)b * v->bucket_pages;
 }
 
-void tc_put_le(uint8_t *p, uint64_t v, unsigned bytes) {
-    for (unsigned i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void v1m_encode(const v1_model *v, uint8_t page0[V1T_PAGE]) {
     memset(page0, 0, V1T_PAGE);
     memcpy(page0 + V1T_OFF_MAGIC, "MGR", 3);
     page0[V1T_OFF_VERSION] = 1;
-    tc_put_le(page0 + V1T_OFF_COUNT, v->count, 2);
-    tc_put_le(page0 + V1T_OFF_BUCKET_PAGES, v->bucket_pages, 2);
-    for (unsigned i = 0; i < 255; i++) tc_put_le(page0 + V1T_OFF_SIZES + 8 * i, v->sizes[i], 8);
+    tu_put_le(page0 + V1T_OFF_COUNT, v->count, 2);
+    tu_put_le(page0 + V1T_OFF_BUCKET_PAGES, v->bucket_pages, 2);
+    for (unsigned i = 0; i < 255; i++) tu_put_le(page0 + V1T_OFF_SIZES + 8 * i, v->sizes[i], 8);
     memcpy(page0 + V1T_OFF_OWNERS, v->owners, V1T_MAX_BUCKETS);
 }
 

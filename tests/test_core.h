@@ -57,9 +57,6 @@ void v1m_assert_bytes(mm_memory *mem, const v1_model *v, const char *what);
 /** Page 0 of mem (free() it). */
 uint8_t *tc_page0(mm_memory *mem);
 
-/** Little-endian stores for building corrupt headers. */
-void tc_put_le(uint8_t *p, uint64_t v, unsigned bytes);
-
 /* ------------------------------------------------------------------------
  * Errors and files
  * ---------------------------------------------------------------------- */

@@ -1,9 +1,10 @@
 /*
  * freestack's own bytes, read with the offsets of the table in
- * impl/design_freestack.c (restated here, not taken from the library):
+ * impl/design_freestack.c (restated in tests/layouts.h, not the library's):
  * what each op writes, where records and stack slots land in page 0 and in
  * chunks, what open refuses, what check catches, and the upgrade marker.
  */
+#include "layouts.h"
 #include "test_util.h"
 
 #include <stdlib.h>
@@ -11,41 +12,11 @@
 
 #define PAGE MM_PAGE_SIZE
 
-enum {
-    FST_VERSION = 4,
-    FST_UPGRADING = 132,
-    FST_OFF_BUCKET_PAGES = 6,
-    FST_OFF_COUNT = 8,
-    FST_OFF_DEPTH = 12,
-    FST_OFF_CHUNKS = 16,
-    FST_OFF_LAST_SIZE = 20,
-    FST_OFF_LAST = 28,
-    FST_OFF_SIZES = 40,
-    FST_OFF_RECORDS = 2080,
-    FST_SEG0 = 4096,
-    FST_OFF_SLOTS = 2080 + 4096 * 5,
-    FST_OFF_DIR = 2080 + 4096 * 9,
-};
-
-static uint64_t le(mm_memory *mem, uint64_t off, unsigned bytes) {
-    uint8_t b[8];
-    OK(mm_memory_read(mem, off, b, bytes));
-    uint64_t v = 0;
-    for (unsigned i = bytes; i-- > 0;) v = v << 8 | b[i];
-    return v;
-}
-
-static void put_le(mm_memory *mem, uint64_t off, uint64_t v, unsigned bytes) {
-    uint8_t b[8];
-    for (unsigned i = 0; i < bytes; i++) b[i] = (uint8_t)(v >> 8 * i);
-    OK(mm_memory_write(mem, off, b, bytes));
-}
-
 /* Entry e's record or stack slot with one-page buckets (E = 7281), given
  * the chunks' bucket ids. */
 static uint64_t entry_off(const uint32_t *chunks, uint64_t e, bool slot) {
-    if (e < FST_SEG0) return slot ? FST_OFF_SLOTS + 4 * e : FST_OFF_RECORDS + 5 * e;
-    uint64_t E = PAGE / 9, j = (e - FST_SEG0) / E, local = (e - FST_SEG0) % E;
+    if (e < FT_SEG0) return slot ? FT_OFF_SLOTS + 4 * e : FT_OFF_RECORDS + 5 * e;
+    uint64_t E = PAGE / 9, j = (e - FT_SEG0) / E, local = (e - FT_SEG0) % E;
     uint64_t base = (1 + (uint64_t)chunks[j]) * PAGE;
     return slot ? base + 5 * E + 4 * local : base + 5 * local;
 }
@@ -53,8 +24,8 @@ static uint64_t entry_off(const uint32_t *chunks, uint64_t e, bool slot) {
 static void assert_record(mm_memory *mem, const uint32_t *chunks, uint64_t b, unsigned owner,
                           uint32_t pos) {
     uint64_t off = entry_off(chunks, b, false);
-    cr_assert_eq(le(mem, off, 1), owner, "bucket %llu's owner", (unsigned long long)b);
-    cr_assert_eq(le(mem, off + 1, 4), pos, "bucket %llu's position", (unsigned long long)b);
+    cr_assert_eq(tu_peek(mem, off, 1), owner, "bucket %llu's owner", (unsigned long long)b);
+    cr_assert_eq(tu_peek(mem, off + 1, 4), pos, "bucket %llu's position", (unsigned long long)b);
 }
 
 /* Header bytes and write calls that op added. */
@@ -81,38 +52,38 @@ static const struct {
 Test(freestack, bytes_of_each_op) {
     tu_mm t;
     tu_open_ram(&t, "freestack", 1);
-    cr_assert_eq(le(t.mem, 3, 1), FST_VERSION);
-    cr_assert_eq(le(t.mem, FST_OFF_BUCKET_PAGES, 2), 1);
+    cr_assert_eq(tu_peek(t.mem, 3, 1), FT_VERSION);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_BUCKET_PAGES, 2), 1);
     /* A new bucket: its record (5), then the commit: the counters from the
      * count (12), the last size (8) and last (1), which names memory 0. */
     WRITES(&t, tu_grow(&t, 0, 1), 5u + 21, 2u);
-    cr_assert_eq(le(t.mem, FST_OFF_LAST, 1), 1);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_LAST, 1), 1);
     /* last names memory 0 already: the commit stops at the last size. */
     WRITES(&t, tu_grow(&t, 0, 1), 5u + 20, 2u);
-    cr_assert_eq(le(t.mem, FST_OFF_LAST_SIZE, 8), 2);
-    cr_assert_eq(le(t.mem, FST_OFF_SIZES, 8), 0, "memory 0's own size lags");
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_LAST_SIZE, 8), 2);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_SIZES, 8), 0, "memory 0's own size lags");
     /* Three adjacent new buckets of memory 1: memory 0's size goes to its
      * own place first (8), then one write of three records, the commit. */
     WRITES(&t, tu_grow(&t, 1, 3), 8u + 15 + 21, 3u);
-    cr_assert_eq(le(t.mem, FST_OFF_SIZES, 8), 2);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_SIZES, 8), 2);
     assert_record(t.mem, NULL, 0, 0, 0);
     assert_record(t.mem, NULL, 1, 0, 1);
     assert_record(t.mem, NULL, 4, 1, 2);
     /* Free: three stack slots, the commit (counters and last size). */
     WRITES(&t, OK_CHECK(t.m, mm_free(t.m, 1)), 12u + 20, 2u);
-    cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 3);
-    cr_assert_eq(le(t.mem, FST_OFF_SLOTS, 4), 4, "pushed last bucket first");
-    cr_assert_eq(le(t.mem, FST_OFF_SLOTS + 8, 4), 2, "the first bucket on top");
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_DEPTH, 4), 3);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_SLOTS, 4), 4, "pushed last bucket first");
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_SLOTS + 8, 4), 2, "the first bucket on top");
     /* Two pops come back adjacent and in order: one record write. */
     WRITES(&t, tu_grow(&t, 2, 2), 8u + 10 + 21, 3u);
     assert_record(t.mem, NULL, 2, 2, 0);
     assert_record(t.mem, NULL, 3, 2, 1);
-    cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 1);
-    cr_assert_eq(le(t.mem, FST_OFF_COUNT, 4), 5);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_DEPTH, 4), 1);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_COUNT, 4), 5);
     /* Pop the last free one (4) and carve 5: still one run of records. */
     WRITES(&t, tu_grow(&t, 3, 2), 8u + 10 + 21, 3u);
-    cr_assert_eq(le(t.mem, FST_OFF_LAST_SIZE, 8), 2);
-    cr_assert_eq(le(t.mem, FST_OFF_LAST, 1), 4);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_LAST_SIZE, 8), 2);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_LAST, 1), 4);
     tu_close(&t);
     /* A grow inside the last bucket writes the size alone. */
     tu_open_ram(&t, "freestack", 4);
@@ -137,14 +108,14 @@ Test(freestack, entries_cross_into_chunks) {
     cr_assert_eq(st.buckets_allocated, 4201);
     cr_assert_eq(st.linear_pages, 1 + 4201);
     cr_assert_eq(st.header_bytes, PAGE + PAGE);
-    uint32_t chunks[1] = {(uint32_t)le(t.mem, FST_OFF_DIR, 4)};
+    uint32_t chunks[1] = {(uint32_t)tu_peek(t.mem, FT_OFF_DIR, 4)};
     cr_assert_eq(chunks[0], 4200);
-    cr_assert_eq(le(t.mem, FST_OFF_CHUNKS, 4), 1);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_CHUNKS, 4), 1);
     assert_record(t.mem, chunks, 4100, 1, 100);
     assert_record(t.mem, chunks, 4199, 1, 199);
     OK_CHECK(t.m, mm_free(t.m, 0));
     OK_CHECK(t.m, mm_free(t.m, 1)); /* its slots 4000..4199 cross into the chunk */
-    cr_assert_eq(le(t.mem, entry_off(chunks, 4199, true), 4), 4000, "memory 1's first bucket "
+    cr_assert_eq(tu_peek(t.mem, entry_off(chunks, 4199, true), 4), 4000, "memory 1's first bucket "
                  "is on top");
     tu_reopen(&t);
     tu_check(&t);
@@ -174,25 +145,25 @@ Test(freestack, corrupt_headers_are_refused_untouched) {
         uint64_t off, value;
         unsigned bytes;
     } cases[] = {
-        {"bucket size 0", FST_OFF_BUCKET_PAGES, 0, 2},
-        {"a count past the linear memory", FST_OFF_COUNT, 6, 4},
-        {"a count past the capacity of no chunk", FST_OFF_COUNT, 5000, 4},
-        {"a depth that leaves a bucket unaccounted", FST_OFF_DEPTH, 2, 4},
-        {"a chunk count the buckets do not add up to", FST_OFF_CHUNKS, 1, 4},
-        {"a stack slot past the count", FST_OFF_SLOTS, 9, 4},
-        {"a bucket twice on the stack", FST_OFF_SLOTS, 1, 4},
-        {"an owned bucket on the stack", FST_OFF_SLOTS, 3, 4},
-        {"two buckets at one position", FST_OFF_RECORDS + 5 * 3 + 1, 1, 4},
-        {"a position past the memory's size", FST_OFF_RECORDS + 5 * 4 + 1, 2, 4},
-        {"an owned bucket without owner", FST_OFF_RECORDS + 5 * 4, 255, 1},
-        {"a bucket owned by another memory", FST_OFF_RECORDS + 5 * 4, 7, 1},
-        {"a size that needs another bucket", FST_OFF_SIZES + 8, 3, 8},
+        {"bucket size 0", FT_OFF_BUCKET_PAGES, 0, 2},
+        {"a count past the linear memory", FT_OFF_COUNT, 6, 4},
+        {"a count past the capacity of no chunk", FT_OFF_COUNT, 5000, 4},
+        {"a depth that leaves a bucket unaccounted", FT_OFF_DEPTH, 2, 4},
+        {"a chunk count the buckets do not add up to", FT_OFF_CHUNKS, 1, 4},
+        {"a stack slot past the count", FT_OFF_SLOTS, 9, 4},
+        {"a bucket twice on the stack", FT_OFF_SLOTS, 1, 4},
+        {"an owned bucket on the stack", FT_OFF_SLOTS, 3, 4},
+        {"two buckets at one position", FT_OFF_RECORDS + 5 * 3 + 1, 1, 4},
+        {"a position past the memory's size", FT_OFF_RECORDS + 5 * 4 + 1, 2, 4},
+        {"an owned bucket without owner", FT_OFF_RECORDS + 5 * 4, 255, 1},
+        {"a bucket owned by another memory", FT_OFF_RECORDS + 5 * 4, 7, 1},
+        {"a size that needs another bucket", FT_OFF_SIZES + 8, 3, 8},
     };
     for (size_t k = 0; k < NBACKINGS; k++)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         tu_mm t;
         small_memory(&t, k);
-        put_le(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
+        tu_poke(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
         size_t len;
         uint8_t *img = tu_image(t.mem, &len);
         int err = mm_open(t.mem, "freestack", 0, 0, &t.m);
@@ -224,7 +195,7 @@ Test(freestack, corrupt_chunk_entries_are_refused_untouched) {
         {"a chunk on the stack", entry_off(chunks, 4150, true), 4200, 4},
         {"an owned bucket on the stack", entry_off(chunks, 4150, true), 4300, 4},
         {"a bucket twice on the stack", entry_off(chunks, 4199, true), 0, 4},
-        {"a chunk that is an owned bucket", FST_OFF_DIR, 4300, 4},
+        {"a chunk that is an owned bucket", FT_OFF_DIR, 4300, 4},
     };
     for (size_t k = 0; k < NBACKINGS; k++) {
         tu_mm t;
@@ -234,10 +205,10 @@ Test(freestack, corrupt_chunk_entries_are_refused_untouched) {
         tu_grow(&t, 2, 300);
         OK_CHECK(t.m, mm_free(t.m, 0));
         OK_CHECK(t.m, mm_free(t.m, 1));
-        cr_assert_eq(le(t.mem, FST_OFF_DIR, 4), chunks[0]);
-        cr_assert_eq(le(t.mem, FST_OFF_DEPTH, 4), 4200);
+        cr_assert_eq(tu_peek(t.mem, FT_OFF_DIR, 4), chunks[0]);
+        cr_assert_eq(tu_peek(t.mem, FT_OFF_DEPTH, 4), 4200);
         assert_record(t.mem, chunks, 4300, 2, 99);
-        cr_assert_eq(le(t.mem, entry_off(chunks, 4199, true), 4), 4000, "memory 1's first");
+        cr_assert_eq(tu_peek(t.mem, entry_off(chunks, 4199, true), 4), 4000, "memory 1's first");
         mm_close(t.m);
         t.m = NULL;
         uint8_t *before = malloc(2 * PAGE), *after = malloc(2 * PAGE);
@@ -245,12 +216,12 @@ Test(freestack, corrupt_chunk_entries_are_refused_untouched) {
         OK(mm_memory_read(t.mem, 0, before, PAGE));
         OK(mm_memory_read(t.mem, (1 + chunks[0]) * PAGE, before + PAGE, PAGE));
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-            uint64_t was = le(t.mem, cases[c].off, cases[c].bytes);
-            put_le(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
+            uint64_t was = tu_peek(t.mem, cases[c].off, cases[c].bytes);
+            tu_poke(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
             int err = mm_open(t.mem, "freestack", 0, 0, &t.m);
             cr_assert_eq(err, MM_ECORRUPT, "%s over %s: open -> %s", cases[c].what,
                          backings[k].name, mm_strerror(err));
-            put_le(t.mem, cases[c].off, was, cases[c].bytes);
+            tu_poke(t.mem, cases[c].off, was, cases[c].bytes);
             OK(mm_memory_read(t.mem, 0, after, PAGE));
             OK(mm_memory_read(t.mem, (1 + chunks[0]) * PAGE, after + PAGE, PAGE));
             cr_assert(memcmp(before, after, 2 * PAGE) == 0, "%s over %s: open wrote",
@@ -273,9 +244,9 @@ Test(freestack, check_catches_changed_bytes) {
         uint64_t off, value;
         unsigned bytes;
     } cases[] = {
-        {FST_OFF_RECORDS + 5 * 3 + 1, 1, 4}, /* positions of 3 and 4 swapped */
-        {FST_OFF_SLOTS, 1, 4},               /* a stack slot */
-        {FST_OFF_SIZES + 8, 1, 8},           /* a size */
+        {FT_OFF_RECORDS + 5 * 3 + 1, 1, 4}, /* positions of 3 and 4 swapped */
+        {FT_OFF_SLOTS, 1, 4},               /* a stack slot */
+        {FT_OFF_SIZES + 8, 1, 8},           /* a size */
         {3, 1, 1},                           /* the version */
     };
     for (size_t k = 0; k < NBACKINGS; k++)
@@ -284,8 +255,8 @@ Test(freestack, check_catches_changed_bytes) {
         small_memory(&t, k);
         OK(mm_open(t.mem, "freestack", 0, 0, &t.m));
         tu_check(&t);
-        if (c == 0) put_le(t.mem, FST_OFF_RECORDS + 5 * 4 + 1, 0, 4);
-        put_le(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
+        if (c == 0) tu_poke(t.mem, FT_OFF_RECORDS + 5 * 4 + 1, 0, 4);
+        tu_poke(t.mem, cases[c].off, cases[c].value, cases[c].bytes);
         FAILS(mm_check(t.m), MM_ECHECK);
         tu_close(&t);
     }
@@ -311,9 +282,9 @@ Test(freestack, upgrade_chunk_and_journal) {
             OK(mm_check(m));
             /* The chunk, then the journal's page past it. */
             cr_assert_eq(mm_memory_size(ram), 1 + BUCKETS + 1 + 1);
-            cr_assert_eq(le(ram, FST_OFF_DIR, 4), BUCKETS);
-            cr_assert_eq(le(ram, FST_OFF_COUNT, 4), BUCKETS + 1);
-            cr_assert_eq(le(ram, 4, 2), 0, "V1's u16 count is cleared");
+            cr_assert_eq(tu_peek(ram, FT_OFF_DIR, 4), BUCKETS);
+            cr_assert_eq(tu_peek(ram, FT_OFF_COUNT, 4), BUCKETS + 1);
+            cr_assert_eq(tu_peek(ram, 4, 2), 0, "V1's u16 count is cleared");
             uint32_t chunks[1] = {BUCKETS};
             assert_record(ram, chunks, BUCKETS - 1, 3, BUCKETS - 1);
             mm_close(m);
@@ -323,7 +294,7 @@ Test(freestack, upgrade_chunk_and_journal) {
             /* Writes 1 and 2 are the journal and its commit: V1 stays
              * until the second lands. */
             bool still_v1 = fail_at <= 2;
-            cr_assert_eq(le(ram, 3, 1), still_v1 ? 1 : FST_UPGRADING);
+            cr_assert_eq(tu_peek(ram, 3, 1), still_v1 ? 1 : FT_UPGRADING);
             size_t len;
             uint8_t *img = tu_image(ram, &len);
             for (int by_v1 = 0; by_v1 <= 1; by_v1++) {
@@ -342,7 +313,7 @@ Test(freestack, upgrade_chunk_and_journal) {
                 uint64_t size;
                 OK(mm_size(m, 3, &size));
                 cr_assert_eq(size, BUCKETS);
-                cr_assert_eq(le(copy, 3, 1), by_v1 ? 1 : FST_VERSION);
+                cr_assert_eq(tu_peek(copy, 3, 1), by_v1 ? 1 : FT_VERSION);
                 mm_close(m);
                 mm_memory_close(copy);
             }

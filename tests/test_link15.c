@@ -7,6 +7,7 @@
  * next = b + 1 + link mod 2^15), not from the library's accessors: the
  * tests compare the library's bytes with a second reading of the spec.
  */
+#include "layouts.h"
 #include "rng.h"
 #include "test_util.h"
 
@@ -16,26 +17,8 @@
 #define PAGE MM_PAGE_SIZE
 
 /* ------------------------------------------------------------------------
- * The layout as its table states it
+ * The layout as its table states it (offsets: tests/layouts.h)
  * ---------------------------------------------------------------------- */
-
-enum {
-    L15T_VERSION = 2,
-    L15T_UPGRADING = 0x82,
-    L15T_OFF_COUNT = 4,
-    L15T_OFF_BUCKET_PAGES = 6,
-    L15T_OFF_SIZES = 40,
-    L15T_OFF_FIRST = 2080,
-    L15T_OFF_LINKS = 2590,
-    L15T_END = 64030,
-    L15T_MAX_BUCKETS = 32768,
-};
-
-static uint64_t le(const uint8_t *p, unsigned bytes) {
-    uint64_t v = 0;
-    while (bytes--) v = v << 8 | p[bytes];
-    return v;
-}
 
 static uint32_t t_link(const uint8_t *page0, uint32_t b) {
     uint64_t bit = (uint64_t)b * 15;
@@ -46,10 +29,10 @@ static uint32_t t_link(const uint8_t *page0, uint32_t b) {
 
 /* The chain of memory id (its buckets in order), as page 0 states it. */
 static uint32_t t_chain(const uint8_t *page0, unsigned id, uint32_t *out) {
-    uint32_t n = (uint32_t)le(page0 + L15T_OFF_BUCKET_PAGES, 2);
-    uint64_t size = le(page0 + L15T_OFF_SIZES + 8 * id, 8);
+    uint32_t n = (uint32_t)tu_get_le(page0 + L15T_OFF_BUCKET_PAGES, 2);
+    uint64_t size = tu_get_le(page0 + L15T_OFF_SIZES + 8 * id, 8);
     uint32_t len = (uint32_t)(size / n + (size % n != 0));
-    uint32_t b = (uint32_t)le(page0 + L15T_OFF_FIRST + 2 * id, 2);
+    uint32_t b = (uint32_t)tu_get_le(page0 + L15T_OFF_FIRST + 2 * id, 2);
     for (uint32_t k = 0; k < len; k++) {
         out[k] = b;
         b = (b + 1 + t_link(page0, b)) & 0x7FFF;
@@ -67,7 +50,7 @@ static uint8_t *page0_of(mm_memory *mem) {
 static uint32_t t_count(mm_memory *mem) {
     uint8_t c[2];
     OK(mm_memory_read(mem, L15T_OFF_COUNT, c, 2));
-    return (uint32_t)le(c, 2);
+    return (uint32_t)tu_get_le(c, 2);
 }
 
 static uint8_t version_byte(mm_memory *mem) {
@@ -304,9 +287,7 @@ DESIGN_TEST(v1_upgrade, corrupt_v1_is_refused_untouched, MM_DESIGN_READS_V1) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         v1_script s;
         mm_memory *mem = make_v1(2, &s);
-        uint8_t raw[8];
-        for (unsigned i = 0; i < cases[c].bytes; i++) raw[i] = (uint8_t)(cases[c].value >> 8 * i);
-        OK(mm_memory_write(mem, cases[c].off, raw, cases[c].bytes));
+        tu_poke(mem, cases[c].off, cases[c].value, cases[c].bytes);
         size_t len;
         uint8_t *img = tu_image(mem, &len);
         mm *m = NULL;
@@ -552,14 +533,13 @@ LINK15_TEST(corrupt_header_is_refused_untouched) {
         t.m = NULL;
         uint8_t *page0 = page0_of(t.mem);
         if (cases[c].bytes) {
-            for (unsigned i = 0; i < cases[c].bytes; i++)
-                page0[cases[c].off + i] = (uint8_t)(cases[c].value >> 8 * i);
+            tu_put_le(page0 + cases[c].off, cases[c].value, cases[c].bytes);
         } else {
             uint32_t bit = cases[c].off * 15;
             uint8_t *p = page0 + L15T_OFF_LINKS + bit / 8;
-            uint32_t w = p[0] | p[1] << 8 | p[2] << 16;
+            uint32_t w = (uint32_t)tu_get_le(p, 3);
             w = (w & ~(0x7FFFu << bit % 8)) | cases[c].value << bit % 8;
-            for (int i = 0; i < 3; i++) p[i] = (uint8_t)(w >> 8 * i);
+            tu_put_le(p, w, 3);
         }
         OK(mm_memory_write(t.mem, 0, page0, PAGE));
         size_t len;

@@ -1,9 +1,10 @@
 /*
  * list: more buckets than V1 can address, free in O(1) header writes,
  * reopen after many frees, the V1 upgrade in place (and its failures), and
- * corrupt headers refused untouched. Layout offsets are read off the table
- * at the top of impl/design_list.c, not taken from the library.
+ * corrupt headers refused untouched. Layout offsets are tests/layouts.h's,
+ * read off the table at the top of impl/design_list.c, not the library's.
  */
+#include "layouts.h"
 #include "rng.h"
 #include "test_util.h"
 
@@ -11,40 +12,6 @@
 #include <string.h>
 
 #define PAGE MM_PAGE_SIZE
-
-/* design_list.c's page 0. */
-enum {
-    L_OFF_VERSION = 3,
-    L_VERSION = 3,
-    L_UPGRADING = 0x83,
-    L_OFF_NBUCKETS = 8,
-    L_OFF_FREE_COUNT = 24,
-    L_OFF_FREE_HEAD = 28,
-    L_OFF_FREE_TAIL = 32,
-    L_OFF_LAST_MEM = 36, /* the commit slot's record: memory (last - 1)'s */
-    L_OFF_LAST = 56,     /* last: 1 + the memory the last commit named */
-    L_OFF_MEMS = 64, /* 255 x {size u64, count u32, head u32, tail u32} */
-    L_MEM_BYTES = 20,
-    L_OFF_LINKS = 5168, /* u32 link of bucket b, b < 15,092 */
-    L_PAGE0_LINKS = 15092,
-};
-
-static uint32_t get_u32(mm_memory *mem, uint64_t off) {
-    uint8_t b[4];
-    OK(mm_memory_read(mem, off, b, 4));
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void put_u32(mm_memory *mem, uint64_t off, uint32_t v) {
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    OK(mm_memory_write(mem, off, b, 4));
-}
-
-static uint8_t get_u8(mm_memory *mem, uint64_t off) {
-    uint8_t b;
-    OK(mm_memory_read(mem, off, &b, 1));
-    return b;
-}
 
 /* A recognizable stamp per memory and page, written at both ends of it. */
 static void stamp(mm *m, unsigned id, uint64_t page) {
@@ -83,7 +50,7 @@ Test(list, one_hundred_thousand_buckets) {
     mm_stats st = tu_stats(&t);
     /* 15,092 links in page 0, 16,382 in each one-page metadata bucket. */
     uint64_t carved = 100002 + st.buckets_meta;
-    cr_assert_eq(st.buckets_meta, (carved - L_PAGE0_LINKS + 16381) / 16382);
+    cr_assert_eq(st.buckets_meta, (carved - LT_PAGE0_LINKS + 16381) / 16382);
     cr_assert_eq(st.buckets_allocated, carved);
     cr_assert_eq(st.linear_pages, 1 + carved);
     cr_assert_eq(st.header_bytes, PAGE * (1 + st.buckets_meta));
@@ -148,26 +115,25 @@ Test(list, free_writes_do_not_depend_on_the_size) {
 
 /* ---- the free list's order, byte for byte ------------------------------ */
 
-#define L_NONE 0xFFFFFFFFu
 
 static void assert_free_list(mm_memory *mem, uint32_t count, uint32_t head, uint32_t tail,
                              const char *what) {
-    cr_assert_eq(get_u32(mem, L_OFF_FREE_COUNT), count, "%s: free_count", what);
-    cr_assert_eq(get_u32(mem, L_OFF_FREE_HEAD), head, "%s: free_head", what);
-    cr_assert_eq(get_u32(mem, L_OFF_FREE_TAIL), tail, "%s: free_tail", what);
+    cr_assert_eq(tu_peek(mem, LT_OFF_FREE_COUNT, 4), count, "%s: free_count", what);
+    cr_assert_eq(tu_peek(mem, LT_OFF_FREE_HEAD, 4), head, "%s: free_head", what);
+    cr_assert_eq(tu_peek(mem, LT_OFF_FREE_TAIL, 4), tail, "%s: free_tail", what);
 }
 
 /* Memory id's record where open reads it: in the commit slot when the last
  * commit named the memory, else in its own place. */
 static void assert_record(mm_memory *mem, unsigned id, uint64_t size, uint32_t count,
                           uint32_t head, uint32_t tail) {
-    uint64_t at = get_u8(mem, L_OFF_LAST) == id + 1 ? L_OFF_LAST_MEM
-                                                     : L_OFF_MEMS + (uint64_t)L_MEM_BYTES * id;
-    uint64_t stored = get_u32(mem, at) | (uint64_t)get_u32(mem, at + 4) << 32;
+    uint64_t at = tu_peek(mem, LT_OFF_LAST, 1) == id + 1 ? LT_OFF_LAST_MEM
+                                                     : LT_OFF_MEMS + (uint64_t)LT_MEM_BYTES * id;
+    uint64_t stored = tu_peek(mem, at, 4) | (uint64_t)tu_peek(mem, at + 4, 4) << 32;
     cr_assert_eq(stored, size, "memory %u's size", id);
-    cr_assert_eq(get_u32(mem, at + 8), count, "memory %u's count", id);
-    cr_assert_eq(get_u32(mem, at + 12), head, "memory %u's head", id);
-    cr_assert_eq(get_u32(mem, at + 16), tail, "memory %u's tail", id);
+    cr_assert_eq(tu_peek(mem, at + 8, 4), count, "memory %u's count", id);
+    cr_assert_eq(tu_peek(mem, at + 12, 4), head, "memory %u's head", id);
+    cr_assert_eq(tu_peek(mem, at + 16, 4), tail, "memory %u's tail", id);
 }
 
 /* A free splices the memory's whole chain onto the tail of the free list
@@ -180,28 +146,28 @@ Test(list, free_splices_onto_the_tail) {
     tu_grow(&t, 1, 1); /* 2 */
     tu_grow(&t, 2, 2); /* 3, 4 */
     tu_grow(&t, 3, 1); /* 5 */
-    assert_free_list(t.mem, 0, L_NONE, L_NONE, "before any free");
+    assert_free_list(t.mem, 0, LT_NONE, LT_NONE, "before any free");
 
     OK_CHECK(t.m, mm_free(t.m, 2));
     assert_free_list(t.mem, 2, 3, 4, "memory 2 freed onto the empty list");
-    cr_assert_eq(get_u8(t.mem, L_OFF_LAST), 2 + 1, "the free's commit names memory 2");
-    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 3), 4);
-    assert_record(t.mem, 2, 0, 0, L_NONE, L_NONE);
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_LAST, 1), 2 + 1, "the free's commit names memory 2");
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_LINKS + 4 * 3, 4), 4);
+    assert_record(t.mem, 2, 0, 0, LT_NONE, LT_NONE);
 
     OK_CHECK(t.m, mm_free(t.m, 0));
     assert_free_list(t.mem, 4, 3, 1, "memory 0 spliced onto the tail");
-    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 4), 0, "the old tail links to the freed head");
-    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 0), 1, "the freed chain keeps its links");
-    cr_assert_eq(get_u8(t.mem, L_OFF_LAST), 0 + 1, "the free's commit names memory 0");
-    assert_record(t.mem, 0, 0, 0, L_NONE, L_NONE);
-    assert_record(t.mem, 2, 0, 0, L_NONE, L_NONE); /* handed to its own place */
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_LINKS + 4 * 4, 4), 0, "the old tail links to the freed head");
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_LINKS + 4 * 0, 4), 1, "the freed chain keeps its links");
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_LAST, 1), 0 + 1, "the free's commit names memory 0");
+    assert_record(t.mem, 0, 0, 0, LT_NONE, LT_NONE);
+    assert_record(t.mem, 2, 0, 0, LT_NONE, LT_NONE); /* handed to its own place */
 
     /* Grows take the head first: 3, 4, then 0; bucket 1 is left. */
     tu_grow(&t, 5, 3);
     assert_free_list(t.mem, 1, 1, 1, "three buckets taken from the head");
-    cr_assert_eq(get_u8(t.mem, L_OFF_LAST), 5 + 1, "the grow's commit names memory 5");
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_LAST, 1), 5 + 1, "the grow's commit names memory 5");
     assert_record(t.mem, 5, 3, 3, 3, 0);
-    assert_record(t.mem, 0, 0, 0, L_NONE, L_NONE);
+    assert_record(t.mem, 0, 0, 0, LT_NONE, LT_NONE);
     const uint32_t order[3] = {3, 4, 0};
     for (uint32_t k = 0; k < 3; k++) {
         uint8_t mark[4] = {0xF1, 0x5E, (uint8_t)k, 0x77}, at[4];
@@ -226,7 +192,7 @@ Test(list, reopen_after_many_frees_and_regrows) {
     /* Start past page 0's links, with a free list to draw from. */
     tu_grow(&t, 8, 16000);
     OK_CHECK(t.m, mm_free(t.m, 8));
-    cr_assert_gt(tu_stats(&t).buckets_allocated, L_PAGE0_LINKS);
+    cr_assert_gt(tu_stats(&t).buckets_allocated, LT_PAGE0_LINKS);
     for (int round = 0; round < 24; round++) {
         for (int op = 0; op < 6; op++) {
             unsigned id = (unsigned)mm_rng_below(&rng, 8);
@@ -301,7 +267,7 @@ Test(list, upgrades_v1_in_place) {
             write_v1(t.mem, writers[w], n);
             uint64_t pages = mm_memory_size(t.mem);
             OK(mm_open(t.mem, "list", 0, MM_OPEN_UPGRADE, &t.m));
-            cr_assert_eq(get_u8(t.mem, L_OFF_VERSION), L_VERSION);
+            cr_assert_eq(tu_peek(t.mem, LT_OFF_VERSION, 1), LT_VERSION);
             cr_assert_eq(mm_bucket_pages(t.m), n);
             tu_check(&t);
             assert_v1_memories(t.m, freed);
@@ -444,7 +410,7 @@ Test(list, interrupted_upgrade_completes_or_rolls_back) {
             break;
         }
         FAILS(err, MM_EIO);
-        uint8_t version = get_u8(ram, L_OFF_VERSION);
+        uint8_t version = tu_peek(ram, LT_OFF_VERSION, 1);
         if (version == 1) {
             v1_kept++;
             OK(mm_memory_read(ram, 0, now, PAGE));
@@ -452,7 +418,7 @@ Test(list, interrupted_upgrade_completes_or_rolls_back) {
                       "commit, but page 0 changed", (unsigned long long)n);
         } else {
             interrupted++;
-            cr_assert_eq(version, L_UPGRADING, "write %llu: byte 3 is %u", (unsigned long long)n,
+            cr_assert_eq(version, LT_UPGRADING, "write %llu: byte 3 is %u", (unsigned long long)n,
                          version);
         }
         size_t len;
@@ -527,29 +493,29 @@ static void small_layout(tu_mm *t, bool file) {
 Test(list, corrupt_header_is_refused_untouched) {
     tu_mm t;
     small_layout(&t, false);
-    cr_assert_eq(get_u32(t.mem, L_OFF_LINKS + 4 * 0), 2, "the layout is as documented");
-    cr_assert_eq(get_u32(t.mem, L_OFF_MEMS + L_MEM_BYTES * 1 + 12), 1);
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_LINKS + 4 * 0, 4), 2, "the layout is as documented");
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_MEMS + LT_MEM_BYTES * 1 + 12, 4), 1);
 
     const corruption cases[] = {
-        {"memory 0's link 0 -> 2", L_OFF_LINKS + 4 * 0, 1},
-        {"memory 1's link 3 -> 5", L_OFF_LINKS + 4 * 3, (uint32_t)-2},
-        {"the free list's link 6 -> 7", L_OFF_LINKS + 4 * 6, 1},
-        {"memory 0's head", L_OFF_MEMS + 12, 2},
-        {"memory 1's tail", L_OFF_MEMS + L_MEM_BYTES + 16, (uint32_t)-2},
-        {"memory 1's count", L_OFF_MEMS + L_MEM_BYTES + 8, 1},
-        {"memory 0's size", L_OFF_MEMS + 0, 1},
-        {"the free count", L_OFF_FREE_COUNT, 1},
-        {"the free head", L_OFF_FREE_HEAD, 1},
-        {"the bucket count", L_OFF_NBUCKETS, (uint32_t)-1},
-        {"the bucket count, up", L_OFF_NBUCKETS, 1},
+        {"memory 0's link 0 -> 2", LT_OFF_LINKS + 4 * 0, 1},
+        {"memory 1's link 3 -> 5", LT_OFF_LINKS + 4 * 3, (uint32_t)-2},
+        {"the free list's link 6 -> 7", LT_OFF_LINKS + 4 * 6, 1},
+        {"memory 0's head", LT_OFF_MEMS + 12, 2},
+        {"memory 1's tail", LT_OFF_MEMS + LT_MEM_BYTES + 16, (uint32_t)-2},
+        {"memory 1's count", LT_OFF_MEMS + LT_MEM_BYTES + 8, 1},
+        {"memory 0's size", LT_OFF_MEMS + 0, 1},
+        {"the free count", LT_OFF_FREE_COUNT, 1},
+        {"the free head", LT_OFF_FREE_HEAD, 1},
+        {"the bucket count", LT_OFF_NBUCKETS, (uint32_t)-1},
+        {"the bucket count, up", LT_OFF_NBUCKETS, 1},
         /* 0 at one end only: not what a cut format leaves. */
-        {"memory 220's head, past 4 KiB", L_OFF_MEMS + L_MEM_BYTES * 220 + 12, 1},
+        {"memory 220's head, past 4 KiB", LT_OFF_MEMS + LT_MEM_BYTES * 220 + 12, 1},
     };
     size_t len;
     uint8_t *img = tu_image(t.mem, &len);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const corruption *c = &cases[k];
-        put_u32(t.mem, c->off, get_u32(t.mem, c->off) + c->value);
+        tu_poke(t.mem, c->off, tu_peek(t.mem, c->off, 4) + c->value, 4);
         size_t bad_len;
         uint8_t *bad = tu_image(t.mem, &bad_len);
         mm *m = NULL;
@@ -573,7 +539,7 @@ Test(list, corrupt_header_is_refused_untouched) {
 Test(list, format_cut_after_its_first_4_kib_opens) {
     tu_mm t;
     tu_open_file(&t, "list", 1);
-    static const uint8_t zeros[L_OFF_LINKS - MM_DIRTY_PAGE_SIZE];
+    static const uint8_t zeros[LT_OFF_LINKS - MM_DIRTY_PAGE_SIZE];
     OK(mm_memory_write(t.mem, MM_DIRTY_PAGE_SIZE, zeros, sizeof zeros));
     tu_reopen(&t);
     for (unsigned id = 0; id < MM_MAX_MEMORIES; id++) {
@@ -581,7 +547,7 @@ Test(list, format_cut_after_its_first_4_kib_opens) {
         OK(mm_size(t.m, id, &pages));
         cr_assert_eq(pages, 0, "memory %u", id);
     }
-    cr_assert_eq(get_u32(t.mem, L_OFF_MEMS + L_MEM_BYTES * 254 + 12), 0, "still zero");
+    cr_assert_eq(tu_peek(t.mem, LT_OFF_MEMS + LT_MEM_BYTES * 254 + 12, 4), 0, "still zero");
     tu_grow(&t, 254, 2);
     tu_grow(&t, 201, 1);
     tu_grow(&t, 0, 1);
@@ -636,9 +602,6 @@ typedef struct refusal {
     const char *detail;
 } refusal;
 
-#define L_LINK(b) (L_OFF_LINKS + 4 * (uint64_t)(b))
-#define L_MEM(i, field) (L_OFF_MEMS + L_MEM_BYTES * (uint64_t)(i) + (field))
-enum { L_COUNT = 8, L_HEAD = 12, L_TAIL = 16 };
 
 /* Each case on the memory as it is, which it leaves as it was. A load
  * writes nothing, so page 0 and the pages poked are all it could change. */
@@ -649,8 +612,8 @@ static void assert_refusals(tu_mm *t, const refusal *cases, size_t n) {
         uint8_t *pages[4];
         size_t np = 0;
         for (; np < 3 && c->pokes[np].off; np++) {
-            old[np] = get_u32(t->mem, c->pokes[np].off);
-            put_u32(t->mem, c->pokes[np].off, c->pokes[np].value);
+            old[np] = tu_peek(t->mem, c->pokes[np].off, 4);
+            tu_poke(t->mem, c->pokes[np].off, c->pokes[np].value, 4);
         }
         for (size_t j = 0; j <= np; j++) {
             pages[j] = malloc(PAGE);
@@ -671,7 +634,7 @@ static void assert_refusals(tu_mm *t, const refusal *cases, size_t n) {
             free(pages[j]);
         }
         free(now);
-        while (np--) put_u32(t->mem, c->pokes[np].off, old[np]);
+        while (np--) tu_poke(t->mem, c->pokes[np].off, old[np], 4);
         OK(mm_open(t->mem, "list", 0, 0, &m));
         OK(mm_check(m));
         mm_close(m);
@@ -683,32 +646,32 @@ static void assert_refusals(tu_mm *t, const refusal *cases, size_t n) {
 static void refusals_small(bool file) {
     tu_mm t;
     small_layout(&t, file);
-    cr_assert_eq(get_u32(t.mem, L_LINK(7)), 8, "the layout is as documented");
+    cr_assert_eq(tu_peek(t.mem, LT_LINK(7), 4), 8, "the layout is as documented");
     const refusal cases[] = {
-        {"a link past the carved buckets", {{L_LINK(6), 100}},
+        {"a link past the carved buckets", {{LT_LINK(6), 100}},
          "the free list reaches bucket 100, past the 9 carved"},
-        {"a head past the carved buckets", {{L_MEM(1, L_HEAD), 9}},
+        {"a head past the carved buckets", {{LT_MEM(1, LT_MEM_HEAD), 9}},
          "memory 1's list reaches bucket 9, past the 9 carved"},
         {"a one-bucket list past the carved buckets",
-         {{L_MEM(0, L_COUNT), 1}, {L_MEM(0, L_HEAD), 9}, {L_MEM(0, L_TAIL), 9}},
+         {{LT_MEM(0, LT_MEM_COUNT), 1}, {LT_MEM(0, LT_MEM_HEAD), 9}, {LT_MEM(0, LT_MEM_TAIL), 9}},
          "memory 0 has 3 pages, which need 3 buckets, but its list counts 1"},
-        {"a list that meets itself", {{L_LINK(2), 0}},
+        {"a list that meets itself", {{LT_LINK(2), 0}},
          "memory 0's list reaches bucket 0, which is in a list already"},
-        {"a list that meets itself at its tail", {{L_LINK(0), 4}, {L_LINK(4), 0}},
+        {"a list that meets itself at its tail", {{LT_LINK(0), 4}, {LT_LINK(4), 0}},
          "memory 0's list reaches bucket 0, which is in a list already"},
-        {"two lists with one tail", {{L_LINK(2), 5}, {L_MEM(0, L_TAIL), 5}},
+        {"two lists with one tail", {{LT_LINK(2), 5}, {LT_MEM(0, LT_MEM_TAIL), 5}},
          "memory 1's list reaches bucket 5, which is in a list already"},
         {"a list that runs into another's head, ending at its tail",
-         {{L_LINK(0), 1}, {L_MEM(0, L_TAIL), 3}},
+         {{LT_LINK(0), 1}, {LT_MEM(0, LT_MEM_TAIL), 3}},
          "memory 1's list reaches bucket 1, which is in a list already"},
         {"a list that runs into another's middle, ending at its own tail",
-         {{L_LINK(0), 3}, {L_MEM(0, L_TAIL), 5}},
+         {{LT_LINK(0), 3}, {LT_MEM(0, LT_MEM_TAIL), 5}},
          "memory 1's list reaches bucket 3, which is in a list already"},
-        {"the free list running into a memory's tail", {{L_LINK(7), 4}, {L_OFF_FREE_TAIL, 4}},
+        {"the free list running into a memory's tail", {{LT_LINK(7), 4}, {LT_OFF_FREE_TAIL, 4}},
          "the free list reaches bucket 4, which is in a list already"},
-        {"a list that ends at another's tail", {{L_LINK(2), 5}},
+        {"a list that ends at another's tail", {{LT_LINK(2), 5}},
          "memory 0's list ends at bucket 5 after 3 nodes, but its tail is 4"},
-        {"a list that runs past its tail", {{L_LINK(0), 4}},
+        {"a list that runs past its tail", {{LT_LINK(0), 4}},
          "memory 0's list reaches bucket 4294967295, past the 9 carved"},
     };
     assert_refusals(&t, cases, sizeof cases / sizeof cases[0]);
@@ -734,16 +697,16 @@ Test(list, load_refuses_a_list_through_a_metadata_bucket) {
     mm_close(t.m);
     t.m = NULL;
     enum { META = 15100, M1 = 15101 };
-    uint64_t link_m1 = ((uint64_t)1 + META) * PAGE + 8 + 4 * (M1 - L_PAGE0_LINKS);
-    uint64_t link_meta = ((uint64_t)1 + META) * PAGE + 8 + 4 * (META - L_PAGE0_LINKS);
-    cr_assert_eq(get_u32(t.mem, link_m1), M1 + 1, "the layout is as documented");
+    uint64_t link_m1 = ((uint64_t)1 + META) * PAGE + 8 + 4 * (M1 - LT_PAGE0_LINKS);
+    uint64_t link_meta = ((uint64_t)1 + META) * PAGE + 8 + 4 * (META - LT_PAGE0_LINKS);
+    cr_assert_eq(tu_peek(t.mem, link_m1, 4), M1 + 1, "the layout is as documented");
     const refusal cases[] = {
-        {"a tail that is the metadata bucket", {{link_m1, META}, {L_MEM(1, L_TAIL), META}},
+        {"a tail that is the metadata bucket", {{link_m1, META}, {LT_MEM(1, LT_MEM_TAIL), META}},
          "memory 1's list reaches bucket 15100, which is in a list already"},
         {"a list through the metadata bucket", {{link_m1, META}},
          "memory 1's list reaches bucket 15100, which is in a list already"},
         {"a list from the metadata bucket on to its tail",
-         {{L_MEM(1, L_HEAD), META}, {link_meta, M1 + 1}},
+         {{LT_MEM(1, LT_MEM_HEAD), META}, {link_meta, M1 + 1}},
          "memory 1's list reaches bucket 15100, which is in a list already"},
     };
     assert_refusals(&t, cases, sizeof cases / sizeof cases[0]);
@@ -775,13 +738,13 @@ Test(list, load_agrees_with_check_on_random_links) {
         for (unsigned j = 0; j < pokes; j++) {
             uint64_t r = mm_rng_below(&rng, 8), off;
             if (r < 5)
-                off = L_LINK(mm_rng_below(&rng, nb));
+                off = LT_LINK(mm_rng_below(&rng, nb));
             else if (r < 7)
-                off = L_MEM(mm_rng_below(&rng, 6), r == 5 ? L_HEAD : L_TAIL);
+                off = LT_MEM(mm_rng_below(&rng, 6), r == 5 ? LT_MEM_HEAD : LT_MEM_TAIL);
             else
-                off = mm_rng_below(&rng, 2) ? L_OFF_FREE_HEAD : L_OFF_FREE_TAIL;
+                off = mm_rng_below(&rng, 2) ? LT_OFF_FREE_HEAD : LT_OFF_FREE_TAIL;
             uint64_t v = mm_rng_below(&rng, nb + 2);
-            put_u32(t.mem, off, v > nb ? 0xFFFFFFFFu : (uint32_t)v);
+            tu_poke(t.mem, off, v > nb ? 0xFFFFFFFFu : (uint32_t)v, 4);
         }
         mm *m = NULL;
         int err = mm_open(t.mem, "list", 0, 0, &m);

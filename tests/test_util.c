@@ -136,3 +136,27 @@ uint64_t tu_seed(const char *test, uint64_t dflt) {
                 (unsigned long long)seed, (unsigned long long)seed);
     return seed;
 }
+
+void tu_put_le(uint8_t *p, uint64_t v, unsigned bytes) {
+    for (unsigned i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> 8 * i);
+}
+
+uint64_t tu_get_le(const uint8_t *p, unsigned bytes) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; i++) v |= (uint64_t)p[i] << 8 * i;
+    return v;
+}
+
+void tu_poke(mm_memory *mem, uint64_t off, uint64_t v, unsigned bytes) {
+    uint8_t b[8];
+    cr_assert_leq(bytes, sizeof b);
+    tu_put_le(b, v, bytes);
+    OK(mm_memory_write(mem, off, b, bytes));
+}
+
+uint64_t tu_peek(mm_memory *mem, uint64_t off, unsigned bytes) {
+    uint8_t b[8];
+    cr_assert_leq(bytes, sizeof b);
+    OK(mm_memory_read(mem, off, b, bytes));
+    return tu_get_le(b, bytes);
+}

@@ -100,6 +100,14 @@ uint8_t *tu_image(mm_memory *mem, size_t *len);
 /** Asserts the linear memory still equals image. */
 void tu_assert_image(mm_memory *mem, const uint8_t *image, size_t len, const char *what);
 
+/** Little-endian integers of 1 to 8 bytes: in a buffer, and at an offset of
+ *  a linear memory (asserting the access succeeds). How the tests read the
+ *  layouts' fields and write corrupt ones. */
+void tu_put_le(uint8_t *p, uint64_t v, unsigned bytes);
+uint64_t tu_get_le(const uint8_t *p, unsigned bytes);
+void tu_poke(mm_memory *mem, uint64_t off, uint64_t v, unsigned bytes);
+uint64_t tu_peek(mm_memory *mem, uint64_t off, unsigned bytes);
+
 /** The design name for messages (set by DESIGN_TEST and tu_open_*). */
 const char *tu_design_name(void);
 void tu_use_design(const char *name);
