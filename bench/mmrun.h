@@ -7,7 +7,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stddef.h>
 #include <stdint.h>
 
 /** Prints "mmrun COMMAND: <message>" and a hint naming the command's own

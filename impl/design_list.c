@@ -771,6 +771,7 @@ static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_siz
             return MM_EAGAIN_INTERNAL;
         err = mm__ensure_pages(m, mm__bucket_page(m, (uint64_t)b + 1));
         if (!err) err = write_link(m, b, NONE); /* unread until the commit */
+        ds->next[b] = NONE; /* past nbuckets: scratch until the commit */
         ng.nbuckets = b + 1;
     }
     if (!err && old_len) err = write_link(m, old_tail, b); /* a tail's link: unread */
@@ -781,9 +782,12 @@ static mm_always_inline int grow_one_bucket(mm *m, unsigned id, uint64_t new_siz
         t->len = old_len;
         return err;
     }
-    if (b == ds->g.nbuckets) ds->next[b] = NONE;
     if (old_len) ds->next[old_tail] = b;
-    commit_globals(m, &ng);
+    /* commit_globals without what a grow into one bucket cannot change:
+     * nmeta, and so the header's size. */
+    ds->g = ng;
+    m->nbuckets = ng.nbuckets;
+    m->nfree = ng.free_count;
     m->sizes[id] = new_size;
     return MM_OK;
 }
@@ -854,20 +858,20 @@ static int list_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
         err = carved == 1 ? write_link(m, (uint32_t)nb, ds->next[nb])
                           : write_links(m, nb, carved, ds->next + nb);
     if (!err && reuse && carve_data) err = write_link(m, last_reused, (uint32_t)nb);
-    if (!err && old_len && nnew) err = write_link(m, old_tail, t->ids[old_len]);
+    if (!err && old_len) err = write_link(m, old_tail, t->ids[old_len]);
     if (!err && x && g->nmeta) {
         uint8_t next[4];
         mm_put_u32(next, ds->meta[g->nmeta]);
         err = mm__hwrite(m, mm__bucket_page(m, ds->meta[g->nmeta - 1]) * MM_PAGE_SIZE +
                          META_OFF_NEXT, next, sizeof next);
     }
-    if (!err) err = commit(m, id, new_size, t, reuse || carved ? &ng : NULL);
+    if (!err) err = commit(m, id, new_size, t, &ng);
     if (err) {
         t->len = old_len;
         return err;
     }
     if (reuse && carve_data) ds->next[last_reused] = (uint32_t)nb;
-    if (old_len && nnew) ds->next[old_tail] = t->ids[old_len];
+    if (old_len) ds->next[old_tail] = t->ids[old_len];
     commit_globals(m, &ng);
     m->sizes[id] = new_size;
     return MM_OK;

@@ -79,16 +79,12 @@ static uint32_t lowest_free_from(const reclaim *r, uint32_t from, uint32_t end) 
 static int rebuild_free_bits(mm *m) {
     reclaim *r = m->ds;
     if (!r) {
-        r = calloc(1, sizeof *r);
+        r = malloc(sizeof *r);
         if (!r) return mm__fail(MM_ENOMEM, "cannot allocate the v1reclaim free bitmap");
         m->ds = r;
-    } else {
-        memset(r->free_bits, 0, sizeof r->free_bits);
     }
+    mm_bits_set_below(r->free_bits, RECLAIM_WORDS, m->nfree ? (uint32_t)m->nbuckets : 0);
     if (!m->nfree) return MM_OK;
-    uint32_t count = (uint32_t)m->nbuckets;
-    memset(r->free_bits, 0xFF, count / 64 * sizeof r->free_bits[0]);
-    if (count % 64) r->free_bits[count / 64] = (1ull << (count % 64)) - 1;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         const uint32_t *ids = m->tables[i].ids;
         for (uint32_t k = 0, len = m->tables[i].len; k < len; k++) mm_bit_clear(r->free_bits, ids[k]);

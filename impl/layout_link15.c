@@ -110,9 +110,7 @@ static inline void mark_in_use(struct mm_l15 *h, uint32_t b) {
 
 /* Marks buckets [0, count) free. */
 static void mark_carved_free(struct mm_l15 *h, uint32_t count) {
-    memset(h->free_map, 0, sizeof h->free_map);
-    memset(h->free_map, 0xFF, count / 64 * sizeof h->free_map[0]);
-    if (count % 64) h->free_map[count / 64] = (1ull << (count % 64)) - 1;
+    mm_bits_set_below(h->free_map, MM_L15_WORDS, count);
 }
 
 /* ------------------------------------------------------------------------

@@ -226,11 +226,12 @@ static int v1_load_clean(mm *m, bool trim) {
         (trim && count && owners[count - 1] == MM_V1_UNALLOCATED) ||
         mm_memory_size(m->mem) < 1 + (uint64_t)count * bp)
         goto out;
+    mm__set_bucket_pages(m, bp);
     uint32_t lens[MM_MAX_MEMORIES];
     uint64_t owned = 0;
     for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
         uint64_t size = mm_get_u64(h + MM_V1_OFF_SIZES + 8 * i);
-        uint64_t len = size / bp + (size % bp != 0);
+        uint64_t len = mm__buckets_for(m, size);
         if (len > count - owned) goto out;
         owned += len;
         lens[i] = (uint32_t)len;
@@ -253,7 +254,6 @@ static int v1_load_clean(mm *m, bool trim) {
             m->tables[i].len = lens[i];
         }
     }
-    mm__set_bucket_pages(m, bp);
     m->header_bytes = MM_V1_HEADER_BYTES;
     m->data_page = 1;
     m->nbuckets = count;

@@ -138,7 +138,7 @@ static inline int check_id(const mm *m, unsigned id) {
 /* Why a broken handle refuses a change: a failed header write, or a
  * read-only manager (mm_open breaks it from the start). */
 static mm_noinline int refused(const mm *m) {
-    if (m->readonly)
+    if (m->mem->readonly)
         return mm__fail(MM_EREADONLY, "this manager is read-only (its file memory was opened "
                         "with MM_OPEN_READONLY): the change was refused");
     return mm__fail(MM_EBROKEN, "an earlier header write failed on this handle");
@@ -399,7 +399,6 @@ static int upgrade_v1(mm *m, uint32_t bucket_pages, bool redo) {
         uint64_t end = 1 + (uint64_t)img->count * img->bucket_pages;
         if (end < m->mem->pages) m->suspect_lo = end, m->suspect_hi = m->mem->pages;
         m->upgrade_redo = redo;
-        mm__tables_clear(m);
         err = m->ops->upgrade_v1(m, img);
         m->upgrade_redo = false;
     }
@@ -555,8 +554,7 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     inject_open(m);
 #endif
     set_fast_base(m);
-    m->readonly = mem->readonly;
-    if (m->readonly) mark_broken(m);
+    if (mem->readonly) mark_broken(m);
     mem->managed = true;
     /* Counters describe this handle's own writes, not the format's. */
     m->hbytes_written = m->hwrites = 0;

@@ -114,9 +114,7 @@ int mm_memory_dirty_counter(mm_memory *inner, mm_memory **out) {
         free(c);
         return err;
     }
-    c->base.vt = &counter_vt;
-    c->base.pages = inner->pages;
-    c->base.max_pages = inner->max_pages;
+    mm__memory_wrap(&c->base, &counter_vt, inner);
     c->inner = inner;
     *out = &c->base;
     return MM_OK;

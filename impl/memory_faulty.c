@@ -123,8 +123,7 @@ int mm_memory_faulty(mm_memory *inner, const mm_fault_plan *plan, mm_memory **ou
     if (!inner || !out) return mm__fail(MM_EINVAL, "inner or out is NULL");
     faulty *f = calloc(1, sizeof *f);
     if (!f) return mm__fail(MM_ENOMEM, "cannot allocate a faulty memory");
-    f->base.vt = &faulty_vt;
-    f->base.pages = inner->pages;
+    mm__memory_wrap(&f->base, &faulty_vt, inner);
     f->inner = inner;
     if (plan) f->plan = *plan;
     *out = &f->base;

@@ -165,14 +165,11 @@ static const struct mm_memory_vt file_readonly_vt = {
     .close = file_close,
 };
 
-/* Checks the open descriptor and locks it; the lock is taken before the
- * length is read, so that no writer changes it from then on. */
+/* Locks the open descriptor, then checks it is a regular file and reads
+ * its length: no writer changes it from the lock on. */
 static int lock_file(int fd, bool readonly, const char *name, off_t *length) {
     char why[MM_ERRNO_TEXT];
     struct stat st;
-    if (fstat(fd, &st) != 0)
-        return mm__fail(MM_EIO, "cannot stat %s: %s", name, mm__errno_text(errno, why));
-    if (!S_ISREG(st.st_mode)) return mm__fail(MM_EIO, "%s is not a regular file", name);
     struct flock lk = {.l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(fd, F_OFD_SETLK, &lk) != 0) {
         if (errno == EAGAIN || errno == EACCES)
@@ -183,6 +180,7 @@ static int lock_file(int fd, bool readonly, const char *name, off_t *length) {
     }
     if (fstat(fd, &st) != 0)
         return mm__fail(MM_EIO, "cannot stat %s: %s", name, mm__errno_text(errno, why));
+    if (!S_ISREG(st.st_mode)) return mm__fail(MM_EIO, "%s is not a regular file", name);
     *length = st.st_size;
     return MM_OK;
 }

@@ -42,6 +42,17 @@ struct mm_memory {
     bool readonly;
 };
 
+/** Starts outer, a memory over inner (a fault injector, a dirty-page
+ *  counter), as inner shows itself: its size, its cap, and read-only when
+ *  inner is, so that a manager over outer is read-only as over inner. */
+static inline void mm__memory_wrap(mm_memory *outer, const struct mm_memory_vt *vt,
+                                   const mm_memory *inner) {
+    outer->vt = vt;
+    outer->pages = inner->pages;
+    outer->max_pages = inner->max_pages;
+    outer->readonly = inner->readonly;
+}
+
 /** mm_memory_grow without the managed check: the manager's own grows. */
 int mm__memory_grow(mm_memory *mem, uint64_t delta, uint64_t *old_pages);
 /** The backing's barrier (durable mode, mm_open's MM_OPEN_SYNC). */

@@ -129,6 +129,12 @@ static inline void mm_bit_set(uint64_t *words, uint64_t b) {
 static inline void mm_bit_clear(uint64_t *words, uint64_t b) {
     words[b / 64] &= ~(1ull << (b % 64));
 }
+/** Bits [0, n) of words[0 .. nwords) set, the others clear. */
+static inline void mm_bits_set_below(uint64_t *words, size_t nwords, uint32_t n) {
+    memset(words, 0xFF, n / 64 * sizeof *words);
+    memset(words + n / 64, 0, (nwords - n / 64) * sizeof *words);
+    if (n % 64) words[n / 64] = (1ull << (n % 64)) - 1;
+}
 
 /** Index of the highest set bit; 64 for 0. */
 static inline unsigned mm_fls64(uint64_t x) {
@@ -215,9 +221,8 @@ struct mm {
     uint64_t hbytes_written, hwrites;
     /* broken: refuse changes (mm_grow and mm_free test it). A read-only
      * manager is broken from the start, so that its refusal costs the hot
-     * paths no test of their own; readonly says which error to give. */
+     * paths no test of their own; mem->readonly says which error to give. */
     bool broken;
-    bool readonly;
     /* Durable mode (MM_OPEN_SYNC): barriers around every commit, after
      * every grow of the linear memory and after a format's discard. */
     bool durable;
@@ -239,8 +244,9 @@ struct mm {
 #endif
 
     /* Last, and not zeroed by mm_open, which zeroes only the fields above:
-     * a load sets every size from the header and carves every table, and a
-     * format or an upgrade starts from mm__tables_clear. Zeroing these 6 KB
+     * a load sets every size from the header and carves every table, an
+     * upgrade takes V1's (mm__v1_adopt), and a format starts from
+     * mm__tables_clear. Zeroing these 6 KB
      * first cost a reopen of 1,024 buckets a seventh of its instructions. */
     uint64_t sizes[MM_MAX_MEMORIES]; /* pages */
     mm_table tables[MM_MAX_MEMORIES];
@@ -395,8 +401,8 @@ int mm__table_grow(const mm *m, mm_table *t, uint64_t n, uint64_t limit);
  *  one allocation: a memory's tables all at once, not 255 allocations.
  *  spare entries more follow the last table's (scratch for the load). */
 int mm__tables_carve(mm *m, const uint32_t lens[MM_MAX_MEMORIES], uint64_t spare);
-/** Every size zero and every table empty, as a format or an upgrade
- *  starts (a load sets both from the header instead). */
+/** Every size zero and every table empty, as a format starts (a load
+ *  sets both from the header instead, an upgrade from V1's). */
 void mm__tables_clear(mm *m);
 /** Makes room for n more entries in a table of m. */
 static inline int mm__table_reserve(const mm *m, mm_table *t, uint64_t n) {
@@ -449,7 +455,8 @@ static inline bool mm__grow_args(const mm *m, unsigned id, uint64_t pages, uint6
  *  designs' fast entries end so where their stores cannot serve (a memory
  *  that is not RAM, a bucket past ready_pages), from a function of their
  *  own that is not inlined: on x86 a tail call that keeps nothing live, in
- *  Wasm a direct call, and no check runs twice. */
+ *  Wasm a direct call. l15_grow_cold is passed the sizes; v1_grow_cold
+ *  works them out again, which costs the fast side less. */
 static inline int mm__grow_accepted(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
                                     uint64_t new_size, uint64_t nnew,
                                     int (*grow)(mm *m, unsigned id, uint64_t new_size,

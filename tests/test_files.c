@@ -245,6 +245,43 @@ DESIGN_TEST(files, read_only_manager_refuses_every_change, 0) {
     unlink(path);
 }
 
+/* A memory over a read-only file (the fault injector, the dirty-page
+ * counter) is read-only too: its manager refuses a change as read-only
+ * each time. A grow within the last bucket writes only the header: were
+ * the wrapper taken for writable, its refused write would break the
+ * handle, and the next change would be refused as broken. */
+DESIGN_TEST(files, a_memory_over_a_read_only_file_is_read_only, 0) {
+    const char *design = THIS_DESIGN->name;
+    char path[64];
+    tc_temp_file(path);
+    mm_memory *file, *mem;
+    mm *m;
+    OK(mm_memory_file(path, 0, &file));
+    OK(mm_open(file, design, 2, 0, &m));
+    OK(mm_grow(m, 3, 1, NULL));
+    mm_close(m);
+    mm_memory_close(file);
+    size_t len;
+    uint8_t *before = tc_slurp(path, &len);
+    for (int k = 0; k < 2; k++) {
+        OK(mm_memory_file_open(path, 0, MM_OPEN_READONLY, &file));
+        OK(k ? mm_memory_dirty_counter(file, &mem) : mm_memory_faulty(file, NULL, &mem));
+        OK(mm_open(mem, design, 0, 0, &m));
+        for (int again = 0; again < 2; again++)
+            FAILS_WITH(mm_grow(m, 3, 1, NULL), MM_EREADONLY, "read-only");
+        uint64_t size;
+        OK(mm_size(m, 3, &size));
+        cr_assert_eq(size, 1);
+        mm_close(m);
+        FAILS(mm_memory_grow(mem, 1, NULL), MM_EREADONLY);
+        mm_memory_close(mem);
+        mm_memory_close(file);
+    }
+    tc_assert_file(path, before, len, "a read-only file under a wrapper");
+    free(before);
+    unlink(path);
+}
+
 Test(files, read_only_open_refuses_what_would_write) {
     char path[64], missing[80];
     mm_memory *mem;

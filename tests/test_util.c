@@ -149,14 +149,14 @@ uint64_t tu_get_le(const uint8_t *p, unsigned bytes) {
 
 void tu_poke(mm_memory *mem, uint64_t off, uint64_t v, unsigned bytes) {
     uint8_t b[8];
-    cr_assert_leq(bytes, sizeof b);
+    cr_assert(bytes <= sizeof b, "%u bytes: a little-endian field holds 1 to 8", bytes);
     tu_put_le(b, v, bytes);
     OK(mm_memory_write(mem, off, b, bytes));
 }
 
 uint64_t tu_peek(mm_memory *mem, uint64_t off, unsigned bytes) {
     uint8_t b[8];
-    cr_assert_leq(bytes, sizeof b);
+    cr_assert(bytes <= sizeof b, "%u bytes: a little-endian field holds 1 to 8", bytes);
     OK(mm_memory_read(mem, off, b, bytes));
     return tu_get_le(b, bytes);
 }
