@@ -52,49 +52,6 @@ static int v1_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew) {
     return mm__v1_persist_grow(m, id, new_size, nnew, count + nnew);
 }
 
-/* v1_grow_fast's cold side. The sizes are worked out again rather than
- * passed: two more values live at the branch cost the fast side 2
- * instructions per grow (callgrind), this side a few. */
-static mm_noinline int v1_grow_cold(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
-    uint64_t new_size = 0, nnew = 0;
-    (void)mm__grow_args(m, id, pages, &new_size, &nnew); /* accepted: sets both */
-    return mm__grow_accepted(m, id, pages, old_pages, new_size, nnew, v1_grow);
-}
-
-/* mm_grow for v1 over a RAM memory (mm_open gives this entry no other).
- * The common grow, into at most one new bucket (bucket `count`), ends here
- * with V1's bytes stored straight into page 0: the order of those stores
- * matters only to a memory that outlives the process, which a RAM one does
- * not. A bucket past the ready pages is v1_grow's; anything else takes the
- * general path. */
-static int v1_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
-    uint64_t new_size, nnew;
-    if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
-        return mm__grow_general(m, id, pages, old_pages);
-    uint64_t count = m->nbuckets, end = mm__bucket_page(m, count + nnew);
-    /* Within ready_pages, the bucket is within V1's. */
-    if (mm_unlikely(end > m->ready_pages))
-        return v1_grow_cold(m, id, pages, old_pages);
-    if (old_pages) *old_pages = new_size - pages;
-    if (end > *m->mem_pages) *m->mem_pages = end;
-    uint8_t *h = m->ram;
-    m->sizes[id] = new_size;
-    if (nnew) {
-        /* The heap first: stores through h may alias it. */
-        mm__table_push(&m->tables[id], (uint32_t)count);
-        m->nbuckets = count + 1;
-        m->hbytes_written += 1 + 2 + 8;
-        m->hwrites += 3;
-        h[MM_V1_OFF_OWNERS + count] = (uint8_t)id;
-        mm_put_u16(h + MM_V1_OFF_COUNT, (uint16_t)(count + 1));
-    } else {
-        m->hbytes_written += 8;
-        m->hwrites += 1;
-    }
-    mm_put_u64(h + MM_V1_OFF_SIZES + 8 * id, new_size);
-    return MM_OK;
-}
-
 static int v1_load(mm *m) {
     return mm__v1_load(m, true);
 }
@@ -112,6 +69,6 @@ const struct mm_ops mm_design_v1 = {
     .format = v1_format,
     .load = v1_load,
     .grow = v1_grow,
-    .grow_fast = v1_grow_fast,
+    .grow_fast = mm__v1_grow_fast,
     .check = v1_check,
 };

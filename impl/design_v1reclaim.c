@@ -35,9 +35,10 @@
  *
  * Cost of each operation (k = buckets of the memory, r = buckets added):
  *   grow   O(r + 32,768/64) in the heap: a scan of the free bitmap with
- *          mm_ctz64 from h + 1. Persisted: the owner bytes of the new
- *          buckets (one write per run of adjacent ones), the count (2 bytes)
- *          when buckets are carved, the size (8 bytes).
+ *          mm_ctz64 from h + 1; with no bucket free, v1's grow, fast entry
+ *          included (mm__v1_grow_fast_reusing). Persisted: the owner bytes
+ *          of the new buckets (one write per run of adjacent ones), the
+ *          count (2 bytes) when buckets are carved, the size (8 bytes).
  *   free   O(k): the size (8 bytes) set to 0, then owner bytes set to 255
  *          (one write per run).
  *   open   O(32,768 + 255): one V1 header read, then one bitmap pass.
@@ -60,7 +61,6 @@ typedef struct reclaim {
 } reclaim;
 
 
-/* The lowest free bucket at or above from, or MM_V1_MAX_BUCKETS when none. */
 /* The lowest free bucket in [from, end), or end when there is none. */
 static uint32_t lowest_free_from(const reclaim *r, uint32_t from, uint32_t end) {
     if (from >= end) return end;
@@ -189,6 +189,7 @@ const struct mm_ops mm_design_v1reclaim = {
     .format = reclaim_format,
     .load = reclaim_load,
     .grow = reclaim_grow,
+    .grow_fast = mm__v1_grow_fast_reusing,
     .free = reclaim_free,
     .check = reclaim_check,
     .destroy = reclaim_destroy,

@@ -9,7 +9,6 @@
 
 #include <stdlib.h>
 
-static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
 #ifdef MM_TEST_INJECT
 /* ------------------------------------------------------------------------
@@ -549,7 +548,7 @@ int mm_open(mm_memory *mem, const char *design, uint32_t bucket_pages, unsigned 
     /* A design's fast entry makes a RAM memory's writes stores; over any
      * other memory (a file, the Wasm stable memory) it would only pass the
      * grow on to the general path, one more call. */
-    m->grow = ops->grow_fast && mem->base ? ops->grow_fast : grow_common;
+    m->grow = ops->grow_fast && mem->base ? ops->grow_fast : mm__grow_common;
 #ifdef MM_TEST_INJECT
     inject_open(m);
 #endif
@@ -614,7 +613,7 @@ int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
 /* mm_grow for a design without a fast entry of its own: the common case's
  * checks (mm__grow_args) in line, then the design's grow; the rest takes
  * the general path. */
-static int grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
+int mm__grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     uint64_t new_size, nnew;
     if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
         return mm__grow_general(m, id, pages, old_pages);

@@ -433,6 +433,11 @@ static inline uint64_t mm__buckets_for(const mm *m, uint64_t pages) {
 /** mm_grow's general path: every check with its error, then ops->grow. */
 int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 
+/** mm_grow for a design without a fast entry of its own (and for one whose
+ *  fast entry does not serve the state it is in): mm__grow_args in line,
+ *  then ops->grow; the rest takes mm__grow_general. */
+int mm__grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
+
 /** The common case of mm__grow_general, for the designs' fast entries: a
  *  valid id and 1 <= pages <= bucket_pages, so that the grow takes at most
  *  one new bucket, with room for it in the table. (A broken handle never
@@ -526,6 +531,13 @@ int mm__v1_write_owners(mm *m, const uint32_t *ids, uint64_t n, uint8_t owner);
  *  commits. On error the table entries are popped again. */
 int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
                         uint64_t new_count);
+/** grow_fast for the V1-byte designs (ops->grow_fast): V1's grow into
+ *  bucket `count` as stores into page 0, the rest through ops->grow or the
+ *  general path. _reusing is for a design whose grow may take a free
+ *  bucket (v1reclaim): while any is free, a grow into a new bucket is its
+ *  ops->grow's. */
+int mm__v1_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
+int mm__v1_grow_fast_reusing(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 /** check for the V1-byte designs: the header is valid, clean V1 with this
  *  version byte (for a read-only handle that keeps a repair: V1 as the
  *  repair leaves it) and says exactly what the heap says; tables ascend. */

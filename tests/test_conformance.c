@@ -3,6 +3,7 @@
  * registered design. Tests that need free run only for designs that can
  * free; designs that cannot are tested for refusing it.
  */
+#include "rng.h"
 #include "test_util.h"
 
 #include <stdlib.h>
@@ -444,4 +445,74 @@ DESIGN_TEST(conformance, pages_past_the_buckets_read_zero_when_carved, 0) {
                          THIS_DESIGN->name, (unsigned long long)p, i, back[i]);
     }
     tu_close(&t);
+}
+
+/* The same calls through a RAM memory, where mm_open gives the design's
+ * fast grow entry (a RAM memory's bytes are stores), and through a
+ * fault-free fault injector over another RAM memory, which takes the
+ * general path and the design's own grow: every result, every statistic
+ * (header bytes and writes included) and in the end every byte of the two
+ * linear memories must agree. Grows of 1 to 2 buckets' pages, inside a
+ * bucket and across, over a few memories; frees where the design can. */
+static void same_on_both_paths(const mm_design_info *d, uint32_t bucket_pages, uint64_t seed) {
+    mm_memory *ram, *inner, *general;
+    mm *fast_m, *general_m;
+    OK(mm_memory_ram(0, &ram));
+    OK(mm_memory_ram(0, &inner));
+    OK(mm_memory_faulty(inner, NULL, &general));
+    OK(mm_open(ram, d->name, bucket_pages, 0, &fast_m));
+    OK(mm_open(general, d->name, bucket_pages, 0, &general_m));
+    bool can_free = d->flags & MM_DESIGN_CAN_FREE;
+    mm_rng rng = mm_rng_seed(seed);
+    for (unsigned k = 0; k < 600; k++) {
+        unsigned id = (unsigned)mm_rng_below(&rng, 6);
+        bool freeing = can_free && mm_rng_below(&rng, 8) == 0;
+        uint64_t pages = 1 + mm_rng_below(&rng, 2 * bucket_pages);
+        uint64_t old_fast = ~0ull, old_general = ~1ull;
+        int err_fast = freeing ? mm_free(fast_m, id) : mm_grow(fast_m, id, pages, &old_fast);
+        int err_general = freeing ? mm_free(general_m, id)
+                                  : mm_grow(general_m, id, pages, &old_general);
+        const char *what = freeing ? "free" : "grow";
+        cr_assert_eq(err_fast, err_general, "[%s] call %u, %s of memory %u: %s on RAM, %s on "
+                     "the general path", d->name, k, what, id, mm_strerror(err_fast),
+                     mm_strerror(err_general));
+        if (!freeing && !err_fast)
+            cr_assert_eq(old_fast, old_general, "[%s] call %u: old size %llu against %llu",
+                         d->name, k, (unsigned long long)old_fast,
+                         (unsigned long long)old_general);
+        OK(mm_check(fast_m));
+        OK(mm_check(general_m));
+        mm_stats a, b;
+        OK(mm_stats_get(fast_m, &a));
+        OK(mm_stats_get(general_m, &b));
+#define SAME_STAT(f)                                                                    \
+    cr_assert_eq(a.f, b.f, "[%s] call %u, %s of memory %u by %llu: " #f " is %llu on RAM, " \
+                 "%llu on the general path", d->name, k, what, id, (unsigned long long)pages, \
+                 (unsigned long long)a.f, (unsigned long long)b.f)
+        SAME_STAT(memories_in_use);
+        SAME_STAT(buckets_allocated);
+        SAME_STAT(buckets_in_use);
+        SAME_STAT(buckets_free);
+        SAME_STAT(buckets_meta);
+        SAME_STAT(linear_pages);
+        SAME_STAT(header_bytes);
+        SAME_STAT(header_bytes_written);
+        SAME_STAT(header_writes);
+#undef SAME_STAT
+    }
+    size_t len;
+    uint8_t *image = tu_image(inner, &len);
+    tu_assert_image(ram, image, len, "RAM memory against the general path's");
+    free(image);
+    mm_close(fast_m);
+    mm_close(general_m);
+    mm_memory_close(general);
+    mm_memory_close(inner);
+    mm_memory_close(ram);
+}
+
+DESIGN_TEST(conformance, fast_grow_entry_writes_what_the_general_path_writes, 0) {
+    uint64_t seed = tu_seed("fast_grow_entry_writes_what_the_general_path_writes", 17);
+    same_on_both_paths(THIS_DESIGN, 1, seed);
+    same_on_both_paths(THIS_DESIGN, 3, seed + 1);
 }
