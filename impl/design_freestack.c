@@ -145,8 +145,9 @@ enum {
 static_assert((int)FS_OFF_SIZES == (int)MM_V1_OFF_SIZES, "sizes stay where V1 has them");
 static_assert((int)FS_OFF_BUCKET_PAGES == (int)MM_V1_OFF_BUCKET_PAGES, "as V1");
 static_assert(FS_OFF_SIZES + 8 * MM_MAX_MEMORIES == FS_OFF_SEG0, "segment 0 follows the sizes");
-static_assert(FS_OFF_CHUNKS + 4 == FS_OFF_LAST_SIZE && FS_OFF_LAST_SIZE + 8 == FS_OFF_LAST,
-              "the commit's span: counters, last size, last");
+static_assert(FS_OFF_COUNT + 4 == FS_OFF_DEPTH && FS_OFF_DEPTH + 4 == FS_OFF_CHUNKS &&
+                  FS_OFF_CHUNKS + 4 == FS_OFF_LAST_SIZE && FS_OFF_LAST_SIZE + 8 == FS_OFF_LAST,
+              "the commit's span: counters (count and depth one u64), last size, last");
 #ifndef MMFREE_FUZZ_SMALL_PAGE0
 static_assert(FS_OFF_DIR == 38944, "the offset table above");
 static_assert(FS_OFF_DIR + 4 * FS_DIR_ENTRIES == FS_HEADER_BYTES, "dir ends page 0");

@@ -364,9 +364,9 @@ int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
 }
 
 /* The fast entries' cold side, for a bucket past the ready pages: the
- * design's own grow. The sizes are
- * worked out again rather than passed: two more values live at the branch
- * cost the fast side 2 instructions per grow (callgrind), this side a few. */
+ * design's own grow. The sizes are worked out again rather than passed:
+ * two more values live at the branch cost the fast side 2 instructions per
+ * grow (callgrind), this side a few. */
 static mm_noinline int v1_grow_cold(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     uint64_t new_size = 0, nnew = 0;
     (void)mm__grow_args(m, id, pages, &new_size, &nnew); /* accepted: sets both */
@@ -393,6 +393,8 @@ static mm_always_inline int v1_grow_fast(mm *m, unsigned id, uint64_t pages, uin
     /* Within ready_pages, the bucket is within V1's. */
     if (mm_unlikely(end > m->ready_pages)) return v1_grow_cold(m, id, pages, old_pages);
     if (old_pages) *old_pages = new_size - pages;
+    /* The hint keeps the store in line: GCC put it out of line, a jump
+     * back on every grow into a new bucket (callgrind, grow_pages). */
     if (mm_likely(end > *m->mem_pages)) *m->mem_pages = end;
     uint8_t *h = m->ram;
     m->sizes[id] = new_size;

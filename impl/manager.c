@@ -610,9 +610,10 @@ int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     return err;
 }
 
-/* mm_grow for a design without a fast entry of its own: the common case's
- * checks (mm__grow_args) in line, then the design's grow; the rest takes
- * the general path. */
+/* mm_grow for a design without a fast entry of its own, and for one whose
+ * fast entry does not serve its state (v1reclaim with a bucket free): the
+ * common case's checks (mm__grow_args) in line, then the design's grow;
+ * the rest takes the general path. */
 int mm__grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     uint64_t new_size, nnew;
     if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))

@@ -534,8 +534,7 @@ int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
 /** grow_fast for the V1-byte designs (ops->grow_fast): V1's grow into
  *  bucket `count` as stores into page 0, the rest through ops->grow or the
  *  general path. _reusing is for a design whose grow may take a free
- *  bucket (v1reclaim): while any is free, a grow into a new bucket is its
- *  ops->grow's. */
+ *  bucket (v1reclaim): while any is free, every grow is mm__grow_common's. */
 int mm__v1_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 int mm__v1_grow_fast_reusing(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages);
 /** check for the V1-byte designs: the header is valid, clean V1 with this
