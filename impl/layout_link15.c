@@ -209,9 +209,10 @@ static inline unsigned set_link(uint8_t *hdr, uint32_t b, uint32_t next, uint32_
     return hi - lo + 1;
 }
 
-/* Makes bucket b follow bucket last on a RAM memory, on the one copy: the 4 bytes from the link's first one hold it (page 0 has
- * room past the links), and storing back the bytes that did not change
- * leaves them as they were; the count is of the bytes that did. */
+/* Makes bucket b follow bucket last on a RAM memory, on the one copy: the
+ * 4 bytes from the link's first one hold it (page 0 has room past the
+ * links), and storing back the bytes that did not change leaves them as
+ * they were; the count is of the bytes that did. */
 static mm_always_inline void link_in_ram(mm *m, uint32_t last, uint32_t b) {
     uint32_t bit = last * MM_L15_LINK_BITS, shift = bit % 8;
     uint8_t *p = m->ram + MM_L15_OFF_LINKS + bit / 8;
@@ -637,10 +638,16 @@ static mm_always_inline int grow_in_ram(mm *m, unsigned id, uint64_t old_size,
     return MM_OK;
 }
 
-/* mm__l15_grow_fast's cold side. */
-static mm_noinline int l15_grow_cold(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
-                                     uint64_t new_size, uint64_t nnew) {
-    return mm__grow_accepted(m, id, pages, old_pages, new_size, nnew, mm__l15_grow);
+/* grow_in_ram into bucket count, a fresh one, when its pages are ready
+ * (and then the bucket is within the layout's); else mm__l15_grow, through
+ * the manager's default entry. */
+static mm_always_inline int grow_fresh(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
+                                       uint64_t new_size) {
+    uint64_t count = m->nbuckets;
+    if (!mm__pages_ready(m, mm__bucket_page(m, count + 1)))
+        return mm__grow_common(m, id, pages, old_pages);
+    if (old_pages) *old_pages = new_size - pages;
+    return grow_in_ram(m, id, new_size - pages, new_size, count, (uint32_t)count, true);
 }
 
 /* grow_in_ram into the bucket the index hands out: the lowest free one, or
@@ -648,18 +655,10 @@ static mm_noinline int l15_grow_cold(mm *m, unsigned id, uint64_t pages, uint64_
  * one when its pages are ready. */
 static mm_noinline int grow_taking(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
                                    uint64_t new_size) {
-    struct mm_l15 *h = state(m);
-    uint32_t b = h->ix->take(m, 0);
-    uint64_t count = m->nbuckets;
-    if (b != MM_L15_MAX_BUCKETS) {
-        if (old_pages) *old_pages = new_size - pages;
-        return grow_in_ram(m, id, new_size - pages, new_size, count, b, false);
-    }
-    uint64_t end = mm__bucket_page(m, count + 1);
-    if (end > m->ready_pages) return l15_grow_cold(m, id, pages, old_pages, new_size, 1);
-    if (end > *m->mem_pages) *m->mem_pages = end;
+    uint32_t b = state(m)->ix->take(m, 0);
+    if (b == MM_L15_MAX_BUCKETS) return grow_fresh(m, id, pages, old_pages, new_size);
     if (old_pages) *old_pages = new_size - pages;
-    return grow_in_ram(m, id, new_size - pages, new_size, count, (uint32_t)count, true);
+    return grow_in_ram(m, id, new_size - pages, new_size, m->nbuckets, b, false);
 }
 
 /* mm_grow for the link15 designs over a RAM memory (mm_open gives this
@@ -667,9 +666,9 @@ static mm_noinline int grow_taking(mm *m, unsigned id, uint64_t pages, uint64_t 
  * else bucket count, makes the writes of mm__l15_grow as stores into page
  * 0; the counts are those of the general path's writes. Anything else,
  * and a bucket past the ready pages, takes mm__l15_grow or the general
- * path. trusting: the design's index
- * trusts m->nfree (hbitmap15), so that with none free the bucket is count
- * without asking it; a constant, as each design has its own entry. */
+ * path. trusting: the design's index trusts m->nfree (hbitmap15), so that
+ * with none free the bucket is count without asking it; a constant, as
+ * each design has its own entry. */
 static mm_always_inline int grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
                                       bool trusting) {
     uint64_t new_size, nnew;
@@ -681,13 +680,7 @@ static mm_always_inline int grow_fast(mm *m, unsigned id, uint64_t pages, uint64
         return MM_OK;
     }
     if (!trusting || m->nfree) return grow_taking(m, id, pages, old_pages, new_size);
-    uint64_t count = m->nbuckets, end = mm__bucket_page(m, count + 1);
-    /* Within ready_pages, the bucket is within the layout's. */
-    if (mm_unlikely(end > m->ready_pages))
-        return l15_grow_cold(m, id, pages, old_pages, new_size, 1);
-    if (end > *m->mem_pages) *m->mem_pages = end;
-    if (old_pages) *old_pages = new_size - pages;
-    return grow_in_ram(m, id, new_size - pages, new_size, count, (uint32_t)count, true);
+    return grow_fresh(m, id, pages, old_pages, new_size);
 }
 
 int mm__l15_grow_fast(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {

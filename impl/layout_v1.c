@@ -247,7 +247,6 @@ static int v1_load_clean(mm *m, bool trim) {
         for (uint32_t b = 0; b < count; b++) *w[owners[b]]++ = b;
         for (unsigned i = 0; i < MM_MAX_MEMORIES; i++) {
             if (w[i] != start[i] + lens[i]) { /* more or fewer than its size needs */
-                memset(m->sizes, 0, sizeof m->sizes);
                 rc = 1;
                 goto out;
             }
@@ -363,22 +362,13 @@ int mm__v1_persist_grow(mm *m, unsigned id, uint64_t new_size, uint64_t nnew,
     return MM_OK;
 }
 
-/* The fast entries' cold side, for a bucket past the ready pages: the
- * design's own grow. The sizes are worked out again rather than passed:
- * two more values live at the branch cost the fast side 2 instructions per
- * grow (callgrind), this side a few. */
-static mm_noinline int v1_grow_cold(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
-    uint64_t new_size = 0, nnew = 0;
-    (void)mm__grow_args(m, id, pages, &new_size, &nnew); /* accepted: sets both */
-    return mm__grow_accepted(m, id, pages, old_pages, new_size, nnew, m->ops->grow);
-}
-
 /* mm_grow for the V1-byte designs over a RAM memory (mm_open gives this
  * entry no other). The common grow, into at most one new bucket (bucket
  * `count`), ends here with V1's bytes stored straight into page 0: the
  * order of those stores matters only to a memory that outlives the
  * process, which a RAM one does not. A bucket past the ready pages is the
- * design's grow's; anything else takes the general path. reuses: the
+ * design's grow's (through mm__grow_common); anything else takes the
+ * general path. reuses: the
  * design may hand out a free bucket instead (v1reclaim): while any is
  * free, every grow takes the manager's default entry (one test costs the
  * common grow less than two); with none free, its grow is v1's. A
@@ -389,13 +379,11 @@ static mm_always_inline int v1_grow_fast(mm *m, unsigned id, uint64_t pages, uin
     uint64_t new_size, nnew;
     if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
         return mm__grow_general(m, id, pages, old_pages);
-    uint64_t count = m->nbuckets, end = mm__bucket_page(m, count + nnew);
-    /* Within ready_pages, the bucket is within V1's. */
-    if (mm_unlikely(end > m->ready_pages)) return v1_grow_cold(m, id, pages, old_pages);
+    uint64_t count = m->nbuckets;
+    /* Within the ready pages, the bucket is within V1's. */
+    if (!mm__pages_ready(m, mm__bucket_page(m, count + nnew)))
+        return mm__grow_common(m, id, pages, old_pages);
     if (old_pages) *old_pages = new_size - pages;
-    /* The hint keeps the store in line: GCC put it out of line, a jump
-     * back on every grow into a new bucket (callgrind, grow_pages). */
-    if (mm_likely(end > *m->mem_pages)) *m->mem_pages = end;
     uint8_t *h = m->ram;
     m->sizes[id] = new_size;
     if (nnew) {

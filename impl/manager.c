@@ -185,7 +185,7 @@ static void set_fast_base(mm *m) {
     m->fast_base = base && m->bucket_shift ? base + m->data_page * MM_PAGE_SIZE : NULL;
     m->ram = base;
     m->mem_pages = &mem->pages;
-    uint64_t ready = base ? mem->ready_pages : 0;
+    uint64_t ready = base ? mem->ready_pages : mem->pages;
     if (ready > m->suspect_lo) ready = m->suspect_lo;
     /* Before the format or load has set the bucket size, nothing is carved. */
     uint64_t last = m->bucket_pages ? mm__bucket_page(m, m->ops->info.max_buckets) : 0;
@@ -195,9 +195,6 @@ static void set_fast_base(mm *m) {
 /* The cold side of mm__ensure_pages: growing the backing, and the rarer
  * zeroing of pages that held bytes when the memory was opened. */
 int mm__prepare_pages(mm *m, uint64_t pages) {
-    /* A memory that is not RAM has no ready pages: most of its grows come
-     * here with nothing to do. */
-    if (pages <= m->mem->pages && pages <= m->suspect_lo) return MM_OK;
     int err = MM_OK;
     if (mm_unlikely(pages > m->suspect_lo)) {
         uint64_t hi = pages < m->suspect_hi ? pages : m->suspect_hi;
@@ -610,15 +607,18 @@ int mm__grow_general(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     return err;
 }
 
-/* mm_grow for a design without a fast entry of its own, and for one whose
- * fast entry does not serve its state (v1reclaim with a bucket free): the
- * common case's checks (mm__grow_args) in line, then the design's grow;
- * the rest takes the general path. */
+/* mm_grow for a design without a fast entry of its own, and what a fast
+ * entry hands on where its stores do not serve (a bucket past the ready
+ * pages; v1reclaim with a bucket free): the common case's checks
+ * (mm__grow_args) in line, then the design's grow; the rest takes the
+ * general path. */
 int mm__grow_common(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {
     uint64_t new_size, nnew;
     if (mm_unlikely(!mm__grow_args(m, id, pages, &new_size, &nnew)))
         return mm__grow_general(m, id, pages, old_pages);
-    return mm__grow_accepted(m, id, pages, old_pages, new_size, nnew, m->ops->grow);
+    int err = m->ops->grow(m, id, new_size, nnew);
+    if (!err && old_pages) *old_pages = new_size - pages;
+    return err;
 }
 
 int mm_grow(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages) {

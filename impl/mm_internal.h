@@ -196,8 +196,9 @@ struct mm {
     /* The linear memory's size in pages (&mem->pages), and the size up to
      * which growing it is only a store: within a RAM memory's reservation,
      * below the suspect pages and the end of the design's last possible
-     * bucket; 0 when ram is NULL. So a fast path that finds its pages ready
-     * also knows the memory is RAM and the bucket within the maximum. */
+     * bucket; for another backing, the pages it holds already. So a fast
+     * path that finds its pages ready knows the bucket within the maximum,
+     * and a grow within the pages a backing holds makes no call. */
     uint64_t *mem_pages;
     uint64_t ready_pages;
 
@@ -246,8 +247,8 @@ struct mm {
     /* Last, and not zeroed by mm_open, which zeroes only the fields above:
      * a load sets every size from the header and carves every table, an
      * upgrade takes V1's (mm__v1_adopt), and a format starts from
-     * mm__tables_clear. Zeroing these 6 KB
-     * first cost a reopen of 1,024 buckets a seventh of its instructions. */
+     * mm__tables_clear. Zeroing these 6 KB first cost a reopen of 1,024
+     * buckets a seventh of its instructions. */
     uint64_t sizes[MM_MAX_MEMORIES]; /* pages */
     mm_table tables[MM_MAX_MEMORIES];
 };
@@ -375,6 +376,16 @@ static inline int mm__hcommit(mm *m, uint64_t off, const void *buf, size_t len) 
  *  failure marks m broken: what was written may not have reached the disk. */
 int mm__barrier(mm *m);
 
+/** mm__ensure_pages's common case, which the designs' fast entries take
+ *  alone: pages within the ready ones, the linear memory's size moved up
+ *  to them with a store. False: nothing done, the general path's turn.
+ *  (The hint keeps the store in line: out of line, GCC made it a jump
+ *  back on every grow into a new bucket; callgrind, grow_pages.) */
+static mm_always_inline bool mm__pages_ready(mm *m, uint64_t pages) {
+    if (mm_unlikely(pages > m->ready_pages)) return false;
+    if (mm_likely(pages > *m->mem_pages)) *m->mem_pages = pages;
+    return true;
+}
 /** mm__ensure_pages's general path: grows the backing, zeroes suspect pages. */
 int mm__prepare_pages(mm *m, uint64_t pages);
 /** Makes pages [0, pages) ready to carve buckets in: grows the linear
@@ -383,11 +394,7 @@ int mm__prepare_pages(mm *m, uint64_t pages);
  *  carve buckets or write into newly carved ones. Inline: most grows only
  *  move the size within a RAM memory's reservation. */
 static inline int mm__ensure_pages(mm *m, uint64_t pages) {
-    if (mm_likely(pages <= m->ready_pages)) {
-        if (pages > *m->mem_pages) *m->mem_pages = pages;
-        return MM_OK;
-    }
-    return mm__prepare_pages(m, pages);
+    return mm__pages_ready(m, pages) ? MM_OK : mm__prepare_pages(m, pages);
 }
 /** The first page of bucket b; for b = nbuckets, the end of the last one. */
 static inline uint64_t mm__bucket_page(const mm *m, uint64_t b) {
@@ -455,22 +462,6 @@ static inline bool mm__grow_args(const mm *m, unsigned id, uint64_t pages, uint6
     *nnew = *new_size > (uint64_t)t->len * m->bucket_pages;
     return mm_likely(!*nnew || t->len != t->cap);
 }
-/** The end of a grow that mm__grow_args accepted: the design's grow (the
- *  one named), then *old_pages. The manager's default entry ends so; the
- *  designs' fast entries end so where their stores cannot serve (a memory
- *  that is not RAM, a bucket past ready_pages), from a function of their
- *  own that is not inlined: on x86 a tail call that keeps nothing live, in
- *  Wasm a direct call. l15_grow_cold is passed the sizes; v1_grow_cold
- *  works them out again, which costs the fast side less. */
-static inline int mm__grow_accepted(mm *m, unsigned id, uint64_t pages, uint64_t *old_pages,
-                                    uint64_t new_size, uint64_t nnew,
-                                    int (*grow)(mm *m, unsigned id, uint64_t new_size,
-                                                uint64_t nnew)) {
-    int err = grow(m, id, new_size, nnew);
-    if (!err && old_pages) *old_pages = new_size - pages;
-    return err;
-}
-
 /** The invariants above, for load (err = MM_ECORRUPT) and check (MM_ECHECK). */
 int mm__check_tables(mm *m, int err);
 

@@ -340,6 +340,17 @@ def fit_complexity(points):
 # the verdict, the README): one rounding rule and one statistic, here only.
 # ---------------------------------------------------------------------------
 
+def over_resident_budget(entry, budget):
+    """Why a run of entry (a line of `mmrun list --json`) is not made, when
+    what it would commit is over --max-resident's budget; else None. The
+    x86 and Wasm counters give the same reason."""
+    if entry["resident_bytes"] <= budget:
+        return None
+    return (f"not run: {entry['workload']} at N = {entry['n']:,} would commit "
+            f"{entry['resident_bytes'] >> 20:,} MiB of RAM, over the budget of "
+            f"{int(budget) >> 20:,} MiB (--max-resident)")
+
+
 def fmt_value(v):
     """Three significant digits, but whole numbers from 100 up, with
     thousands separators: 0.0123, 1.04, 63.7, 289, 22,838. None is 'n/a'."""

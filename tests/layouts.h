@@ -13,8 +13,8 @@
 
 /* link15 (layout version 2). */
 enum {
+    L15T_OFF_VERSION = 3,
     L15T_VERSION = 2,
-    L15T_UPGRADING = 0x82,
     L15T_OFF_COUNT = 4,
     L15T_OFF_BUCKET_PAGES = 6,
     L15T_OFF_SIZES = 40,
@@ -31,7 +31,6 @@ enum {
     LT_UPGRADING = 0x83,
     LT_OFF_BUCKET_PAGES = 6,
     LT_OFF_NBUCKETS = 8,
-    LT_OFF_NMETA = 12,
     LT_OFF_META_HEAD = 16,
     LT_OFF_FREE_COUNT = 24,
     LT_OFF_FREE_HEAD = 28,

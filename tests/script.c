@@ -93,3 +93,9 @@ int script_v1_writer(bool frees, const char **name) {
     }
     return MM_OK;
 }
+
+int script_setup_writer(script_setup_by by, const char *self, const char **name) {
+    *name = by == BY_SELF ? self : NULL;
+    return by == BY_V1 || by == BY_V1_FREEING ? script_v1_writer(by == BY_V1_FREEING, name)
+                                              : MM_OK;
+}

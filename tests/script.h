@@ -60,6 +60,15 @@ int script_run(mm_memory *mem, mm **m, const char *design, const script_call *li
  *  and touching them would cost a page fault each. */
 int script_restore(const uint8_t *image, size_t len, mm_memory **out);
 
+/* Who writes a scenario's setup: nobody (an empty memory), the design
+ * under test, or the first design that writes V1 bytes and cannot free
+ * (BY_V1) or frees (BY_V1_FREEING). */
+typedef enum script_setup_by { BY_NOBODY, BY_SELF, BY_V1, BY_V1_FREEING } script_setup_by;
+
+/** The design that writes a setup by `by`, self being the design under
+ *  test, into *name (NULL for BY_NOBODY, or when no design fits). */
+int script_setup_writer(script_setup_by by, const char *self, const char **name);
+
 /** The first registered design whose format writes V1 bytes (version byte
  *  1) and that can free or not, as frees asks, into *name (NULL when none
  *  does). Found by what it writes rather than by name, so that the V1

@@ -31,14 +31,9 @@
 
 #define PAGE MM_PAGE_SIZE
 
-/* Who writes the setup: nobody (an empty memory), the design under test,
- * a design that writes V1 bytes and cannot free (the baseline), or one that
- * writes V1 bytes and frees. */
-typedef enum setup_by { BY_NOBODY, BY_SELF, BY_V1, BY_V1_FREEING } setup_by;
-
 typedef struct scenario {
     const char *name;
-    setup_by by;
+    script_setup_by by;
     script_call setup[SCRIPT_MAX_CALLS];
     script_call op[SCRIPT_MAX_CALLS];
 } scenario;
@@ -130,12 +125,7 @@ typedef struct plan {
  * the setup and the state after each step. */
 static bool prepare(plan *p, const scenario *s, const mm_design_info *d) {
     *p = (plan){.s = s, .d = d, .nop = script_length(s->op)};
-    switch (s->by) {
-    case BY_NOBODY: p->setup_design = NULL; break;
-    case BY_SELF: p->setup_design = d->name; break;
-    case BY_V1: OK(script_v1_writer(false, &p->setup_design)); break;
-    case BY_V1_FREEING: OK(script_v1_writer(true, &p->setup_design)); break;
-    }
+    OK(script_setup_writer(s->by, d->name, &p->setup_design));
     if (s->by != BY_NOBODY && !p->setup_design) return false;
     run r = {.d = d};
     OK(mm_memory_ram(0, &r.ram));

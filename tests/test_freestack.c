@@ -52,7 +52,7 @@ static const struct {
 Test(freestack, bytes_of_each_op) {
     tu_mm t;
     tu_open_ram(&t, "freestack", 1);
-    cr_assert_eq(tu_peek(t.mem, 3, 1), FT_VERSION);
+    cr_assert_eq(tu_peek(t.mem, FT_OFF_VERSION, 1), FT_VERSION);
     cr_assert_eq(tu_peek(t.mem, FT_OFF_BUCKET_PAGES, 2), 1);
     /* A new bucket: its record (5), then the commit: the counters from the
      * count (12), the last size (8) and last (1), which names memory 0. */
@@ -247,7 +247,7 @@ Test(freestack, check_catches_changed_bytes) {
         {FT_OFF_RECORDS + 5 * 3 + 1, 1, 4}, /* positions of 3 and 4 swapped */
         {FT_OFF_SLOTS, 1, 4},               /* a stack slot */
         {FT_OFF_SIZES + 8, 1, 8},           /* a size */
-        {3, 1, 1},                           /* the version */
+        {FT_OFF_VERSION, 1, 1},             /* the version */
     };
     for (size_t k = 0; k < NBACKINGS; k++)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -294,7 +294,7 @@ Test(freestack, upgrade_chunk_and_journal) {
             /* Writes 1 and 2 are the journal and its commit: V1 stays
              * until the second lands. */
             bool still_v1 = fail_at <= 2;
-            cr_assert_eq(tu_peek(ram, 3, 1), still_v1 ? 1 : FT_UPGRADING);
+            cr_assert_eq(tu_peek(ram, FT_OFF_VERSION, 1), still_v1 ? 1 : FT_UPGRADING);
             size_t len;
             uint8_t *img = tu_image(ram, &len);
             for (int by_v1 = 0; by_v1 <= 1; by_v1++) {
@@ -313,7 +313,7 @@ Test(freestack, upgrade_chunk_and_journal) {
                 uint64_t size;
                 OK(mm_size(m, 3, &size));
                 cr_assert_eq(size, BUCKETS);
-                cr_assert_eq(tu_peek(copy, 3, 1), by_v1 ? 1 : FT_VERSION);
+                cr_assert_eq(tu_peek(copy, FT_OFF_VERSION, 1), by_v1 ? 1 : FT_VERSION);
                 mm_close(m);
                 mm_memory_close(copy);
             }

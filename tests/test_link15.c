@@ -47,18 +47,6 @@ static uint8_t *page0_of(mm_memory *mem) {
     return p;
 }
 
-static uint32_t t_count(mm_memory *mem) {
-    uint8_t c[2];
-    OK(mm_memory_read(mem, L15T_OFF_COUNT, c, 2));
-    return (uint32_t)tu_get_le(c, 2);
-}
-
-static uint8_t version_byte(mm_memory *mem) {
-    uint8_t v;
-    OK(mm_memory_read(mem, 3, &v, 1));
-    return v;
-}
-
 /* ------------------------------------------------------------------------
  * Running a test for each link15 design
  * ---------------------------------------------------------------------- */
@@ -328,7 +316,7 @@ static void opens_intact(mm_memory *mem, const char *design, const v1_script *s,
     OK(mm_memory_grow(copy, len / PAGE, NULL));
     OK(mm_memory_write(copy, 0, img, len));
     mm *m;
-    bool ask = strcmp(design, "v1") != 0 && version_byte(copy) == 1;
+    bool ask = strcmp(design, "v1") != 0 && tu_peek(copy, L15T_OFF_VERSION, 1) == 1;
     if (ask) {
         FAILS(mm_open(copy, design, 0, 0, &m), MM_EWRONG_DESIGN);
         tu_assert_image(copy, img, len, "a V1 memory opened without MM_OPEN_UPGRADE");
@@ -377,7 +365,7 @@ DESIGN_TEST(v1_upgrade, interrupted_at_every_write, MM_DESIGN_READS_V1) {
         }
         cr_assert_eq(err, MM_EIO, "[%s] write %u failed: open -> %s (%s)", design, n,
                      mm_strerror(err), mm_error_detail());
-        interrupted += version_byte(ram) != 1;
+        interrupted += tu_peek(ram, L15T_OFF_VERSION, 1) != 1;
         opens_intact(ram, "v1", &s, n);
         opens_intact(ram, design, &s, n);
         mm_memory_close(ram);
@@ -434,7 +422,7 @@ LINK15_TEST(grow_takes_the_lowest_free_bucket) {
     cr_assert_eq(tu_stats(&t).linear_pages, pages);
     tu_grow(&t, 7, 1); /* no bucket free: the next fresh one */
     assert_bucket(&t, 7, 1, 6);
-    cr_assert_eq(t_count(t.mem), 7);
+    cr_assert_eq(tu_peek(t.mem, L15T_OFF_COUNT, 2), 7);
     OK_CHECK(t.m, mm_free(t.m, 0));
     tu_grow(&t, 8, 1);
     assert_bucket(&t, 8, 2, 0);

@@ -127,10 +127,8 @@ static void assert_free_list(mm_memory *mem, uint32_t count, uint32_t head, uint
  * commit named the memory, else in its own place. */
 static void assert_record(mm_memory *mem, unsigned id, uint64_t size, uint32_t count,
                           uint32_t head, uint32_t tail) {
-    uint64_t at = tu_peek(mem, LT_OFF_LAST, 1) == id + 1 ? LT_OFF_LAST_MEM
-                                                     : LT_OFF_MEMS + (uint64_t)LT_MEM_BYTES * id;
-    uint64_t stored = tu_peek(mem, at, 4) | (uint64_t)tu_peek(mem, at + 4, 4) << 32;
-    cr_assert_eq(stored, size, "memory %u's size", id);
+    uint64_t at = tu_peek(mem, LT_OFF_LAST, 1) == id + 1 ? LT_OFF_LAST_MEM : LT_MEM(id, 0);
+    cr_assert_eq(tu_peek(mem, at, 8), size, "memory %u's size", id);
     cr_assert_eq(tu_peek(mem, at + 8, 4), count, "memory %u's count", id);
     cr_assert_eq(tu_peek(mem, at + 12, 4), head, "memory %u's head", id);
     cr_assert_eq(tu_peek(mem, at + 16, 4), tail, "memory %u's tail", id);
@@ -509,7 +507,7 @@ Test(list, corrupt_header_is_refused_untouched) {
         {"the bucket count", LT_OFF_NBUCKETS, (uint32_t)-1},
         {"the bucket count, up", LT_OFF_NBUCKETS, 1},
         /* 0 at one end only: not what a cut format leaves. */
-        {"memory 220's head, past 4 KiB", LT_OFF_MEMS + LT_MEM_BYTES * 220 + 12, 1},
+        {"memory 220's head, past 4 KiB", LT_MEM(220, LT_MEM_HEAD), 1},
     };
     size_t len;
     uint8_t *img = tu_image(t.mem, &len);
@@ -542,12 +540,9 @@ Test(list, format_cut_after_its_first_4_kib_opens) {
     static const uint8_t zeros[LT_OFF_LINKS - MM_DIRTY_PAGE_SIZE];
     OK(mm_memory_write(t.mem, MM_DIRTY_PAGE_SIZE, zeros, sizeof zeros));
     tu_reopen(&t);
-    for (unsigned id = 0; id < MM_MAX_MEMORIES; id++) {
-        uint64_t pages = 1;
-        OK(mm_size(t.m, id, &pages));
-        cr_assert_eq(pages, 0, "memory %u", id);
-    }
-    cr_assert_eq(tu_peek(t.mem, LT_OFF_MEMS + LT_MEM_BYTES * 254 + 12, 4), 0, "still zero");
+    for (unsigned id = 0; id < MM_MAX_MEMORIES; id++)
+        cr_assert_eq(tu_size(&t, id), 0, "memory %u", id);
+    cr_assert_eq(tu_peek(t.mem, LT_MEM(254, LT_MEM_HEAD), 4), 0, "still zero");
     tu_grow(&t, 254, 2);
     tu_grow(&t, 201, 1);
     tu_grow(&t, 0, 1);
@@ -559,9 +554,7 @@ Test(list, format_cut_after_its_first_4_kib_opens) {
     assert_stamp(t.m, 201, 0);
     OK_CHECK(t.m, mm_free(t.m, 254));
     tu_reopen(&t);
-    uint64_t pages = 1;
-    OK(mm_size(t.m, 254, &pages));
-    cr_assert_eq(pages, 0);
+    cr_assert_eq(tu_size(&t, 254), 0);
     tu_close(&t);
 }
 

@@ -98,7 +98,7 @@ void tu_grow(tu_mm *t, unsigned id, uint64_t pages) {
 }
 
 uint64_t tu_size(tu_mm *t, unsigned id) {
-    uint64_t pages = 0;
+    uint64_t pages = UINT64_MAX; /* not 0: a call that sets nothing fails a test of 0 */
     OK(mm_size(t->m, id, &pages));
     return pages;
 }

@@ -5,19 +5,16 @@
  * memory at the offset ../shared/v1-layout.md gives, not through the
  * library's constants.
  */
+#include "test_core.h"
 #include "test_util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define PAGE MM_PAGE_SIZE
-#define OFF_OWNERS 2080 /* v1-layout.md: owner of bucket b, 255 when unallocated */
-#define UNALLOCATED 255
 
 static uint8_t owner(tu_mm *t, uint32_t bucket) {
-    uint8_t o;
-    OK(mm_memory_read(t->mem, OFF_OWNERS + bucket, &o, 1));
-    return o;
+    return (uint8_t)tu_peek(t->mem, V1T_OFF_OWNERS + bucket, 1);
 }
 
 static void assert_owners(tu_mm *t, const uint8_t *want, uint32_t n) {

@@ -64,14 +64,9 @@
  * Scenarios
  * ---------------------------------------------------------------------- */
 
-/* Who writes the setup: nobody (an empty memory), the design under test,
- * or a design that writes V1 bytes and frees (v1reclaim, found by its
- * version byte). */
-typedef enum setup_by { BY_NOBODY, BY_SELF, BY_V1_FREEING } setup_by;
-
 typedef struct scenario {
     const char *name, *what;
-    setup_by by;
+    script_setup_by by;
     unsigned need;           /* design flags the scenario needs */
     bool meta;               /* the op must add a metadata bucket */
     const char *reopen;      /* the design that opens the crashed memory; NULL: the same */
@@ -211,17 +206,27 @@ static bool has_metadata(const mm_design_info *d) {
     return st.buckets_meta > 0;
 }
 
+/* script_apply skips a free the design cannot make: a scenario whose op
+ * frees, or whose own-design setup does, must need MM_DESIGN_CAN_FREE, or
+ * under such a design it would run something else and pass. Checked once,
+ * whichever designs are listed. */
+static void check_frees(void) {
+    for (size_t i = 0; i < NSCENARIOS; i++) {
+        const scenario *s = &scenarios[i];
+        bool frees = s->op.kind == C_FREE;
+        for (size_t k = 0; s->by == BY_SELF && k < script_length(s->setup); k++)
+            frees |= s->setup[k].kind == C_FREE;
+        if (frees && !(s->need & MM_DESIGN_CAN_FREE))
+            die("scenario %s frees: its need must name MM_DESIGN_CAN_FREE", s->name);
+    }
+}
+
 /* Builds the memory before the operation, then runs the operation once
  * without a crash: the state after it, its storage calls and barriers. */
 static bool prepare(run *r) {
     const scenario *s = r->s;
-    /* script_apply skips a free the design cannot make: such a scenario
-     * would enumerate no crash point and pass. */
-    if (s->op.kind == C_FREE && !(r->d->flags & MM_DESIGN_CAN_FREE))
-        die("scenario %s frees, but %s cannot free: its need must name MM_DESIGN_CAN_FREE",
-            s->name, r->d->name);
-    const char *setup = s->by == BY_SELF ? r->d->name : NULL;
-    if (s->by == BY_V1_FREEING) must(script_v1_writer(true, &setup), "finding a V1 writer");
+    const char *setup;
+    must(script_setup_writer(s->by, r->d->name, &setup), "finding the setup's writer");
     if (s->by != BY_NOBODY && !setup) return false;
     mm_memory *ram;
     mm *m = NULL;
@@ -539,6 +544,7 @@ int main(int argc, char **argv) {
     check_list(designs, "design", is_design);
     check_list(names, "scenario", is_scenario);
     check_list(modes, "mode", is_mode);
+    check_frees();
 
     result *res = calloc(mm_design_count() * NSCENARIOS * 2, sizeof *res);
     if (!res) die("out of memory");

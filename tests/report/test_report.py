@@ -4,8 +4,6 @@ tests/report/fixture.
 Run from the repository root:  /usr/bin/python3 -m unittest discover -s tests/report
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import re
@@ -36,6 +34,7 @@ EXPECTED_CHARTS = {
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import mmresults  # noqa: E402
+from mmshard import load_script  # noqa: E402
 import mmverdict  # noqa: E402
 
 # The fixture's pick: the cheapest grow among the designs designs.json
@@ -43,18 +42,8 @@ import mmverdict  # noqa: E402
 FIXTURE_PICK = "bitmap2l"
 
 
-def load_script(path):
-    """A script of scripts/ (no .py) as a module."""
-    name = os.path.basename(path).replace("-", "_") + "_script"
-    loader = importlib.machinery.SourceFileLoader(name, path)
-    spec = importlib.util.spec_from_loader(name, loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
 def load_plot_module():
-    return load_script(PLOT)
+    return load_script("plot")
 
 
 def fixture_designs():
